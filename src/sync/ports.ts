@@ -1,0 +1,48 @@
+/**
+ * What the pass needs from the outside world, as small interfaces. The OA and APS adapters implement
+ * them over the network; tests of the pass implement them in memory.
+ */
+
+/** One instance of the Office 365 application in OA. */
+export interface Instance {
+  id: number;
+  resourceId: string;
+}
+
+/** An APS token for one instance, and where that instance's controller is. */
+export interface InstanceToken {
+  token: string;
+  controllerUri?: string;
+}
+
+/** The OA Public API, as far as the pass uses it. */
+export interface InstanceDirectory {
+  listInstances(appId: number): Promise<Instance[]>;
+  issueToken(instanceId: number): Promise<InstanceToken>;
+}
+
+/** A tenant as listed by the controller. */
+export interface Tenant {
+  id: string;
+  status?: string;
+}
+
+/** What one resync call ended in. A failure the controller reported in a 2xx body is `failed`. */
+export type ResyncResult =
+  | { outcome: 'synced' }
+  | { outcome: 'failed'; message: string; failedObjects?: { objectName: string; comment: string | null }[] };
+
+/**
+ * Runs one call with a valid token of the instance, renewing the token first when the policy says so
+ * and once more when the controller refuses it.
+ */
+export type Authorized = <T>(call: (token: string) => Promise<T>) => Promise<T>;
+
+/** One instance's controller, reached with that instance's token. */
+export interface TenantController {
+  /** Pages through the ready tenants, one page at a time as the consumer pulls. */
+  listTenants(authorized: Authorized, signal?: AbortSignal): AsyncIterable<Tenant>;
+  /** Counts tenants without walking them, for the doctor. */
+  countTenants(token: string): Promise<number>;
+  resync(tenantId: string, token: string): Promise<ResyncResult>;
+}
