@@ -1,0 +1,53 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApsError, NetworkError, OaHttpError } from '../errors';
+
+/**
+ * Retries for failures that say "not now" rather than "no": no connection, no answer in time, and
+ * 429/502/503/504. Delays are exponential with full jitter so that many workers do not come back in
+ * step, and a Retry-After from the server is honoured up to `maxDelayMs`.
+ */
+export interface RetryOptions {
+  retries: number;
+  maxDelayMs: number;
+  baseDelayMs?: number;
+  random?: () => number;
+  wait?: (ms: number) => Promise<unknown>;
+  /** Told about each failure that will be retried, e.g. to slow the pass down. */
+  onRetry?: (error: Error, attempt: number, delayMs: number) => void;
+}
+
+export function isTransient(e: unknown): boolean {
+  if (e instanceof NetworkError) return true;
+  if (e instanceof ApsError) return e.transient;
+  if (e instanceof OaHttpError) return [429, 502, 503, 504].includes(e.status);
+  return false;
+}
+
+export function retryDelayMs(attempt: number, error: unknown, options: RetryOptions): number {
+  const { maxDelayMs, baseDelayMs = 200, random = Math.random } = options;
+  if (error instanceof ApsError && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, maxDelayMs);
+  return Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
+}
+
+export async function withRetries<T>(call: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const wait = options.wait ?? sleep;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (attempt >= options.retries || !isTransient(e)) throw e;
+      const delay = retryDelayMs(attempt, e, options);
+      options.onRetry?.(e as Error, attempt + 1, delay);
+      await wait(delay);
+    }
+  }
+}
+
+/** Retry-After is either seconds or an HTTP date. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
