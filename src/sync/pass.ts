@@ -1,0 +1,168 @@
+import { ApsError, BacksyncError, ControllerDownError } from '../errors';
+import { isTransient } from '../http/retry';
+import type { Instance, InstanceDirectory, InstanceToken, Tenant, TenantController } from './ports';
+import type { PassEvents } from './events';
+import { TokenPolicy } from './token-policy';
+import { runWorkers } from './workers';
+import { emptyCounts, type PassCounts, type TenantOutcome } from './summary';
+
+/**
+ * One back-sync pass: the application's instances, then each instance's ready tenants, then one
+ * resync per tenant. A tenant's failure is counted and the pass goes on; only a controller that keeps
+ * failing for reasons unrelated to any one tenant stops it.
+ */
+export interface PassOptions {
+  appId: number;
+  concurrency: number;
+  dryRun: boolean;
+  tokenRefreshEvery: number;
+  tokenMaxAgeMs: number;
+  maxConsecutiveFailures: number;
+  /** Limit the pass to these instance ids. */
+  instances?: number[];
+}
+
+/** What the pass remembers between runs; in-memory tests and the state file implement it. */
+export interface PassJournal {
+  isDone(instanceId: number, tenantId: string): boolean;
+  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome): void;
+}
+
+export interface PassDeps {
+  directory: InstanceDirectory;
+  controllerFor(instance: Instance, token: InstanceToken): TenantController;
+  events?: PassEvents;
+  journal?: PassJournal;
+  /** Raised to stop starting tenants; those in flight finish. */
+  stop?: AbortSignal;
+  /** The number of tenants to run at once, read before each tenant; defaults to the option. */
+  concurrency?: () => number;
+  now?: () => number;
+}
+
+export interface InstanceFailure {
+  instanceId: number;
+  error: BacksyncError | Error;
+}
+
+export interface PassResult extends PassCounts {
+  instances: number;
+  tokenRefreshes: number;
+  instanceFailures: InstanceFailure[];
+  /** Set when the pass ended early: a stop signal, or a controller that kept failing. */
+  interruptedBy?: 'signal' | ControllerDownError;
+}
+
+export async function runPass(options: PassOptions, deps: PassDeps): Promise<PassResult> {
+  const events = deps.events ?? {};
+  const counts = emptyCounts();
+  const result: PassResult = { ...counts, instances: 0, tokenRefreshes: 0, instanceFailures: [] };
+  const health = new ControllerHealth(options.maxConsecutiveFailures);
+  const stopped = (): boolean => deps.stop?.aborted === true || health.down !== undefined;
+
+  let instances = await deps.directory.listInstances(options.appId);
+  if (options.instances?.length) instances = instances.filter((i) => options.instances!.includes(i.id));
+  result.instances = instances.length;
+  events.instancesListed?.(instances);
+
+  for (const instance of instances) {
+    if (stopped()) break;
+    const policy = new TokenPolicy({
+      refreshEvery: options.tokenRefreshEvery,
+      maxAgeMs: options.tokenMaxAgeMs,
+      issue: () => deps.directory.issueToken(instance.id),
+      now: deps.now,
+      onRenewed: (reason) => events.tokenRenewed?.(instance, reason),
+    });
+    const before = { ...result };
+    try {
+      const controller = deps.controllerFor(instance, await policy.token());
+      events.instanceStarted?.(instance);
+      const tenants = controller.listTenants((call) => policy.run(call));
+      await runWorkers(
+        tenants,
+        deps.concurrency ?? (() => options.concurrency),
+        async (tenant) => {
+          if (deps.journal?.isDone(instance.id, tenant.id)) {
+            result.alreadyDone++;
+            return;
+          }
+          result.tenants++;
+          const { outcome, general } = await resyncOne(instance, tenant, controller, policy, options.dryRun, events);
+          result[outcome]++;
+          if (general) health.generalFailure(general);
+          else health.success();
+          // A tenant that failed because the controller did is not done: a resumed pass tries it again.
+          if (!general && outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome);
+          events.tenantDone?.(instance, tenant);
+        },
+        stopped,
+      );
+    } catch (e) {
+      result.instanceFailures.push({ instanceId: instance.id, error: e as Error });
+      events.instanceFailed?.(instance, e as Error);
+      if (isGeneral(e)) health.generalFailure(e as Error);
+    } finally {
+      result.tokenRefreshes += policy.renewals;
+    }
+    events.instanceFinished?.(instance, diffCounts(before, result));
+  }
+  if (health.down) result.interruptedBy = health.down;
+  else if (deps.stop?.aborted) result.interruptedBy = 'signal';
+  return result;
+}
+
+async function resyncOne(
+  instance: Instance,
+  tenant: Tenant,
+  controller: TenantController,
+  policy: TokenPolicy,
+  dryRun: boolean,
+  events: PassEvents,
+): Promise<{ outcome: TenantOutcome; general?: Error }> {
+  if (dryRun) {
+    events.wouldResync?.(instance, tenant);
+    return { outcome: 'planned' };
+  }
+  try {
+    const result = await policy.run((token) => controller.resync(tenant.id, token), true);
+    if (result.outcome === 'synced') return { outcome: 'synced' };
+    events.tenantFailed?.(instance, tenant, result.message, result.failedObjects);
+    return { outcome: 'failed' };
+  } catch (e) {
+    const error = e as Error;
+    if (e instanceof ApsError && e.status === 404) {
+      events.tenantSkipped?.(instance, tenant, error.message);
+      return { outcome: 'skipped' };
+    }
+    events.tenantFailed?.(instance, tenant, error.message);
+    return { outcome: 'failed', general: isGeneral(e) ? error : undefined };
+  }
+}
+
+/** Failures that say nothing about the tenant: the controller, a proxy or the network is at fault. */
+function isGeneral(e: unknown): boolean {
+  return isTransient(e) || (e instanceof BacksyncError && ['OBS_ERR_TLS', 'OBS_ERR_OA', 'OBS_ERR_OA_HTTP', 'OBS_ERR_OA_FAULT'].includes(e.code));
+}
+
+/** Counts failures in a row that were not about any one tenant; too many means the controller is down. */
+class ControllerHealth {
+  private consecutive = 0;
+  down: ControllerDownError | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  success(): void {
+    this.consecutive = 0;
+  }
+
+  generalFailure(e: Error): void {
+    if (++this.consecutive >= this.limit && !this.down) this.down = new ControllerDownError(this.consecutive, e);
+  }
+}
+
+function diffCounts(before: PassCounts, after: PassCounts): PassCounts {
+  const d = emptyCounts();
+  for (const k of Object.keys(d) as (keyof PassCounts)[]) d[k] = after[k] - before[k];
+  return d;
+}

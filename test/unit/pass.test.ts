@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ApsError, NetworkError } from '../../src/errors';
+import { runPass, type PassJournal, type PassOptions } from '../../src/sync/pass';
+import type { Authorized, InstanceDirectory, ResyncResult, Tenant, TenantController } from '../../src/sync/ports';
+import type { TenantOutcome } from '../../src/sync/summary';
+
+/** An in-memory OA and controller: the pass is plain logic and is tested without sockets here. */
+function world(tenantsPerInstance: Record<number, string[]>, behaviour: (tenant: string) => Promise<ResyncResult> = async () => ({ outcome: 'synced' })) {
+  const resyncs: string[] = [];
+  let inFlight = 0;
+  let peak = 0;
+  let tokens = 0;
+  const directory: InstanceDirectory = {
+    listInstances: async () => Object.keys(tenantsPerInstance).map((id) => ({ id: Number(id), resourceId: `r-${id}` })),
+    issueToken: async (id) => ({ token: `tok-${id}-${++tokens}` }),
+  };
+  const controllerFor = (instance: { id: number }): TenantController => ({
+    async *listTenants(authorized: Authorized) {
+      const all = tenantsPerInstance[instance.id]!;
+      for (let offset = 0; offset < all.length; offset += 2) {
+        const page = await authorized(async () => all.slice(offset, offset + 2));
+        for (const id of page) yield { id } as Tenant;
+      }
+    },
+    countTenants: async () => tenantsPerInstance[instance.id]!.length,
+    resync: async (tenantId) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 1));
+        resyncs.push(tenantId);
+        return await behaviour(tenantId);
+      } finally {
+        inFlight--;
+      }
+    },
+  });
+  return { directory, controllerFor, resyncs, peak: () => peak, tokens: () => tokens };
+}
+
+const options: PassOptions = { appId: 41, concurrency: 3, dryRun: false, tokenRefreshEvery: 100, tokenMaxAgeMs: 60_000, maxConsecutiveFailures: 5 };
+const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+test('every tenant of every instance is resynced exactly once, within the concurrency', async () => {
+  const w = world({ 1: names('a', 7), 2: names('b', 5) });
+  const result = await runPass(options, w);
+  assert.equal(result.instances, 2);
+  assert.equal(result.synced, 12);
+  assert.deepEqual([...w.resyncs].sort(), [...names('a', 7), ...names('b', 5)].sort());
+  assert.ok(w.peak() <= 3 && w.peak() >= 2, `peak ${w.peak()}`);
+});
+
+test('a failing tenant is counted and the pass goes on; 404 counts as skipped', async () => {
+  const w = world({ 1: names('a', 6) }, async (t) => {
+    if (t === 'a1') throw new ApsError(500, 'Office 365 rejected the request', 'APS::Hosting::Exception');
+    if (t === 'a2') throw new ApsError(404, 'Resource a2 not found', 'APS::Util::NotFound');
+    if (t === 'a3') return { outcome: 'failed', message: '1 of 2 objects failed' };
+    return { outcome: 'synced' };
+  });
+  const failed: string[] = [];
+  const result = await runPass(options, { ...w, events: { tenantFailed: (_i, t, m) => failed.push(`${t.id}: ${m}`) } });
+  assert.deepEqual({ synced: result.synced, failed: result.failed, skipped: result.skipped, tenants: result.tenants }, { synced: 3, failed: 2, skipped: 1, tenants: 6 });
+  assert.deepEqual(failed.sort(), ['a1: APS controller answered 500 APS::Hosting::Exception: Office 365 rejected the request', 'a3: 1 of 2 objects failed']);
+});
+
+test('a dry run lists everything and resyncs nothing', async () => {
+  const w = world({ 1: names('a', 4) });
+  const planned: string[] = [];
+  const result = await runPass({ ...options, dryRun: true }, { ...w, events: { wouldResync: (_i, t) => planned.push(t.id) } });
+  assert.equal(w.resyncs.length, 0);
+  assert.equal(result.planned, 4);
+  assert.deepEqual(planned, names('a', 4));
+});
+
+test('the token is renewed by count during the pass', async () => {
+  const w = world({ 1: names('a', 10) });
+  const result = await runPass({ ...options, tokenRefreshEvery: 3 }, w);
+  assert.equal(result.synced, 10);
+  assert.equal(result.tokenRefreshes, 3);
+});
+
+test('consecutive controller failures stop the pass; done tenants are journaled, failed ones are not', async () => {
+  const w = world({ 1: names('a', 40) }, async (t) => {
+    if (Number(t.slice(1)) >= 4) throw new NetworkError('aps', 'http://controller', 'ECONNREFUSED');
+    return { outcome: 'synced' };
+  });
+  const done = new Map<string, TenantOutcome>();
+  const journal: PassJournal = { isDone: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const result = await runPass({ ...options, concurrency: 1 }, { ...w, journal });
+  assert.ok(result.interruptedBy instanceof Error && /5 consecutive/.test(result.interruptedBy.message));
+  assert.equal(result.synced, 4);
+  assert.equal(result.failed, 5);
+  assert.deepEqual([...done.keys()], names('a', 4));
+});
+
+test('tenants the journal says are done are not resynced again', async () => {
+  const w = world({ 1: names('a', 5) });
+  const journal: PassJournal = { isDone: (_i, t) => t === 'a0' || t === 'a3', recordDone: () => undefined };
+  const result = await runPass(options, { ...w, journal });
+  assert.deepEqual([...w.resyncs].sort(), ['a1', 'a2', 'a4']);
+  assert.equal(result.alreadyDone, 2);
+});
+
+test('a stop signal stops starting tenants but lets those in flight finish', async () => {
+  const stop = new AbortController();
+  let started = 0;
+  const w = world({ 1: names('a', 50) }, async () => {
+    if (++started === 5) stop.abort();
+    return { outcome: 'synced' };
+  });
+  const result = await runPass(options, { ...w, stop: stop.signal });
+  assert.equal(result.interruptedBy, 'signal');
+  assert.ok(result.synced >= 5 && result.synced < 10, `synced ${result.synced}`);
+  assert.equal(result.synced, w.resyncs.length);
+});
+
+test('an instance whose listing fails is reported and the next instance still runs', async () => {
+  const w = world({ 1: names('a', 3), 2: names('b', 3) });
+  const broken = {
+    ...w,
+    controllerFor: (i: { id: number; resourceId: string }) => {
+      const c = w.controllerFor(i);
+      if (i.id !== 1) return c;
+      return { ...c, listTenants: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new ApsError(403, 'Forbidden', undefined)) }) }) };
+    },
+  };
+  const result = await runPass(options, broken);
+  assert.equal(result.instanceFailures.length, 1);
+  assert.equal(result.instanceFailures[0]!.instanceId, 1);
+  assert.equal(result.synced, 3);
+});
