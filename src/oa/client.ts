@@ -1,0 +1,119 @@
+import { OaHttpError, ProtocolError } from '../errors';
+import { withRetries } from '../http/retry';
+import { type Reply, Transport } from '../http/transport';
+import type { Config } from '../runtime/config';
+import type { Instance, InstanceDirectory, InstanceToken } from '../sync/ports';
+import { decodeReply, encodeCall } from './codec';
+import { integer, nonEmptyString, struct, unexpected } from './shapes';
+import { oneLine } from './text';
+
+export type OaClientConfig = Pick<
+  Config,
+  | 'oaHost'
+  | 'oaPort'
+  | 'oaTls'
+  | 'oaUser'
+  | 'oaPassword'
+  | 'oaCaFile'
+  | 'connectTimeoutMs'
+  | 'requestTimeoutMs'
+  | 'maxBodyBytes'
+  | 'retries'
+  | 'retryMaxDelayMs'
+>;
+
+/** The OA Public API (XML-RPC over HTTP), as far as the pass needs it. */
+export class OaClient implements InstanceDirectory {
+  private readonly transport: Transport;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly config: OaClientConfig) {
+    // The pass asks OA for one thing at a time, so one connection is enough.
+    this.transport = new Transport({
+      remote: 'oa',
+      connections: 1,
+      connectTimeoutMs: config.connectTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxBodyBytes: config.maxBodyBytes,
+      caFile: config.oaCaFile,
+      tlsFix: 'set OA_CA_FILE to the CA that issued the OA certificate',
+    });
+    const host = config.oaHost.includes(':') && !config.oaHost.startsWith('[') ? `[${config.oaHost}]` : config.oaHost;
+    this.url = `${config.oaTls ? 'https' : 'http'}://${host}:${config.oaPort}/RPC2`;
+    this.headers = { 'content-type': 'text/xml' };
+    if (config.oaUser !== undefined && config.oaPassword !== undefined) {
+      this.headers.authorization = `Basic ${Buffer.from(`${config.oaUser}:${config.oaPassword}`).toString('base64')}`;
+    }
+  }
+
+  /** Calls are reads, so a transient failure is simply tried again. */
+  async call(method: string, args: Record<string, unknown>): Promise<unknown> {
+    const body = encodeCall(method, args);
+    const reply = await withRetries(() => this.post(method, body), {
+      retries: this.config.retries,
+      maxDelayMs: this.config.retryMaxDelayMs,
+    });
+    return decodeReply(method, reply.body);
+  }
+
+  async listInstances(appId: number): Promise<Instance[]> {
+    const method = 'pem.APS.getApplicationInstances';
+    const result = await this.call(method, { app_id: safeId('app_id', appId) });
+    if (!Array.isArray(result)) throw unexpected(method, 'result', 'an array of instances', result);
+    return result.map((item, i) => {
+      const instance = struct(method, `result[${i}]`, item);
+      return {
+        id: integer(method, `result[${i}].application_instance_id`, instance.application_instance_id),
+        resourceId: nonEmptyString(method, `result[${i}].application_resource_id`, instance.application_resource_id),
+      };
+    });
+  }
+
+  async issueToken(instanceId: number): Promise<InstanceToken> {
+    const method = 'pem.APS.getApplicationInstanceToken';
+    const result = struct(method, 'result', await this.call(method, { application_instance_id: safeId('application_instance_id', instanceId) }));
+    const token = nonEmptyString(method, 'result.aps_token', result.aps_token);
+    const uri = result.controller_uri;
+    if (uri === undefined || uri === '') return { token };
+    if (typeof uri !== 'string' || !URL.canParse(uri) || !/^https?:$/.test(new URL(uri).protocol)) {
+      throw unexpected(method, 'result.controller_uri', 'an http(s) URL', uri);
+    }
+    return { token, controllerUri: uri };
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  // The status and the content type are checked before any XML parsing: an HTML error page fed to the
+  // XML-RPC parser only yields "Unknown XML-RPC tag 'TITLE'".
+  private async post(method: string, body: string): Promise<Reply> {
+    const reply = await this.transport.send({ method: 'POST', url: this.url, headers: this.headers, body, what: `OA ${method} reply` });
+    if (reply.status !== 200) throw new OaHttpError(reply.status, errorPageWords(reply));
+    const type = headerValue(reply, 'content-type');
+    if (!/^(text|application)\/xml\s*(;|$)/i.test(type)) {
+      throw new ProtocolError('oa', `OA ${method}: expected an XML reply, got content type '${oneLine(type, 100) || 'none'}'`);
+    }
+    return reply;
+  }
+}
+
+/** Ids travel as XML-RPC integers; anything else would go out as a <double> or a rounded <int>. */
+function safeId(name: string, value: number): number {
+  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be an integer, got ${value}`);
+  return value;
+}
+
+function headerValue(reply: Reply, name: string): string {
+  const value = reply.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? '';
+}
+
+/** The gist of an error page: its title if it has one, else the start of its text. */
+function errorPageWords(reply: Reply): string {
+  if (!/^(text\/|application\/(xml|json|xhtml))/i.test(headerValue(reply, 'content-type'))) return '';
+  const page = reply.body.toString('utf8');
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(page)?.[1];
+  return oneLine(title ?? page.replace(/<[^>]*>/g, ' '));
+}
