@@ -86,7 +86,7 @@ export class Transport {
     }
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
-      res.body.destroy();
+      discard(res.body);
       throw new BodyTooLargeError(remote, maxBodyBytes, req.what);
     }
     const chunks: Buffer[] = [];
@@ -95,7 +95,7 @@ export class Transport {
       for await (const chunk of res.body) {
         size += (chunk as Buffer).length;
         if (size > maxBodyBytes) {
-          res.body.destroy();
+          discard(res.body);
           throw new BodyTooLargeError(remote, maxBodyBytes, req.what);
         }
         chunks.push(chunk as Buffer);
@@ -122,6 +122,12 @@ export class Transport {
     }
     return new NetworkError(remote, where, code ? `${code} ${err.message}`.trim() : err.message, { cause: e });
   }
+}
+
+/** Drops a reply body we will not read; undici reports the abort as an error nobody needs. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 function checkPin(cert: PeerCertificate, pinSha256: string): Error | undefined {
