@@ -25,7 +25,7 @@ export interface PassOptions {
 /** What the pass remembers between runs; in-memory tests and the state file implement it. */
 export interface PassJournal {
   isDone(instanceId: number, tenantId: string): boolean;
-  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome): void;
+  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string): void;
 }
 
 export interface PassDeps {
@@ -88,12 +88,12 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
             return;
           }
           result.tenants++;
-          const { outcome, general } = await resyncOne(instance, tenant, controller, policy, options.dryRun, events);
+          const { outcome, general, message } = await resyncOne(instance, tenant, controller, policy, options.dryRun, events);
           result[outcome]++;
           if (general) health.generalFailure(general);
           else health.success();
           // A tenant that failed because the controller did is not done: a resumed pass tries it again.
-          if (!general && outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome);
+          if (!general && outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message);
           events.tenantDone?.(instance, tenant);
         },
         stopped,
@@ -119,7 +119,7 @@ async function resyncOne(
   policy: TokenPolicy,
   dryRun: boolean,
   events: PassEvents,
-): Promise<{ outcome: TenantOutcome; general?: Error }> {
+): Promise<{ outcome: TenantOutcome; general?: Error; message?: string }> {
   if (dryRun) {
     events.wouldResync?.(instance, tenant);
     return { outcome: 'planned' };
@@ -128,7 +128,7 @@ async function resyncOne(
     const result = await policy.run((token) => controller.resync(tenant.id, token), true);
     if (result.outcome === 'synced') return { outcome: 'synced' };
     events.tenantFailed?.(instance, tenant, result.message, result.failedObjects);
-    return { outcome: 'failed' };
+    return { outcome: 'failed', message: result.message };
   } catch (e) {
     const error = e as Error;
     if (e instanceof ApsError && e.status === 404) {
@@ -136,7 +136,7 @@ async function resyncOne(
       return { outcome: 'skipped' };
     }
     events.tenantFailed?.(instance, tenant, error.message);
-    return { outcome: 'failed', general: isGeneral(e) ? error : undefined };
+    return { outcome: 'failed', general: isGeneral(e) ? error : undefined, message: error.message };
   }
 }
 

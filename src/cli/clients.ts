@@ -1,0 +1,60 @@
+import { ApsClient } from '../aps/client';
+import { Transport } from '../http/transport';
+import { OaClient } from '../oa/client';
+import type { Config } from '../runtime/config';
+import type { SecretScrubber } from '../runtime/secrets';
+import type { Instance, InstanceDirectory, InstanceToken, TenantController } from '../sync/ports';
+
+export interface Clients {
+  directory: InstanceDirectory;
+  controllerFor(instance: Instance, token: InstanceToken): TenantController;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the OA and APS adapters from the settings. Every token OA issues is handed to the scrubber
+ * before anyone can log it.
+ */
+export function connect(config: Config, scrubber: SecretScrubber): Clients {
+  const oa = new OaClient(config);
+  const directory: InstanceDirectory = {
+    listInstances: (appId) => oa.listInstances(appId),
+    issueToken: async (instanceId) => {
+      const token = await oa.issueToken(instanceId);
+      scrubber.add(token.token);
+      return token;
+    },
+  };
+  const transport = new Transport({
+    remote: 'aps',
+    connections: config.concurrency,
+    connectTimeoutMs: config.connectTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+    caFile: config.apsCaFile,
+    insecure: config.apsTlsInsecure,
+    pinSha256: config.apsCertSha256,
+    tlsFix: 'set APS_CA_FILE to the PEM of the CA that issued the controller certificate (or pin it with APS_CERT_SHA256)',
+  });
+  return {
+    directory,
+    controllerFor: (_instance, token) =>
+      new ApsClient(transport, {
+        baseUrl: controllerUrl(config, token),
+        tenantType: config.tenantType,
+        pageSize: config.pageSize,
+        resyncOperation: config.resyncOperation,
+        resyncMethod: config.resyncMethod,
+        retries: config.retries,
+        retryMaxDelayMs: config.retryMaxDelayMs,
+      }),
+    close: async () => {
+      await Promise.all([oa.close(), transport.close()]);
+    },
+  };
+}
+
+/** APS_URL wins; otherwise where OA says the instance's controller is; otherwise the usual port. */
+export function controllerUrl(config: Config, token: InstanceToken): string {
+  return config.apsUrl ?? token.controllerUri ?? `https://${config.oaHost}:6308/`;
+}

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { PassEvents } from '../sync/events';
+
+/** The pass's events as JSON log lines: per instance, per failed or skipped tenant, per renewal. */
+export function passLog(logger: Logger): PassEvents {
+  return {
+    instancesListed: (instances) => logger.info({ instances: instances.map((i) => i.id) }, 'instances listed'),
+    instanceStarted: (i) => logger.info({ instanceId: i.id, resourceId: i.resourceId }, 'instance started'),
+    instanceFinished: (i, counts) => logger.info({ instanceId: i.id, ...counts }, 'instance finished'),
+    instanceFailed: (i, error) => logger.error({ instanceId: i.id, code: errorCode(error), error: error.message }, 'instance failed'),
+    tokenRenewed: (i, reason) => logger.debug({ instanceId: i.id, reason }, 'token renewed'),
+    tenantFailed: (i, t, message, failedObjects) =>
+      logger.warn({ instanceId: i.id, tenantId: t.id, error: message, ...(failedObjects ? { failedObjects } : {}) }, 'tenant failed'),
+    tenantSkipped: (i, t, message) => logger.info({ instanceId: i.id, tenantId: t.id, reason: message }, 'tenant skipped'),
+    wouldResync: (i, t) => logger.info({ instanceId: i.id, tenantId: t.id }, 'dry run: would resync tenant'),
+  };
+}
+
+export function errorCode(error: Error): string | undefined {
+  return (error as { code?: string }).code;
+}

@@ -1,0 +1,51 @@
+import type { PassResult } from '../sync/pass';
+
+/** The one object `--json` prints, and the final log line: what a pass did, in numbers. */
+export interface RunSummary {
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  dryRun: boolean;
+  complete: boolean;
+  instances: number;
+  tenants: number;
+  synced: number;
+  failed: number;
+  skipped: number;
+  planned: number;
+  alreadyDone: number;
+  tokenRefreshes: number;
+  instanceFailures: { instanceId: number; code?: string; error: string }[];
+  interruptedBy?: string;
+  exitCode: number;
+}
+
+export function summarize(result: PassResult, startedAt: number, finishedAt: number, dryRun: boolean, exitCode: number): RunSummary {
+  const { instanceFailures, interruptedBy, ...counts } = result;
+  return {
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(finishedAt).toISOString(),
+    durationMs: finishedAt - startedAt,
+    dryRun,
+    complete: !interruptedBy && instanceFailures.length === 0,
+    ...counts,
+    instanceFailures: instanceFailures.map((f) => ({ instanceId: f.instanceId, code: (f.error as { code?: string }).code, error: f.error.message })),
+    ...(interruptedBy ? { interruptedBy: interruptedBy === 'signal' ? 'signal' : interruptedBy.message } : {}),
+    exitCode,
+  };
+}
+
+/** A few lines for a person at a terminal. */
+export function formatSummary(s: RunSummary, logPath: string): string {
+  const seconds = (s.durationMs / 1000).toFixed(1);
+  const lines = [
+    s.dryRun
+      ? `dry run: ${s.planned} tenants would be resynced across ${s.instances} instances in ${seconds}s`
+      : `${s.synced} synced, ${s.failed} failed, ${s.skipped} skipped of ${s.tenants} tenants across ${s.instances} instances in ${seconds}s`,
+  ];
+  if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
+  for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
+  if (s.interruptedBy) lines.push(`interrupted: ${s.interruptedBy}`);
+  lines.push(`log: ${logPath}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,21 @@
+/**
+ * The last line of defence for secrets: every text the tool writes (log lines, stderr, --json) passes
+ * through `scrub`, which blanks the OA password and every APS token issued in this run. Redacting
+ * known fields is not enough on its own, because a remote may echo a secret back in an error message.
+ */
+export class SecretScrubber {
+  private readonly values = new Set<string>();
+
+  add(value: string | undefined): void {
+    // Very short values would blank ordinary words; no real password or token is that short.
+    if (!value || value.length < 4) return;
+    this.values.add(value);
+    this.values.add(JSON.stringify(value).slice(1, -1));
+  }
+
+  scrub(text: string): string {
+    let out = text;
+    for (const v of this.values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
+    return out;
+  }
+}
