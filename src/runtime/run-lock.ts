@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { ConfigError } from '../errors';
+import { writeFileAtomic } from './atomic-file';
+
+/**
+ * One run at a time per STATE_DIR. The lock is an OS object, not a file: a Unix socket bound in
+ * Linux's abstract namespace under a name derived from STATE_DIR. Binding is atomic, so of two runs
+ * started in the same instant exactly one gets it, and the kernel releases it the moment its holder
+ * dies, however it dies (kill -9, OOM, reboot), so there is never a stale lock to detect or take over,
+ * and none of the races that taking one over brings. The holder's pid and start time are written
+ * beside it for the operator; that file is information only and never decides who holds the lock.
+ * Limit: the abstract namespace belongs to a network namespace, so runs in different containers that
+ * share one STATE_DIR do not see each other's lock.
+ */
+export interface LockHolder {
+  pid: number;
+  startedAt: string;
+}
+
+export type LockAttempt = { acquired: true; release(): Promise<void> } | { acquired: false; holder?: LockHolder };
+
+export const HOLDER_FILE = 'lock.json';
+
+export async function acquireRunLock(stateDir: string, startedAt: Date): Promise<LockAttempt> {
+  const folder = ensureStateDir(stateDir);
+  const server = createServer();
+  const bound = await new Promise<boolean>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
+    server.listen(lockName(folder), () => resolve(true));
+  });
+  if (!bound) return { acquired: false, holder: readHolder(folder) };
+  // Nothing ever connects; the socket must not keep the process alive on its own.
+  server.unref();
+  const holderFile = join(folder, HOLDER_FILE);
+  writeFileAtomic(holderFile, JSON.stringify({ pid: process.pid, startedAt: startedAt.toISOString() } satisfies LockHolder));
+  return { acquired: true, release: () => release(server, holderFile) };
+}
+
+/** Whether some run holds the lock now, found by knocking on its socket rather than taking it: for `status`. */
+export async function lockHolder(stateDir: string): Promise<LockHolder | 'unknown' | undefined> {
+  const folder = ensureStateDir(stateDir);
+  const held = await new Promise<boolean>((resolve) => {
+    const probe = connect(lockName(folder));
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  return held ? (readHolder(folder) ?? 'unknown') : undefined;
+}
+
+function ensureStateDir(stateDir: string): string {
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    return realpathSync(stateDir);
+  } catch (e) {
+    throw new ConfigError('STATE_DIR', `cannot use ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function lockName(folder: string): string {
+  return `\0o365-backsync/${createHash('sha256').update(folder).digest('hex').slice(0, 40)}`;
+}
+
+function readHolder(folder: string): LockHolder | undefined {
+  try {
+    const h = JSON.parse(readFileSync(join(folder, HOLDER_FILE), 'utf8')) as LockHolder;
+    return typeof h.pid === 'number' && typeof h.startedAt === 'string' ? h : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function release(server: Server, holderFile: string): Promise<void> {
+  rmSync(holderFile, { force: true });
+  return new Promise((resolve) => server.close(() => resolve()));
+}
