@@ -1,0 +1,179 @@
+import { ProtocolError } from '../errors';
+import { type RetryOptions, withRetries } from '../http/retry';
+import type { Reply, SendOptions, Transport } from '../http/transport';
+import type { Authorized, ResyncResult, Tenant, TenantController } from '../sync/ports';
+import { type ContentRange, parseContentRange } from './content-range';
+import { apsErrorFromReply } from './error-reply';
+import { tenantListQuery } from './rql';
+import { parseSyncReport } from './sync-report';
+import { excerpt } from './text';
+
+/**
+ * One application instance's APS controller: lists its ready tenants page by page and forces their
+ * synchronization. The token travels only in the `APS-Token` header, never in a URL or a message.
+ */
+export interface ApsClientOptions {
+  /** The controller's root, e.g. `https://oa.example:6308/`, with or without the trailing slash. */
+  baseUrl: string;
+  tenantType: string;
+  pageSize: number;
+  /** Path below the tenant, with its query if any: `synchronize_async?fullSync=true`. */
+  resyncOperation: string;
+  resyncMethod: string;
+  retries: number;
+  retryMaxDelayMs: number;
+  onRetry?: (error: Error, attempt: number, delayMs: number) => void;
+  /** Told about each listed item that cannot be a tenant; the listing goes on without it. */
+  onInvalidItem?: (reason: string) => void;
+}
+
+interface Page {
+  tenants: Tenant[];
+  /** Items in the reply, valid or not: what the Content-Range must account for. */
+  size: number;
+  range: ContentRange;
+}
+
+/**
+ * Resource ids are UUIDs. Letters, digits, `-` and `_` are let through so that an installation with
+ * other ids still works; `.` is not, because a `..` segment would survive percent-encoding and make
+ * the resync climb out of the tenant to the resource collection.
+ */
+const RESOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+export class ApsClient implements TenantController {
+  private readonly resources: string;
+  private readonly retry: RetryOptions;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly options: ApsClientOptions,
+  ) {
+    this.resources = `${controllerRoot(options.baseUrl)}/aps/2/resources`;
+    this.retry = { retries: options.retries, maxDelayMs: options.retryMaxDelayMs, onRetry: options.onRetry };
+  }
+
+  /**
+   * Pages by the bounds the controller reports rather than by the page size asked for, since it may
+   * cap a page below that. Only the page being handed out is held. A page must start where it was
+   * asked to and account for every item it holds; otherwise tenants would be listed twice, skipped,
+   * or (with a controller that ignores the offset) listed forever.
+   */
+  async *listTenants(authorized: Authorized, signal?: AbortSignal): AsyncGenerator<Tenant> {
+    let offset = 0;
+    while (!signal?.aborted) {
+      // Retried around the token policy, so a retry after a long wait still goes out with a fresh enough token.
+      const page = await withRetries(() => authorized((token) => this.getPage(token, offset)), this.retry);
+      const { range, size } = page;
+      if (size === 0) return;
+      if (!('first' in range) || range.first !== offset || range.last - range.first + 1 !== size) {
+        const stated = 'first' in range ? `${range.first}-${range.last}/${range.total}` : `*/${range.total}`;
+        throw new ProtocolError('aps', `APS controller answered the tenant page from offset ${offset} with ${size} items but Content-Range 'items ${stated}'`);
+      }
+      for (const tenant of page.tenants) {
+        if (signal?.aborted) return;
+        yield tenant;
+      }
+      offset = range.last + 1;
+      if (offset >= range.total) return;
+    }
+  }
+
+  async countTenants(token: string): Promise<number> {
+    const reply = await withRetries(
+      () => this.send({ method: 'GET', url: this.listUrl(0, 1), headers: this.headers(token), what: 'tenant count reply' }),
+      this.retry,
+    );
+    return parseContentRange(reply.headers['content-range']).total;
+  }
+
+  async resync(tenantId: string, token: string): Promise<ResyncResult> {
+    if (!RESOURCE_ID.test(tenantId)) throw new RangeError(`not an APS resource id: '${excerpt(tenantId, 80)}'`);
+    const method = this.options.resyncMethod.toUpperCase();
+    const withBody = method === 'POST' || method === 'PUT';
+    const reply = await withRetries(
+      () =>
+        this.send({
+          method,
+          url: `${this.resources}/${encodeURIComponent(tenantId)}/${this.options.resyncOperation}`,
+          headers: withBody ? { ...this.headers(token), 'content-type': 'application/json' } : this.headers(token),
+          body: withBody ? '{}' : undefined,
+          what: 'resync reply',
+        }),
+      this.retry,
+    );
+    return parseSyncReport(reply.body);
+  }
+
+  private async getPage(token: string, offset: number): Promise<Page> {
+    const reply = await this.send({
+      method: 'GET',
+      url: this.listUrl(offset, this.options.pageSize),
+      headers: this.headers(token),
+      what: 'tenant list page',
+    });
+    const items = jsonArray(reply.body, offset);
+    const range = parseContentRange(reply.headers['content-range']);
+    const tenants: Tenant[] = [];
+    items.forEach((item, i) => {
+      const tenant = tenantOf(item);
+      if (typeof tenant === 'string') this.options.onInvalidItem?.(`tenant list item ${offset + i} skipped: ${tenant}`);
+      else tenants.push(tenant);
+    });
+    return { tenants, size: items.length, range };
+  }
+
+  private async send(req: SendOptions): Promise<Reply> {
+    const reply = await this.transport.send(req);
+    if (reply.status < 200 || reply.status > 299) throw apsErrorFromReply(reply);
+    return reply;
+  }
+
+  private listUrl(offset: number, count: number): string {
+    return `${this.resources}?${tenantListQuery(this.options.tenantType, offset, count)}`;
+  }
+
+  private headers(token: string): Record<string, string> {
+    return { 'APS-Token': token, accept: 'application/json' };
+  }
+}
+
+/** The root without its trailing slashes, so paths can be appended to either spelling. */
+function controllerRoot(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new TypeError(`APS controller URL '${baseUrl}' is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`APS controller URL '${baseUrl}' is not an http(s) URL`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function jsonArray(body: Buffer, offset: number): unknown[] {
+  const text = body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ProtocolError('aps', `APS controller sent a tenant page (offset ${offset}) that is not JSON: '${excerpt(text, 80)}'`, { cause: e });
+  }
+  if (!Array.isArray(parsed)) {
+    throw new ProtocolError('aps', `APS controller sent a tenant page (offset ${offset}) that is not a JSON array: '${excerpt(text, 80)}'`);
+  }
+  return parsed;
+}
+
+/** The tenant, or why the item is not one. */
+function tenantOf(item: unknown): Tenant | string {
+  const aps = field(item, 'aps');
+  const id = field(aps, 'id');
+  const status = field(aps, 'status');
+  if (typeof id !== 'string' || id === '') return 'it has no aps.id';
+  if (!RESOURCE_ID.test(id)) return `its aps.id '${excerpt(id, 80)}' is not a resource id`;
+  return typeof status === 'string' ? { id, status } : { id };
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}

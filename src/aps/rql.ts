@@ -1,0 +1,23 @@
+/**
+ * The RQL query that lists an instance's ready tenants, one page at a time.
+ *
+ * APS controllers read RQL raw from the query string (`/aps/2/resources?implementing(http://...),limit(0,100)`),
+ * so the query is not encoded as a whole: `( ) ,` are RQL's own syntax, and `:` and `/` are legal in a
+ * query string and appear in every type ID. Values are encoded instead, everything but letters, digits,
+ * `-._~` and `: /`: that covers what would end or corrupt the URL (space, `#`, `&`, `%`, and `+`, which
+ * some servers read as a space) and what RQL would read as syntax (`( ) ,`, `=` for eq, `*` for
+ * wildcards). RQL decodes each value after splitting on its syntax, so `%28` inside a value stays a
+ * literal parenthesis. `:` and `/` stay as they are so the usual type ID goes out exactly as the
+ * vendor's examples write it.
+ */
+export function tenantListQuery(tenantType: string, offset: number, count: number): string {
+  return `implementing(${rqlValue(tenantType)}),eq(aps.status,aps:ready),select(aps.id,aps.status),limit(${offset},${count})`;
+}
+
+/** Percent-encodes one RQL value, keeping `:` and `/` readable. */
+export function rqlValue(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/%3A/g, ':')
+    .replace(/%2F/g, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}

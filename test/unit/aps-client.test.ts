@@ -1,0 +1,281 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, test } from 'node:test';
+import { ApsClient, type ApsClientOptions } from '../../src/aps/client';
+import { ApsError, ProtocolError } from '../../src/errors';
+import { Transport } from '../../src/http/transport';
+import type { Authorized, Tenant } from '../../src/sync/ports';
+
+/** What the fake controller saw. */
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+type Handler = (req: Seen, res: ServerResponse) => void;
+
+const TOKEN = 'secret-token-123';
+const TYPE = 'http://www.parallels.com/Office365/Tenant/2.8';
+const uuid = (n: number): string => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+let server: Server;
+let baseUrl: string;
+let transport: Transport;
+let seen: Seen[];
+let handler: Handler;
+
+before(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      seen.push(s);
+      handler(s, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  transport = new Transport({ remote: 'aps', connections: 2, connectTimeoutMs: 2000, requestTimeoutMs: 2000, maxBodyBytes: 1 << 20, tlsFix: 'set APS_CA_FILE' });
+});
+
+after(async () => {
+  await transport.close();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+beforeEach(() => {
+  seen = [];
+  handler = () => assert.fail('no handler set');
+});
+
+function client(options: Partial<ApsClientOptions> = {}): ApsClient {
+  return new ApsClient(transport, {
+    baseUrl,
+    tenantType: TYPE,
+    pageSize: 10,
+    resyncOperation: 'synchronize_async?fullSync=true',
+    resyncMethod: 'GET',
+    retries: 2,
+    retryMaxDelayMs: 5,
+    ...options,
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json', ...headers });
+  res.end(text);
+}
+
+/** A controller holding `total` ready tenants that never returns more than `cap` per page. */
+function listing(total: number, cap: number): Handler {
+  return (req, res) => {
+    const m = /limit\((\d+),(\d+)\)$/.exec(req.url);
+    assert.ok(m, req.url);
+    const offset = Number(m[1]);
+    const count = Math.min(Number(m[2]), cap, Math.max(0, total - offset));
+    const items = Array.from({ length: count }, (_, i) => ({ aps: { id: uuid(offset + i), status: 'aps:ready' } }));
+    reply(res, 200, items, { 'content-range': count ? `items ${offset}-${offset + count - 1}/${total}` : `items */${total}` });
+  };
+}
+
+let authorizedCalls = 0;
+const authorized: Authorized = (call) => {
+  authorizedCalls++;
+  return call(TOKEN);
+};
+
+async function collect(source: AsyncIterable<Tenant>): Promise<Tenant[]> {
+  const out: Tenant[] = [];
+  for await (const t of source) out.push(t);
+  return out;
+}
+
+const offsets = (): number[] => seen.map((s) => Number(/limit\((\d+),/.exec(s.url)?.[1]));
+
+test('short pages are followed by the reported range until the total: every tenant exactly once', async () => {
+  handler = listing(8, 3);
+  authorizedCalls = 0;
+  const tenants = await collect(client().listTenants(authorized));
+  assert.deepEqual(
+    tenants.map((t) => t.id),
+    Array.from({ length: 8 }, (_, i) => uuid(i)),
+  );
+  assert.equal(tenants[0].status, 'aps:ready');
+  assert.deepEqual(offsets(), [0, 3, 6]);
+  assert.equal(authorizedCalls, 3, 'the token policy wraps every page');
+  for (const s of seen) {
+    assert.equal(s.method, 'GET');
+    assert.equal(s.url, `/aps/2/resources?implementing(${TYPE}),eq(aps.status,aps:ready),select(aps.id,aps.status),limit(${offsets()[seen.indexOf(s)]},10)`);
+    assert.equal(s.headers['aps-token'], TOKEN);
+    assert.equal(s.headers.accept, 'application/json');
+    assert.ok(!s.url.includes(TOKEN));
+  }
+});
+
+test('a base URL without the trailing slash, or with a path, gives the same resource URLs', async () => {
+  handler = listing(1, 3);
+  await collect(client({ baseUrl: baseUrl.replace(/\/$/, '') }).listTenants(authorized));
+  assert.match(seen[0].url, /^\/aps\/2\/resources\?implementing/);
+  seen = [];
+  handler = (_req, res) => reply(res, 404, { code: 404, message: 'no' });
+  await assert.rejects(client({ baseUrl: `${baseUrl}oa//` }).countTenants(TOKEN), ApsError);
+  assert.match(seen[0].url, /^\/oa\/aps\/2\/resources\?/);
+});
+
+test('an empty listing yields nothing after one request', async () => {
+  handler = (_req, res) => reply(res, 200, [], { 'content-range': 'items */0' });
+  assert.deepEqual(await collect(client().listTenants(authorized)), []);
+  assert.equal(seen.length, 1);
+});
+
+test('an item without aps.id is skipped and reported, and the listing goes on', async () => {
+  handler = (_req, res) =>
+    reply(res, 200, [{ aps: { id: uuid(0) } }, { aps: { status: 'aps:ready' } }, { name: 'x' }, { aps: { id: '../x' } }, { aps: { id: uuid(4) } }], {
+      'content-range': 'items 0-4/5',
+    });
+  const reasons: string[] = [];
+  const tenants = await collect(client({ onInvalidItem: (r) => reasons.push(r) }).listTenants(authorized));
+  assert.deepEqual(tenants, [{ id: uuid(0) }, { id: uuid(4) }]);
+  assert.equal(reasons.length, 3);
+  assert.match(reasons[0], /item 1 .*no aps\.id/);
+  assert.match(reasons[2], /item 3 .*not a resource id/);
+});
+
+test('a page that is not JSON, or not an array, is a protocol error and not retried', async () => {
+  handler = (_req, res) => reply(res, 200, '<html>login</html>', { 'content-range': 'items 0-0/1' });
+  await assert.rejects(collect(client().listTenants(authorized)), (e: unknown) => e instanceof ProtocolError && /not JSON/.test(e.message));
+  assert.equal(seen.length, 1);
+  handler = (_req, res) => reply(res, 200, { aps: { id: uuid(0) } }, { 'content-range': 'items 0-0/1' });
+  await assert.rejects(collect(client().listTenants(authorized)), /not a JSON array/);
+});
+
+test('a page without Content-Range is a protocol error', async () => {
+  handler = (_req, res) => reply(res, 200, [{ aps: { id: uuid(0) } }]);
+  await assert.rejects(collect(client().listTenants(authorized)), (e: unknown) => e instanceof ProtocolError && /Content-Range/.test(e.message));
+});
+
+test("a proxy's 503 page is retried and the listing completes", async () => {
+  const inner = listing(2, 10);
+  let failures = 1;
+  handler = (req, res) => (failures-- > 0 ? reply(res, 503, '<html><title>503 Service Unavailable</title></html>') : inner(req, res));
+  const retries: string[] = [];
+  const tenants = await collect(client({ onRetry: (e) => retries.push(e.message) }).listTenants(authorized));
+  assert.equal(tenants.length, 2);
+  assert.equal(seen.length, 2);
+  assert.deepEqual(offsets(), [0, 0]);
+  assert.equal(retries.length, 1);
+  assert.match(retries[0], /503.*Service Unavailable/);
+});
+
+test('a controller that repeats the same range is caught instead of looped on', async () => {
+  // Ends the listing after a few rounds, so that a client without the guard fails here instead of hanging.
+  handler = (_req, res) =>
+    seen.length < 4
+      ? reply(res, 200, [{ aps: { id: uuid(0) } }, { aps: { id: uuid(1) } }], { 'content-range': 'items 0-1/8' })
+      : reply(res, 200, [], { 'content-range': 'items */8' });
+  const got: Tenant[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const t of client().listTenants(authorized)) got.push(t);
+    })(),
+    (e: unknown) => e instanceof ProtocolError && /offset 2 .*items 0-1\/8/.test(e.message),
+  );
+  assert.equal(got.length, 2);
+  assert.equal(seen.length, 2);
+});
+
+test('a range that does not match the items is a protocol error', async () => {
+  handler = (_req, res) => reply(res, 200, [{ aps: { id: uuid(0) } }], { 'content-range': 'items 0-4/8' });
+  await assert.rejects(collect(client().listTenants(authorized)), ProtocolError);
+  handler = (_req, res) => reply(res, 200, [{ aps: { id: uuid(0) } }], { 'content-range': 'items */8' });
+  await assert.rejects(collect(client().listTenants(authorized)), ProtocolError);
+});
+
+test('an aborted listing stops without fetching the next page', async () => {
+  handler = listing(8, 3);
+  const stop = new AbortController();
+  const got: Tenant[] = [];
+  for await (const t of client().listTenants(authorized, stop.signal)) {
+    got.push(t);
+    stop.abort();
+  }
+  assert.equal(got.length, 1);
+  assert.equal(seen.length, 1);
+});
+
+test('the count asks for one item and reads the total', async () => {
+  handler = listing(1234, 500);
+  assert.equal(await client().countTenants(TOKEN), 1234);
+  assert.equal(seen.length, 1);
+  assert.match(seen[0].url, /limit\(0,1\)$/);
+  assert.equal(seen[0].headers['aps-token'], TOKEN);
+});
+
+test('the default resync is a GET of synchronize_async that answers 202', async () => {
+  handler = (_req, res) => {
+    res.writeHead(202);
+    res.end();
+  };
+  assert.deepEqual(await client().resync(uuid(7), TOKEN), { outcome: 'synced' });
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].method, 'GET');
+  assert.equal(seen[0].url, `/aps/2/resources/${uuid(7)}/synchronize_async?fullSync=true`);
+  assert.equal(seen[0].headers['aps-token'], TOKEN);
+  assert.equal(seen[0].headers['content-type'], undefined);
+  assert.equal(seen[0].body, '');
+});
+
+test('a synchronous report with failures makes the tenant failed', async () => {
+  handler = (_req, res) =>
+    reply(res, 200, { domains: [], users: [{ objectName: 'bob@example.com', operationCode: 1, success: false, comment: 'No license' }], AllUpdatesSucceeded: false });
+  const result = await client({ resyncOperation: 'synchronize' }).resync(uuid(1), TOKEN);
+  assert.deepEqual(result, {
+    outcome: 'failed',
+    message: '1 of 1 objects failed: bob@example.com: No license',
+    failedObjects: [{ objectName: 'bob@example.com', comment: 'No license' }],
+  });
+  assert.equal(seen[0].url, `/aps/2/resources/${uuid(1)}/synchronize`);
+});
+
+test('a tenant gone since the listing answers 404: an ApsError, not retried', async () => {
+  handler = (_req, res) => reply(res, 404, { code: 404, type: 'APS::Util::NotFound', message: 'Resource not found' });
+  await assert.rejects(client().resync(uuid(2), TOKEN), (e: unknown) => e instanceof ApsError && e.status === 404 && e.remoteMessage === 'Resource not found');
+  assert.equal(seen.length, 1);
+});
+
+test('a refused token is thrown to the token policy at once, and its message holds no token', async () => {
+  handler = (_req, res) => reply(res, 500, { code: 500, error: 'APS::Hosting::Exception', message: 'Authentication failed.' });
+  await assert.rejects(client().resync(uuid(2), TOKEN), (e: unknown) => e instanceof ApsError && e.tokenRefused && !e.message.includes(TOKEN));
+  assert.equal(seen.length, 1);
+});
+
+test('a transient resync failure is retried', async () => {
+  let failures = 1;
+  handler = (_req, res) => {
+    if (failures-- > 0) return reply(res, 502, '<html><title>502 Bad Gateway</title></html>');
+    res.writeHead(202);
+    res.end();
+  };
+  assert.deepEqual(await client().resync(uuid(3), TOKEN), { outcome: 'synced' });
+  assert.equal(seen.length, 2);
+});
+
+test('a POST resync sends an empty JSON object', async () => {
+  handler = (_req, res) => reply(res, 200, { ok: true });
+  assert.deepEqual(await client({ resyncMethod: 'POST', resyncOperation: 'resync' }).resync(uuid(4), TOKEN), { outcome: 'synced' });
+  assert.equal(seen[0].method, 'POST');
+  assert.equal(seen[0].url, `/aps/2/resources/${uuid(4)}/resync`);
+  assert.equal(seen[0].headers['content-type'], 'application/json');
+  assert.equal(seen[0].body, '{}');
+});
+
+test('an id that could leave the tenant path is refused before any request', async () => {
+  for (const id of ['..', '../x', 'a/b', 'a?b', '']) {
+    await assert.rejects(client().resync(id, TOKEN), RangeError, id);
+  }
+  assert.equal(seen.length, 0);
+});

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { rqlValue, tenantListQuery } from '../../src/aps/rql';
+
+test('the tenant query filters on readiness, selects id and status, and pages', () => {
+  assert.equal(
+    tenantListQuery('http://www.parallels.com/Office365/Tenant/2.8', 6, 500),
+    'implementing(http://www.parallels.com/Office365/Tenant/2.8),eq(aps.status,aps:ready),select(aps.id,aps.status),limit(6,500)',
+  );
+});
+
+test('a type ID keeps : and / but characters that break the URL or RQL are percent-encoded', () => {
+  assert.equal(rqlValue('http://example.com/Tenant/2.0'), 'http://example.com/Tenant/2.0');
+  assert.equal(rqlValue('a b#c&d%e+f'), 'a%20b%23c%26d%25e%2Bf');
+  assert.equal(rqlValue('x(1),y=z*'), 'x%281%29%2Cy%3Dz%2A');
+  assert.equal(rqlValue("é!'"), '%C3%A9%21%27');
+});
+
+test('the whole query parses as a URL query without being altered', () => {
+  const query = tenantListQuery('http://t.example/Tenant 2#x', 0, 10);
+  const url = new URL(`https://oa.example:6308/aps/2/resources?${query}`);
+  assert.equal(url.search, `?${query}`);
+  assert.equal(url.hash, '');
+  assert.match(query, /^implementing\(http:\/\/t\.example\/Tenant%202%23x\),/);
+});
