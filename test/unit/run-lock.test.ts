@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { acquireRunLock, HOLDER_FILE, lockHolder } from '../../src/runtime/run-lock';
+
+const lockModule = join(__dirname, '../../src/runtime/run-lock.js');
+const stateDir = () => mkdtempSync(join(tmpdir(), 'obs-lock-'));
+
+/**
+ * A separate process that loads the lock module, waits for the common start time `startAt` (so that
+ * all contenders try within the same millisecond or so), tries the lock and says whether it got it.
+ */
+function contender(dir: string, holdMs: number, startAt: number) {
+  const child = spawn(process.execPath, [
+    '-e',
+    `const { acquireRunLock } = require(${JSON.stringify(lockModule)});
+     while (Date.now() < ${startAt}) {}
+     acquireRunLock(process.argv[1], new Date()).then((a) => {
+       process.stdout.write(a.acquired ? 'acquired\\n' : 'held\\n');
+       if (a.acquired) setTimeout(() => a.release(), ${holdMs});
+     });`,
+    dir,
+  ]);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return new Promise<string>((resolve) => child.on('exit', () => resolve(out.trim())));
+}
+
+test('of many runs started in the same instant, exactly one gets the lock', async () => {
+  const dir = stateDir();
+  const startAt = Date.now() + 1500;
+  const results = await Promise.all(Array.from({ length: 8 }, () => contender(dir, 2000, startAt)));
+  assert.equal(results.filter((r) => r === 'acquired').length, 1, results.join(','));
+  assert.equal(results.filter((r) => r === 'held').length, 7);
+});
+
+test('a second attempt in the same process sees the holder pid and start time', async () => {
+  const dir = stateDir();
+  const startedAt = new Date('2026-11-27T06:00:00Z');
+  const first = await acquireRunLock(dir, startedAt);
+  assert.ok(first.acquired);
+  const second = await acquireRunLock(dir, new Date());
+  assert.deepEqual(second, { acquired: false, holder: { pid: process.pid, startedAt: startedAt.toISOString() } });
+  assert.deepEqual(await lockHolder(dir), { pid: process.pid, startedAt: startedAt.toISOString() });
+  await first.release();
+  assert.equal(await lockHolder(dir), undefined);
+  const third = await acquireRunLock(dir, new Date());
+  assert.ok(third.acquired);
+  await third.release();
+});
+
+test('a lock whose holder was killed is free at once, whatever its holder file says', async () => {
+  const dir = stateDir();
+  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lockModule)}).acquireRunLock(process.argv[1], new Date()).then(() => { process.stdout.write('ready'); setInterval(() => {}, 1000); });`, dir]);
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  assert.equal((await acquireRunLock(dir, new Date())).acquired, false);
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  // The dead holder's file is still there: it must not matter.
+  assert.equal(JSON.parse(readFileSync(join(dir, HOLDER_FILE), 'utf8')).pid, child.pid);
+  const after = await acquireRunLock(dir, new Date());
+  assert.ok(after.acquired);
+  await after.release();
+});
+
+test('a holder file left by a crashed run or a reboot does not block', async () => {
+  const dir = stateDir();
+  writeFileSync(join(dir, HOLDER_FILE), JSON.stringify({ pid: 1, startedAt: '2020-01-01T00:00:00.000Z' }));
+  const attempt = await acquireRunLock(dir, new Date());
+  assert.ok(attempt.acquired);
+  await attempt.release();
+});
+
+test('different state folders have different locks', async () => {
+  const a = await acquireRunLock(stateDir(), new Date());
+  const b = await acquireRunLock(stateDir(), new Date());
+  assert.ok(a.acquired && b.acquired);
+  await a.release();
+  await b.release();
+});
