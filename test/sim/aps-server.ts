@@ -1,0 +1,155 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { pause, readBody, send, sendHtml } from './replies';
+import { parseListQuery, RqlError } from './rql';
+import { type SimTenant, type TenantStore, tenantJson } from './tenants';
+import type { TokenRegistry } from './tokens';
+import type { SimState } from './types';
+
+export interface ApsServerDeps {
+  state: SimState;
+  store: TenantStore;
+  tokens: TokenRegistry;
+  tenantType: string;
+  pageCap: number;
+  latencyMs: number;
+  transient503Rate: number;
+  random: () => number;
+}
+
+/** The refusal of a stale token as seen in the field (protocol.md §2), byte for byte. */
+const AUTH_FAILED = '{"code": 500, "error": "APS::Hosting::Exception", "message": "Authentication failed."}';
+const PREFIX = '/aps/2/resources';
+const OPERATIONS = new Set(['synchronize_async', 'synchronize']);
+
+type Route = { kind: 'list' } | { kind: 'resource'; id: string } | { kind: 'operation'; id: string; operation: string };
+
+/** The APS controller (protocol.md §2, §3): tenant listing with RQL, tenant reads and resync operations. */
+export function apsHandler(deps: ApsServerDeps): RequestListener {
+  let inFlight = 0;
+  return (req, res) => {
+    const stats = deps.state.stats;
+    stats.requests++;
+    stats.peakInFlight = Math.max(stats.peakInFlight, ++inFlight);
+    res.on('close', () => inFlight--);
+    handle(deps, req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, 500, 'APS::Hosting::Exception', String(err), 'error');
+      else res.destroy(err as Error);
+    });
+  };
+}
+
+async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { state } = deps;
+  const { stats } = state;
+  await readBody(req);
+  await pause(deps.latencyMs);
+  if (res.destroyed) return;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = q < 0 ? '' : url.slice(q + 1);
+  const method = req.method ?? 'GET';
+  const route = parseRoute(path);
+  if (route?.kind === 'list') stats.listRequests++;
+  if (route?.kind === 'operation') {
+    stats.resyncCalls.set(route.id, (stats.resyncCalls.get(route.id) ?? 0) + 1);
+    stats.resyncOperations.push({ tenant: route.id, method, path: route.operation, query });
+  }
+  if (state.controllerDown || (deps.transient503Rate > 0 && deps.random() < deps.transient503Rate)) {
+    return sendHtml(res, 503, 'Service Temporarily Unavailable');
+  }
+  if (route === undefined) return sendError(res, 404, 'APS::Util::NotFound', `Path ${path} not found`);
+  const token = req.headers['aps-token'];
+  const auth = deps.tokens.check(typeof token === 'string' ? token : undefined);
+  if (auth === undefined) {
+    stats.staleTokenRefusals++;
+    return send(res, 500, 'application/json', AUTH_FAILED);
+  }
+  stats.maxTokenAgeUsedMs = Math.max(stats.maxTokenAgeUsedMs, auth.ageMs);
+  if (route.kind === 'list') {
+    if (method !== 'GET') return methodNotAllowed(res, method);
+    return list(deps, res, auth.instanceId, query);
+  }
+  const tenant = deps.store.get(route.id);
+  if (tenant === undefined || tenant.instanceId !== auth.instanceId) return notFound(res, route.id);
+  if (route.kind === 'resource') {
+    if (method !== 'GET') return methodNotAllowed(res, method);
+    return sendJson(res, 200, tenantJson(tenant, deps.tenantType));
+  }
+  if (method !== 'GET' && method !== 'POST') return methodNotAllowed(res, method);
+  if (!OPERATIONS.has(route.operation)) {
+    return sendError(res, 404, 'APS::Util::NotFound', `Operation ${route.operation} is not found in type ${deps.tenantType}`);
+  }
+  return resync(deps, res, tenant, route.operation);
+}
+
+function parseRoute(path: string): Route | undefined {
+  if (!path.startsWith(PREFIX)) return undefined;
+  const rest = path.slice(PREFIX.length);
+  if (rest === '' || rest === '/') return { kind: 'list' };
+  if (rest[0] !== '/') return undefined;
+  const slash = rest.indexOf('/', 1);
+  if (slash < 0) return { kind: 'resource', id: rest.slice(1) };
+  return { kind: 'operation', id: rest.slice(1, slash), operation: rest.slice(slash + 1) };
+}
+
+function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQuery: string): void {
+  let query;
+  try {
+    query = parseListQuery(rawQuery);
+  } catch (err) {
+    if (err instanceof RqlError) return sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
+    throw err;
+  }
+  const all = query.implementing === undefined || query.implementing === deps.tenantType ? deps.store.list(instanceId, query.status) : [];
+  const count = Math.min(query.count ?? deps.pageCap, deps.pageCap);
+  const page = all.slice(query.offset, query.offset + count);
+  const range = page.length === 0 ? `items */${all.length}` : `items ${query.offset}-${query.offset + page.length - 1}/${all.length}`;
+  const body = JSON.stringify(page.map((t) => tenantJson(t, deps.tenantType)));
+  send(res, 200, 'application/json', body, { 'content-range': range });
+}
+
+function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, operation: string): void {
+  const { faults, stats } = deps.state;
+  const fault = faults.get(tenant.id);
+  switch (fault) {
+    case 'hang':
+      return;
+    case 'fail500':
+      return sendError(res, 500, 'APS::Hosting::Exception', `Office 365 rejected the request for tenant ${tenant.id}`, 'error');
+    case 'notFound':
+      return notFound(res, tenant.id);
+    case 'transient503':
+      faults.delete(tenant.id); // only the first resync fails
+      return sendHtml(res, 503, 'Service Temporarily Unavailable');
+    case 'reportFailure':
+    case undefined:
+      break;
+  }
+  const failed = fault === 'reportFailure' && operation === 'synchronize';
+  if (!failed) stats.resyncSucceeded.set(tenant.id, (stats.resyncSucceeded.get(tenant.id) ?? 0) + 1);
+  if (operation === 'synchronize_async') {
+    res.writeHead(202, { 'content-length': 0 });
+    return void res.end();
+  }
+  const user = failed
+    ? { objectName: `user@${tenant.subdomain}.onmicrosoft.com`, operationCode: 1, success: false, comment: 'License assignment failed: no licenses available' }
+    : { objectName: `admin@${tenant.subdomain}.onmicrosoft.com`, operationCode: 1, success: true, comment: null };
+  sendJson(res, 200, { domains: [], users: [user], AllUpdatesSucceeded: !failed });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, 'application/json', JSON.stringify(value));
+}
+
+function sendError(res: ServerResponse, code: number, kind: string, message: string, kindKey: 'type' | 'error' = 'type'): void {
+  sendJson(res, code, { code, [kindKey]: kind, message });
+}
+
+function notFound(res: ServerResponse, id: string): void {
+  sendError(res, 404, 'APS::Util::NotFound', `Resource ${id} not found`);
+}
+
+function methodNotAllowed(res: ServerResponse, method: string): void {
+  sendError(res, 405, 'APS::Util::MethodNotAllowed', `Method ${method} is not allowed here`);
+}

@@ -1,0 +1,113 @@
+import { apsHandler } from './aps-server';
+import { testCerts } from './certs';
+import { listen } from './listen';
+import { oaHandler } from './oa-server';
+import { seededRandom } from './prng';
+import { TenantStore } from './tenants';
+import { TokenRegistry } from './tokens';
+import type { SimOptions, SimState, Simulator, SimStats } from './types';
+
+export type { SimInstance, SimTenant } from './tenants';
+export type { OaFault, SimOptions, SimStats, Simulator, TenantFault } from './types';
+
+export const DEFAULT_TENANT_TYPE = 'http://www.parallels.com/Office365/Tenant/2.0';
+
+/** A CA that did not issue the simulator's certificate, for "untrusted certificate" tests. */
+export function otherCaFile(): string {
+  return testCerts().otherCaFile;
+}
+
+/**
+ * Starts an OA Public API (XML-RPC) server and an APS controller (REST) on 127.0.0.1 at random ports,
+ * speaking the wire of docs/protocol.md, with tenants, tokens and faults under the caller's control.
+ */
+export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
+  const appId = options.appId ?? 41;
+  const instanceCount = options.instances ?? 2;
+  const perInstance = options.tenantsPerInstance ?? 10;
+  const counts = Array.isArray(perInstance) ? perInstance : Array.from({ length: instanceCount }, () => perInstance);
+  const tenantType = options.tenantType ?? DEFAULT_TENANT_TYPE;
+  const store = new TenantStore(counts, options.provisioningEvery ?? 0);
+  const tokens = new TokenRegistry(options.tokenLifetimeMs ?? 30 * 60 * 1000);
+  const stats: SimStats = {
+    oaCalls: [],
+    tokensIssued: 0,
+    tokensIssuedByInstance: new Map(),
+    resyncCalls: new Map(),
+    resyncSucceeded: new Map(),
+    resyncOperations: [],
+    listRequests: 0,
+    staleTokenRefusals: 0,
+    maxTokenAgeUsedMs: 0,
+    peakInFlight: 0,
+    requests: 0,
+  };
+  const state: SimState = { stats, faults: new Map(Object.entries(options.faults ?? {})), oaFault: undefined, controllerDown: false };
+  const certs = testCerts();
+
+  const aps = await listen(
+    options.https ?? false,
+    apsHandler({
+      state,
+      store,
+      tokens,
+      tenantType,
+      pageCap: options.pageCap ?? 1000,
+      latencyMs: options.latencyMs ?? 0,
+      transient503Rate: options.transient503Rate ?? 0,
+      random: seededRandom(options.seed ?? 1),
+    }),
+  );
+  const apsUrl = `${options.https ? 'https' : 'http'}://127.0.0.1:${aps.port}/`;
+  const oa = await listen(
+    options.oaHttps ?? false,
+    oaHandler({
+      appId,
+      state,
+      store,
+      tokens,
+      auth: options.oaAuth,
+      latencyMs: options.oaLatencyMs ?? 0,
+      controllerUri: () => options.controllerUri ?? apsUrl,
+    }),
+  ).catch(async (err: unknown) => {
+    await aps.close();
+    throw err;
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    appId,
+    oaHost: '127.0.0.1',
+    oaPort: oa.port,
+    oaUrl: `${options.oaHttps ? 'https' : 'http'}://127.0.0.1:${oa.port}/RPC2`,
+    apsUrl,
+    caFile: certs.caFile,
+    instances: store.instances,
+    readyTenants: () => store.readyTenants(),
+    stats,
+    setFault: (tenantId, fault) => {
+      if (fault === undefined) state.faults.delete(tenantId);
+      else state.faults.set(tenantId, fault);
+    },
+    revokeTokens: () => tokens.revokeAll(),
+    addTenant: (instanceId, status) => store.add(instanceId, status),
+    removeTenant: (tenantId) => store.remove(tenantId),
+    setOaFault: (fault) => {
+      state.oaFault = fault;
+    },
+    setControllerDown: (down) => {
+      state.controllerDown = down;
+    },
+    env: () => ({
+      OFFICE_APP_ID: String(appId),
+      OA_HOST: '127.0.0.1',
+      OA_PORT: String(oa.port),
+      ...(options.oaHttps ? { OA_TLS: 'true', OA_CA_FILE: certs.caFile } : {}),
+      ...(options.oaAuth ? { OA_USER: options.oaAuth.user, OA_PASSWORD: options.oaAuth.password } : {}),
+      ...(options.https ? { APS_CA_FILE: certs.caFile } : {}),
+      ...(tenantType !== DEFAULT_TENANT_TYPE ? { APS_TENANT_TYPE: tenantType } : {}),
+    }),
+    close: () => (closing ??= Promise.all([oa.close(), aps.close()]).then(() => undefined)),
+  };
+}

@@ -1,0 +1,105 @@
+import type { SimInstance, SimTenant } from './tenants';
+
+export type TenantFault =
+  | 'fail500' // permanent: 500 JSON APS::Hosting::Exception "Office 365 rejected the request for tenant <id>" on every resync
+  | 'notFound' // 404 JSON APS::Util::NotFound on resync (removed after listing)
+  | 'hang' // resync request never answered (socket kept open until the client gives up or the sim closes)
+  | 'transient503' // first resync answers 503 with an HTML body (proxy page), later ones behave normally
+  | 'reportFailure'; // `synchronize` answers 200 with a report whose AllUpdatesSucceeded is false
+
+export type OaFault = 'statusMinusOne' | 'malformedXml' | 'truncatedXml' | 'fault' | 'html500' | 'hang';
+
+export interface SimOptions {
+  /** Default 41 (the Office 365 application ID). */
+  appId?: number;
+  /** Default 2; instance ids 1001, 1002, ... */
+  instances?: number;
+  /** Default 10; an array gives a count per instance (its length then sets the number of instances). */
+  tenantsPerInstance?: number | number[];
+  /** Every Nth tenant (index % N === N-1) is aps:provisioning; 0 = none (default 0). */
+  provisioningEvery?: number;
+  /** The controller never returns more than this many items per page, whatever limit() asks (default 1000). */
+  pageCap?: number;
+  /** Default 30 minutes; an APS call with a token older than this is refused. */
+  tokenLifetimeMs?: number;
+  /** Added delay before every APS reply (default 0). */
+  latencyMs?: number;
+  /** Added delay before every OA reply (default 0). */
+  oaLatencyMs?: number;
+  /** APS controller over https with the bundled test certificate (default false). */
+  https?: boolean;
+  /** OA Public API over https with the bundled test certificate (default false). */
+  oaHttps?: boolean;
+  /** Require HTTP basic auth on OA; wrong or missing credentials get a 401 HTML page. */
+  oaAuth?: { user: string; password: string };
+  /** Fraction (0..1) of APS requests answered 503 with an HTML body, drawn from a PRNG seeded with `seed`. */
+  transient503Rate?: number;
+  /** Default 1. */
+  seed?: number;
+  /** By tenant uuid. */
+  faults?: Record<string, TenantFault>;
+  /** What getApplicationInstanceToken returns as controller_uri (default: the sim's own APS base URL). */
+  controllerUri?: string;
+  /** The tenants' APS type (default http://www.parallels.com/Office365/Tenant/2.0). */
+  tenantType?: string;
+}
+
+export interface SimStats {
+  oaCalls: { method: string; args: unknown }[];
+  /** Total across instances. */
+  tokensIssued: number;
+  tokensIssuedByInstance: Map<number, number>;
+  /** Tenant uuid -> resync requests received (any outcome). */
+  resyncCalls: Map<string, number>;
+  /** Tenant uuid -> resyncs answered 2xx success. */
+  resyncSucceeded: Map<string, number>;
+  /** Every operation request on a tenant; `path` is the operation path (e.g. 'synchronize_async'), `query` without '?'. */
+  resyncOperations: { tenant: string; method: string; path: string; query: string }[];
+  listRequests: number;
+  /** Calls refused because the token was expired, revoked or unknown. */
+  staleTokenRefusals: number;
+  /** The oldest token age (ms) seen on an accepted call. */
+  maxTokenAgeUsedMs: number;
+  /** Max concurrent APS requests being handled. */
+  peakInFlight: number;
+  /** Total APS requests. */
+  requests: number;
+}
+
+export interface Simulator {
+  appId: number;
+  oaHost: string;
+  oaPort: number;
+  /** e.g. http://127.0.0.1:PORT/RPC2 */
+  oaUrl: string;
+  /** e.g. http://127.0.0.1:PORT/ (https when https: true) */
+  apsUrl: string;
+  /** Absolute path of the CA PEM that issued the test server certificate. */
+  caFile: string;
+  instances: SimInstance[];
+  /** All aps:ready tenants across instances. */
+  readyTenants(): SimTenant[];
+  stats: SimStats;
+  setFault(tenantId: string, fault: TenantFault | undefined): void;
+  /** Every token issued so far becomes stale (next use -> "Authentication failed."). */
+  revokeTokens(): void;
+  /** Appears in later listings. */
+  addTenant(instanceId: number, status?: SimTenant['status']): SimTenant;
+  /** Gone from listings; a resync of it answers 404. */
+  removeTenant(tenantId: string): void;
+  setOaFault(fault: OaFault | undefined): void;
+  /** Every APS request answers 503 HTML (proxy) while down. */
+  setControllerDown(down: boolean): void;
+  /** Env vars pointing the CLI at this sim. */
+  env(): Record<string, string>;
+  /** Closes the servers and destroys open sockets (hung requests included). */
+  close(): Promise<void>;
+}
+
+/** What the OA and APS servers share. */
+export interface SimState {
+  stats: SimStats;
+  faults: Map<string, TenantFault>;
+  oaFault: OaFault | undefined;
+  controllerDown: boolean;
+}

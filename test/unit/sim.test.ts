@@ -1,0 +1,370 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { type TestContext, test } from 'node:test';
+import { Agent, fetch, type RequestInit } from 'undici';
+import { otherCaFile, type SimOptions, type Simulator, startSimulator } from '../sim';
+
+// The simulator is checked over real HTTP with plain undici and the xmlrpc package's own parts,
+// never with the tool's clients: those are what the simulator is there to test.
+const serializer = require('xmlrpc/lib/serializer') as { serializeMethodCall(method: string, params: unknown[]): string };
+const Deserializer = require('xmlrpc/lib/deserializer') as new () => {
+  deserializeMethodResponse(stream: NodeJS.ReadableStream, cb: (err: Error | null | undefined, value?: unknown) => void): void;
+};
+
+const TYPE = 'http://www.parallels.com/Office365/Tenant/2.0';
+const AUTH_FAILED = '{"code": 500, "error": "APS::Hosting::Exception", "message": "Authentication failed."}';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+async function sim(t: TestContext, options: SimOptions = {}): Promise<Simulator> {
+  const s = await startSimulator(options);
+  t.after(() => s.close());
+  return s;
+}
+
+function parseXmlRpc(raw: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const stream = new PassThrough();
+    new Deserializer().deserializeMethodResponse(stream, (err, value) => (err ? reject(err) : resolve(value)));
+    stream.end(raw);
+  });
+}
+
+interface Raw {
+  status: number;
+  type: string | null;
+  headers: Headers;
+  body: string;
+}
+
+async function call(url: string, init: RequestInit = {}): Promise<Raw> {
+  const res = await fetch(url, init);
+  return { status: res.status, type: res.headers.get('content-type'), headers: res.headers as unknown as Headers, body: await res.text() };
+}
+
+function oa(s: Simulator, method: string, args: unknown, init: RequestInit = {}): Promise<Raw> {
+  return call(s.oaUrl, { method: 'POST', body: serializer.serializeMethodCall(method, [args]), ...init });
+}
+
+async function token(s: Simulator, instanceId: number, init: RequestInit = {}): Promise<string> {
+  const raw = await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: instanceId }, init);
+  const reply = (await parseXmlRpc(raw.body)) as { result: { aps_token: string } };
+  return reply.result.aps_token;
+}
+
+function aps(s: Simulator, tok: string | undefined, pathAndQuery: string, init: RequestInit = {}): Promise<Raw> {
+  return call(`${s.apsUrl}${pathAndQuery}`, { ...init, headers: tok === undefined ? {} : { 'APS-Token': tok } });
+}
+
+const listing = (rql: string) => `aps/2/resources?${rql}`;
+
+test('OA lists the instances and issues tokens that point at the controller', async (t) => {
+  const s = await sim(t);
+  const raw = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 });
+  assert.equal(raw.status, 200);
+  assert.match(raw.type ?? '', /text\/xml/);
+  assert.match(raw.body, /<int>1001<\/int>/);
+  const reply = (await parseXmlRpc(raw.body)) as { status: number; result: { application_instance_id: number; application_resource_id: string }[] };
+  assert.equal(reply.status, 0);
+  assert.deepEqual(reply.result.map((i) => i.application_instance_id), [1001, 1002]);
+  assert.deepEqual(reply.result.map((i) => i.application_resource_id), s.instances.map((i) => i.resourceId));
+  const tokenReply = (await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 1002 })).body)) as {
+    status: number;
+    result: { aps_token: string; controller_uri: string };
+  };
+  assert.equal(tokenReply.status, 0);
+  assert.equal(tokenReply.result.controller_uri, s.apsUrl);
+  assert.ok(tokenReply.result.aps_token.length >= 32);
+  assert.deepEqual(s.stats.oaCalls, [
+    { method: 'pem.APS.getApplicationInstances', args: { app_id: 41 } },
+    { method: 'pem.APS.getApplicationInstanceToken', args: { application_instance_id: 1002 } },
+  ]);
+  assert.equal(s.stats.tokensIssued, 1);
+  assert.equal(s.stats.tokensIssuedByInstance.get(1002), 1);
+});
+
+test('OA answers status -1 for an unknown application or instance, and a fault for an unknown method', async (t) => {
+  const s = await sim(t, { controllerUri: 'https://oa.example:6308/' });
+  const raw = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 42 });
+  assert.equal(raw.status, 200);
+  assert.match(raw.body, /<name>status<\/name><value><(int|i4)>-1<\/\1>/);
+  const reply = (await parseXmlRpc(raw.body)) as Record<string, unknown>;
+  assert.equal(reply.error_message, 'Application with ID 42 is not found.');
+  assert.equal(reply.module_id, 'APS');
+  assert.equal(typeof reply.extype_id, 'number');
+  const unknownInstance = (await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 7 })).body)) as { status: number };
+  assert.equal(unknownInstance.status, -1);
+  const fault = await oa(s, 'pem.APS.noSuchMethod', {});
+  assert.match(fault.body, /<fault>/);
+  await assert.rejects(parseXmlRpc(fault.body), { faultString: 'Method "pem.APS.noSuchMethod" is not supported.' });
+  const tokenReply = (await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 1001 })).body)) as {
+    result: { controller_uri: string };
+  };
+  assert.equal(tokenReply.result.controller_uri, 'https://oa.example:6308/');
+});
+
+test('OA faults: status -1, malformed, truncated, fault, HTML 500, hang', async (t) => {
+  const s = await sim(t);
+  const instances = () => oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 });
+
+  s.setOaFault('statusMinusOne');
+  assert.deepEqual(await parseXmlRpc((await instances()).body), {
+    status: -1,
+    error_message: 'Internal error: database is unavailable',
+    module_id: 'Common',
+    extype_id: 1,
+  });
+  s.setOaFault('malformedXml');
+  const malformed = await instances();
+  assert.equal(malformed.status, 200);
+  assert.equal(malformed.type, 'text/xml');
+  await assert.rejects(parseXmlRpc(malformed.body));
+  s.setOaFault('truncatedXml');
+  const truncated = await instances();
+  assert.equal(truncated.status, 200);
+  assert.match(truncated.body, /^<\?xml/);
+  await assert.rejects(parseXmlRpc(truncated.body));
+  s.setOaFault('fault');
+  await assert.rejects(parseXmlRpc((await instances()).body), { faultCode: -32500 });
+  s.setOaFault('html500');
+  const html = await instances();
+  assert.equal(html.status, 500);
+  assert.equal(html.type, 'text/html');
+  s.setOaFault('hang');
+  await assert.rejects(oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, { signal: AbortSignal.timeout(150) }));
+  s.setOaFault(undefined);
+  assert.equal(((await parseXmlRpc((await instances()).body)) as { status: number }).status, 0);
+  assert.equal(s.stats.oaCalls.length, 7);
+});
+
+test('OA basic auth: 401 with an HTML page unless the credentials match', async (t) => {
+  const s = await sim(t, { oaAuth: { user: 'admin', password: 's3cret' } });
+  const basic = (user: string, password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+  for (const init of [{}, basic('admin', 'wrong')]) {
+    const raw = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, init);
+    assert.equal(raw.status, 401);
+    assert.equal(raw.headers.get('www-authenticate'), 'Basic realm="OA"');
+    assert.equal(raw.type, 'text/html');
+  }
+  const ok = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('admin', 's3cret'));
+  assert.equal(ok.status, 200);
+  assert.equal(s.stats.oaCalls.length, 1);
+  assert.deepEqual(s.env(), { OFFICE_APP_ID: '41', OA_HOST: '127.0.0.1', OA_PORT: String(s.oaPort), OA_USER: 'admin', OA_PASSWORD: 's3cret' });
+});
+
+test('listing: short pages, Content-Range totals, empty pages, filters, encodings, only the own instance', async (t) => {
+  const s = await sim(t, { tenantsPerInstance: [7, 4], pageCap: 3, provisioningEvery: 3 });
+  const tok = await token(s, 1001);
+  const ready = s.instances[0]!.tenants.filter((x) => x.status === 'aps:ready').map((x) => x.id);
+  assert.equal(ready.length, 5);
+  assert.equal(s.readyTenants().length, 5 + 3);
+  const page = async (rql: string) => {
+    const raw = await aps(s, tok, listing(rql));
+    assert.equal(raw.status, 200, raw.body);
+    const items = JSON.parse(raw.body) as { aps: { id: string; type: string; status: string; subscription: string }; initial_subdomain: string; ms_account_id: string }[];
+    return { range: raw.headers.get('content-range'), items };
+  };
+  const first = await page(`implementing(${TYPE}),eq(aps.status,aps:ready),limit(0,100)`);
+  assert.equal(first.range, 'items 0-2/5');
+  assert.deepEqual(first.items.map((x) => x.aps.id), ready.slice(0, 3));
+  const item = first.items[0]!;
+  assert.equal(item.aps.type, TYPE);
+  assert.equal(item.aps.status, 'aps:ready');
+  assert.match(item.aps.subscription, UUID);
+  assert.match(item.ms_account_id, UUID);
+  assert.equal(item.initial_subdomain, s.instances[0]!.tenants[0]!.subdomain);
+  const second = await page(encodeURIComponent(`implementing(${TYPE}),eq(aps.status,aps:ready),limit(3,100)`));
+  assert.equal(second.range, 'items 3-4/5');
+  assert.deepEqual(second.items.map((x) => x.aps.id), ready.slice(3));
+  const past = await page(`implementing(${encodeURIComponent(TYPE)}),eq(aps.status,aps:ready),limit(5,100)`);
+  assert.equal(past.range, 'items */5');
+  assert.deepEqual(past.items, []);
+  const all = await page(`and(implementing(${TYPE}),limit(6,2)),select(aps.id)`);
+  assert.equal(all.range, 'items 6-6/7');
+  assert.equal((await page(`implementing(${TYPE}),eq(aps.status,aps:provisioning)`)).range, 'items 0-1/2');
+  assert.equal((await page(`implementing(${TYPE.replace('2.0', '2.8')}),limit(0,10)`)).range, 'items */0');
+  assert.equal((await page(`limit(1,1)`)).range, 'items 1-1/7');
+  const bad = await aps(s, tok, listing('limit(0'));
+  assert.equal(bad.status, 400);
+  assert.equal(s.stats.listRequests, 8);
+});
+
+test('resync: 202 async, sync report, POST allowed, reportFailure, unknown operation, tenant read', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 3 });
+  const tok = await token(s, 1001);
+  const [a, b, c] = s.instances[0]!.tenants.map((x) => x.id) as [string, string, string];
+  const async_ = await aps(s, tok, `aps/2/resources/${a}/synchronize_async?fullSync=true`);
+  assert.equal(async_.status, 202);
+  assert.equal(async_.body, '');
+  const sync = await aps(s, tok, `aps/2/resources/${b}/synchronize`, { method: 'POST', body: '{}' });
+  assert.equal(sync.status, 200);
+  assert.equal(sync.type, 'application/json');
+  assert.deepEqual(JSON.parse(sync.body), {
+    domains: [],
+    users: [{ objectName: `admin@${s.instances[0]!.tenants[1]!.subdomain}.onmicrosoft.com`, operationCode: 1, success: true, comment: null }],
+    AllUpdatesSucceeded: true,
+  });
+  s.setFault(c, 'reportFailure');
+  const failed = await aps(s, tok, `aps/2/resources/${c}/synchronize`);
+  assert.equal(failed.status, 200);
+  assert.deepEqual(JSON.parse(failed.body), {
+    domains: [],
+    users: [
+      {
+        objectName: `user@${s.instances[0]!.tenants[2]!.subdomain}.onmicrosoft.com`,
+        operationCode: 1,
+        success: false,
+        comment: 'License assignment failed: no licenses available',
+      },
+    ],
+    AllUpdatesSucceeded: false,
+  });
+  const unknownOp = await aps(s, tok, `aps/2/resources/${a}/resync`);
+  assert.equal(unknownOp.status, 404);
+  assert.equal(JSON.parse(unknownOp.body).type, 'APS::Util::NotFound');
+  const read = await aps(s, tok, `aps/2/resources/${a}`);
+  assert.equal(JSON.parse(read.body).aps.id, a);
+  assert.deepEqual(s.stats.resyncOperations, [
+    { tenant: a, method: 'GET', path: 'synchronize_async', query: 'fullSync=true' },
+    { tenant: b, method: 'POST', path: 'synchronize', query: '' },
+    { tenant: c, method: 'GET', path: 'synchronize', query: '' },
+    { tenant: a, method: 'GET', path: 'resync', query: '' },
+  ]);
+  assert.deepEqual([...s.stats.resyncCalls], [[a, 2], [b, 1], [c, 1]]);
+  assert.deepEqual([...s.stats.resyncSucceeded], [[a, 1], [b, 1]]);
+});
+
+test('tenant faults: fail500, notFound, transient503, hang; close() ends hung requests at once', async () => {
+  const s = await startSimulator({ instances: 1, tenantsPerInstance: 4 });
+  try {
+    const [a, b, c, d] = s.instances[0]!.tenants.map((x) => x.id) as [string, string, string, string];
+    s.setFault(a, 'fail500');
+    s.setFault(b, 'notFound');
+    s.setFault(c, 'transient503');
+    s.setFault(d, 'hang');
+    const tok = await token(s, 1001);
+    const resync = (id: string, init: RequestInit = {}) => aps(s, tok, `aps/2/resources/${id}/synchronize_async?fullSync=true`, init);
+    for (let i = 0; i < 2; i++) {
+      const r = await resync(a);
+      assert.equal(r.status, 500);
+      assert.equal(r.body, `{"code":500,"error":"APS::Hosting::Exception","message":"Office 365 rejected the request for tenant ${a}"}`);
+    }
+    const gone = await resync(b);
+    assert.equal(gone.status, 404);
+    assert.equal(gone.body, `{"code":404,"type":"APS::Util::NotFound","message":"Resource ${b} not found"}`);
+    const proxy = await resync(c);
+    assert.equal(proxy.status, 503);
+    assert.equal(proxy.type, 'text/html');
+    assert.equal((await resync(c)).status, 202);
+    const hung = resync(d, { signal: AbortSignal.timeout(150) });
+    await assert.rejects(hung);
+    assert.deepEqual([...s.stats.resyncCalls], [[a, 2], [b, 1], [c, 2], [d, 1]]);
+    assert.deepEqual([...s.stats.resyncSucceeded], [[c, 1]]);
+    const stillHanging = resync(d).catch((err: unknown) => err);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await s.close();
+    assert.ok(Date.now() - started < 1000, 'close() should not wait for hung requests');
+    assert.ok((await stillHanging) instanceof Error);
+  } finally {
+    await s.close();
+  }
+});
+
+test('tokens: expiry, revocation, missing, and another instance', async (t) => {
+  const s = await sim(t, { tokenLifetimeMs: 200 });
+  const mine = s.instances[0]!.tenants[0]!.id;
+  const theirs = s.instances[1]!.tenants[0]!.id;
+  const tok = await token(s, 1001);
+  assert.equal((await aps(s, tok, listing(`implementing(${TYPE})`))).status, 200);
+  assert.ok(s.stats.maxTokenAgeUsedMs > 0);
+  const other = await aps(s, tok, `aps/2/resources/${theirs}/synchronize_async?fullSync=true`);
+  assert.equal(other.status, 404);
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const stale = await aps(s, tok, `aps/2/resources/${mine}/synchronize_async?fullSync=true`);
+  assert.equal(stale.status, 500);
+  assert.equal(stale.type, 'application/json');
+  assert.equal(stale.body, AUTH_FAILED);
+  const fresh = await token(s, 1001);
+  assert.equal((await aps(s, fresh, `aps/2/resources/${mine}/synchronize_async?fullSync=true`)).status, 202);
+  s.revokeTokens();
+  assert.equal((await aps(s, fresh, listing(`implementing(${TYPE})`))).body, AUTH_FAILED);
+  assert.equal((await aps(s, undefined, listing(`implementing(${TYPE})`))).body, AUTH_FAILED);
+  assert.equal(s.stats.staleTokenRefusals, 3);
+  assert.ok(s.stats.maxTokenAgeUsedMs < 200);
+});
+
+test('controller down, seeded 503 rate, tenants added and removed', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 2 });
+  const tok = await token(s, 1001);
+  const list = () => aps(s, tok, listing(`implementing(${TYPE}),eq(aps.status,aps:ready)`));
+  s.setControllerDown(true);
+  const down = await list();
+  assert.equal(down.status, 503);
+  assert.equal(down.type, 'text/html');
+  assert.match(down.body, /<html>/);
+  s.setControllerDown(false);
+  const added = s.addTenant(1001);
+  const provisioning = s.addTenant(1001, 'aps:provisioning');
+  assert.equal(provisioning.status, 'aps:provisioning');
+  assert.equal((await list()).headers.get('content-range'), 'items 0-2/3');
+  s.removeTenant(added.id);
+  const after = await list();
+  assert.equal(after.headers.get('content-range'), 'items 0-1/2');
+  assert.ok(!(JSON.parse(after.body) as { aps: { id: string } }[]).some((x) => x.aps.id === added.id));
+  assert.equal((await aps(s, tok, `aps/2/resources/${added.id}/synchronize_async?fullSync=true`)).status, 404);
+
+  const pattern = async (seed: number) => {
+    const flaky = await sim(t, { instances: 1, tenantsPerInstance: 1, transient503Rate: 0.5, seed });
+    const ftok = await token(flaky, 1001);
+    let out = '';
+    for (let i = 0; i < 30; i++) out += (await aps(flaky, ftok, listing(`limit(0,1)`))).status === 503 ? 'x' : '.';
+    return out;
+  };
+  const one = await pattern(7);
+  assert.match(one, /x/);
+  assert.match(one, /\./);
+  assert.equal(await pattern(7), one);
+});
+
+test('peakInFlight and latency', async (t) => {
+  const s = await sim(t, { instances: 1, latencyMs: 60 });
+  const tok = await token(s, 1001);
+  const started = Date.now();
+  const replies = await Promise.all(Array.from({ length: 5 }, () => aps(s, tok, listing(`limit(0,1)`))));
+  assert.ok(replies.every((r) => r.status === 200));
+  assert.ok(Date.now() - started >= 55);
+  assert.equal(s.stats.peakInFlight, 5);
+  assert.equal(s.stats.requests, 5);
+});
+
+test('ids are deterministic; https on both sides with the test CA; an unrelated CA is refused', async (t) => {
+  const s = await sim(t, { https: true, oaHttps: true, tenantType: `${TYPE.replace('2.0', '2.8')}` });
+  const again = await sim(t, { instances: 1 });
+  assert.deepEqual(again.instances[0]!.tenants, s.instances[0]!.tenants);
+  assert.equal(again.instances[0]!.resourceId, s.instances[0]!.resourceId);
+  assert.match(s.instances[1]!.resourceId, UUID);
+  assert.match(s.instances[1]!.tenants[9]!.id, UUID);
+  assert.match(s.oaUrl, /^https:\/\/127\.0\.0\.1:\d+\/RPC2$/);
+  assert.match(s.apsUrl, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+  assert.deepEqual(s.env(), {
+    OFFICE_APP_ID: '41',
+    OA_HOST: '127.0.0.1',
+    OA_PORT: String(s.oaPort),
+    OA_TLS: 'true',
+    OA_CA_FILE: s.caFile,
+    APS_CA_FILE: s.caFile,
+    APS_TENANT_TYPE: TYPE.replace('2.0', '2.8'),
+  });
+  const trusted = new Agent({ connect: { ca: readFileSync(s.caFile) } });
+  const untrusted = new Agent({ connect: { ca: readFileSync(otherCaFile()) } });
+  t.after(() => Promise.all([trusted.close(), untrusted.close()]));
+  const tok = await token(s, 1002, { dispatcher: trusted });
+  const raw = await aps(s, tok, listing(`implementing(${TYPE.replace('2.0', '2.8')}),limit(0,2)`), { dispatcher: trusted });
+  assert.equal(raw.headers.get('content-range'), 'items 0-1/10');
+  await assert.rejects(aps(s, tok, listing('limit(0,1)'), { dispatcher: untrusted }), (err: Error) => {
+    assert.match(String((err.cause as { code?: string } | undefined)?.code), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+    return true;
+  });
+  await assert.rejects(oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, { dispatcher: untrusted }));
+});
