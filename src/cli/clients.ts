@@ -1,6 +1,7 @@
 import { ApsClient } from '../aps/client';
 import { Transport } from '../http/transport';
 import { OaClient } from '../oa/client';
+import type { Logger } from 'pino';
 import type { Config } from '../runtime/config';
 import type { SecretScrubber } from '../runtime/secrets';
 import type { Instance, InstanceDirectory, InstanceToken, TenantController } from '../sync/ports';
@@ -15,7 +16,7 @@ export interface Clients {
  * Builds the OA and APS adapters from the settings. Every token OA issues is handed to the scrubber
  * before anyone can log it.
  */
-export function connect(config: Config, scrubber: SecretScrubber): Clients {
+export function connect(config: Config, scrubber: SecretScrubber, logger: Logger): Clients {
   const oa = new OaClient(config);
   const directory: InstanceDirectory = {
     listInstances: (appId) => oa.listInstances(appId),
@@ -38,7 +39,7 @@ export function connect(config: Config, scrubber: SecretScrubber): Clients {
   });
   return {
     directory,
-    controllerFor: (_instance, token) =>
+    controllerFor: (instance, token) =>
       new ApsClient(transport, {
         baseUrl: controllerUrl(config, token),
         tenantType: config.tenantType,
@@ -47,6 +48,8 @@ export function connect(config: Config, scrubber: SecretScrubber): Clients {
         resyncMethod: config.resyncMethod,
         retries: config.retries,
         retryMaxDelayMs: config.retryMaxDelayMs,
+        onRetry: (error, attempt, delayMs) => logger.debug({ error: error.message, attempt, delayMs }, 'retrying a controller request'),
+        onInvalidItem: (reason) => logger.warn({ instanceId: instance.id, reason }, 'listing item skipped'),
       }),
     close: async () => {
       await Promise.all([oa.close(), transport.close()]);
