@@ -6,7 +6,7 @@ import { type ContentRange, parseContentRange } from './content-range';
 import { apsErrorFromReply } from './error-reply';
 import { tenantListQuery } from './rql';
 import { parseSyncReport } from './sync-report';
-import { excerpt } from './text';
+import { excerpt } from '../http/remote-text';
 
 /**
  * One application instance's APS controller: lists its ready tenants page by page and forces their

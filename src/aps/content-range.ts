@@ -1,5 +1,5 @@
 import { ProtocolError } from '../errors';
-import { excerpt } from './text';
+import { excerpt } from '../http/remote-text';
 
 /**
  * The controller's `Content-Range` on a listing: `items <first>-<last>/<total>`, or `items *\/<total>`

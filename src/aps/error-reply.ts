@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { ApsError } from '../errors';
 import type { Reply } from '../http/transport';
 import { parseRetryAfter } from '../http/retry';
-import { excerpt } from './text';
+import { excerpt, htmlHeadline } from '../http/remote-text';
 
 /**
  * Turns a controller's non-2xx reply into an ApsError carrying the remote's own words. The controller
@@ -19,7 +19,7 @@ export function apsErrorFromReply(reply: Reply): ApsError {
   const text = reply.body.toString('utf8').trim();
   const fromJson = jsonError(text);
   if (fromJson) return new ApsError(reply.status, fromJson.message ?? statusText(reply.status), fromJson.type, retryAfterMs);
-  const fromHtml = htmlHeadline(text);
+  const fromHtml = htmlHeadline(text, HTML_MESSAGE_MAX);
   return new ApsError(reply.status, fromHtml ?? statusText(reply.status), undefined, retryAfterMs);
 }
 
@@ -37,28 +37,6 @@ function jsonError(text: string): { message?: string; type?: string } | undefine
   const words = typeof message === 'string' ? excerpt(message, JSON_MESSAGE_MAX) : '';
   if (!words && !remoteType) return undefined;
   return { message: words || undefined, type: remoteType };
-}
-
-function htmlHeadline(text: string): string | undefined {
-  if (!text.startsWith('<')) return undefined;
-  for (const tag of ['title', 'h1']) {
-    const m = new RegExp(`<${tag}\\b[^>]*>([\\s\\S]*?)</${tag}\\s*>`, 'i').exec(text);
-    const words = m ? excerpt(decodeEntities(m[1].replace(/<[^>]*>/g, ' ')), HTML_MESSAGE_MAX) : '';
-    if (words) return words;
-  }
-  return undefined;
-}
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
-
-function decodeEntities(text: string): string {
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, name: string) => {
-    if (name[0] === '#') {
-      const code = name[1].toLowerCase() === 'x' ? parseInt(name.slice(2), 16) : Number(name.slice(1));
-      return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-    }
-    return ENTITIES[name.toLowerCase()] ?? whole;
-  });
 }
 
 function statusText(status: number): string {

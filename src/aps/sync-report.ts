@@ -1,6 +1,6 @@
 import { ProtocolError } from '../errors';
 import type { ResyncResult } from '../sync/ports';
-import { excerpt } from './text';
+import { excerpt } from '../http/remote-text';
 
 /**
  * Reads the 2xx reply of a resync. The synchronous `synchronize` operation answers a report,

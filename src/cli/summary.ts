@@ -1,19 +1,14 @@
 import type { PassResult } from '../sync/pass';
+import type { PassCounts } from '../sync/summary';
 
 /** The one object `--json` prints, and the final log line: what a pass did, in numbers. */
-export interface RunSummary {
+export interface RunSummary extends PassCounts {
   startedAt: string;
   finishedAt: string;
   durationMs: number;
   dryRun: boolean;
   complete: boolean;
   instances: number;
-  tenants: number;
-  synced: number;
-  failed: number;
-  skipped: number;
-  planned: number;
-  alreadyDone: number;
   tokenRefreshes: number;
   instanceFailures: { instanceId: number; code?: string; error: string }[];
   interruptedBy?: string;

@@ -5,7 +5,7 @@ import type { Config } from '../runtime/config';
 import type { Instance, InstanceDirectory, InstanceToken } from '../sync/ports';
 import { decodeReply, encodeCall } from './codec';
 import { integer, nonEmptyString, struct, unexpected } from './shapes';
-import { oneLine } from './text';
+import { excerpt, htmlHeadline } from '../http/remote-text';
 
 export type OaClientConfig = Pick<
   Config,
@@ -93,7 +93,7 @@ export class OaClient implements InstanceDirectory {
     if (reply.status !== 200) throw new OaHttpError(reply.status, errorPageWords(reply));
     const type = headerValue(reply, 'content-type');
     if (!/^(text|application)\/xml\s*(;|$)/i.test(type)) {
-      throw new ProtocolError('oa', `OA ${method}: expected an XML reply, got content type '${oneLine(type, 100) || 'none'}'`);
+      throw new ProtocolError('oa', `OA ${method}: expected an XML reply, got content type '${excerpt(type, 100) || 'none'}'`);
     }
     return reply;
   }
@@ -114,6 +114,5 @@ function headerValue(reply: Reply, name: string): string {
 function errorPageWords(reply: Reply): string {
   if (!/^(text\/|application\/(xml|json|xhtml))/i.test(headerValue(reply, 'content-type'))) return '';
   const page = reply.body.toString('utf8');
-  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(page)?.[1];
-  return oneLine(title ?? page.replace(/<[^>]*>/g, ' '));
+  return htmlHeadline(page, 200) ?? excerpt(page.replace(/<[^>]*>/g, ' '), 200);
 }

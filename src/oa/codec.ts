@@ -3,7 +3,7 @@ import Deserializer from 'xmlrpc/lib/deserializer';
 import { serializeMethodCall } from 'xmlrpc/lib/serializer';
 import { OaError, OaFaultError, ProtocolError } from '../errors';
 import { integer, isStruct, unexpected } from './shapes';
-import { oneLine } from './text';
+import { excerpt } from '../http/remote-text';
 
 /**
  * OA's wire format: an XML-RPC call with one struct of named arguments, answered by a struct
@@ -50,14 +50,14 @@ function decodeResponse(method: string, body: Buffer): Promise<unknown> {
     new StrictDeserializer().deserializeMethodResponse(Readable.from(body, { objectMode: false }), (error, value) => {
       if (!error) resolve(value);
       else if ('faultString' in error) reject(fault(method, error));
-      else reject(new ProtocolError('oa', `OA ${method}: reply is not valid XML-RPC: ${oneLine(error.message)}`, { cause: error }));
+      else reject(new ProtocolError('oa', `OA ${method}: reply is not valid XML-RPC: ${excerpt(error.message, 200)}`, { cause: error }));
     });
   });
 }
 
 function fault(method: string, error: Error & { faultCode?: unknown; faultString?: unknown }): OaFaultError {
   const code = typeof error.faultCode === 'number' ? error.faultCode : undefined;
-  const text = typeof error.faultString === 'string' ? oneLine(error.faultString, 500) : '(no faultString)';
+  const text = typeof error.faultString === 'string' ? excerpt(error.faultString, 500) : '(no faultString)';
   return new OaFaultError(method, code, text);
 }
 
@@ -65,7 +65,7 @@ function unwrap(method: string, reply: unknown): unknown {
   if (!isStruct(reply) || !('status' in reply)) throw unexpected(method, 'the reply', "a struct with a 'status'", reply);
   const status = integer(method, 'status', reply.status);
   if (status === 0) return reply.result;
-  const message = typeof reply.error_message === 'string' ? oneLine(reply.error_message, 500) : `status ${status} without error_message`;
+  const message = typeof reply.error_message === 'string' ? excerpt(reply.error_message, 500) : `status ${status} without error_message`;
   const moduleId = typeof reply.module_id === 'string' ? reply.module_id : undefined;
   throw new OaError(method, message, moduleId, typeof reply.extype_id === 'number' ? reply.extype_id : undefined);
 }
