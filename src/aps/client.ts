@@ -23,6 +23,8 @@ export interface ApsClientOptions {
   retries: number;
   retryMaxDelayMs: number;
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
+  /** Raised when the run winds down: requests in flight finish, but are not retried. */
+  stop?: AbortSignal;
   /** Told about each listed item that cannot be a tenant; the listing goes on without it. */
   onInvalidItem?: (reason: string) => void;
 }
@@ -50,7 +52,7 @@ export class ApsClient implements TenantController {
     private readonly options: ApsClientOptions,
   ) {
     this.resources = `${controllerRoot(options.baseUrl)}/aps/2/resources`;
-    this.retry = { retries: options.retries, maxDelayMs: options.retryMaxDelayMs, onRetry: options.onRetry };
+    this.retry = { retries: options.retries, maxDelayMs: options.retryMaxDelayMs, onRetry: options.onRetry, stop: options.stop };
   }
 
   /**

@@ -16,7 +16,7 @@ export interface Clients {
  * Builds the OA and APS adapters from the settings. Every token OA issues is handed to the scrubber
  * before anyone can log it.
  */
-export function connect(config: Config, scrubber: SecretScrubber, logger: Logger): Clients {
+export function connect(config: Config, scrubber: SecretScrubber, logger: Logger, stop?: AbortSignal): Clients {
   const oa = new OaClient(config);
   const directory: InstanceDirectory = {
     listInstances: (appId) => oa.listInstances(appId),
@@ -49,6 +49,7 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
         retries: config.retries,
         retryMaxDelayMs: config.retryMaxDelayMs,
         onRetry: (error, attempt, delayMs) => logger.debug({ error: error.message, attempt, delayMs }, 'retrying a controller request'),
+        stop,
         onInvalidItem: (reason) => logger.warn({ instanceId: instance.id, reason }, 'listing item skipped'),
       }),
     close: async () => {

@@ -121,7 +121,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
   // The network stack loads only now that a pass will really run.
   const { connect } = require('./clients') as typeof import('./clients');
   const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
-  const clients = connect(config, run.scrubber, logger);
+  const clients = connect(config, run.scrubber, logger, stop.signal);
   let result: PassResult;
   try {
     result = await runPass(

@@ -12,6 +12,8 @@ export interface RetryOptions {
   baseDelayMs?: number;
   random?: () => number;
   wait?: (ms: number) => Promise<unknown>;
+  /** Once raised, a failure is not retried: a run winding down only lets what is in flight finish. */
+  stop?: AbortSignal;
   /** Told about each failure that will be retried, e.g. to slow the pass down. */
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
 }
@@ -35,7 +37,7 @@ export async function withRetries<T>(call: () => Promise<T>, options: RetryOptio
     try {
       return await call();
     } catch (e) {
-      if (attempt >= options.retries || !isTransient(e)) throw e;
+      if (attempt >= options.retries || !isTransient(e) || options.stop?.aborted) throw e;
       const delay = retryDelayMs(attempt, e, options);
       options.onRetry?.(e as Error, attempt + 1, delay);
       await wait(delay);
