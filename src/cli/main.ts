@@ -11,7 +11,8 @@ export function buildProgram(): Command {
   const program = new Command('o365-backsync')
     .description('Tell every Office 365 tenant in OA to resynchronise from the Microsoft cloud.')
     .version(require('../../../package.json').version as string)
-    .showHelpAfterError('(run with --help for usage)')
+    // One line, like every other error of this tool: "o365-backsync: unknown option '--x'".
+    .configureOutput({ outputError: (text, write) => write(`o365-backsync: ${text.replace(/^error: /, '')}`) })
     .exitOverride();
 
   program
