@@ -43,7 +43,7 @@ export class OaFaultError extends BacksyncError {
 
 /** The OA Public API's web server answered with a non-200 status (basic auth, proxy). */
 export class OaHttpError extends BacksyncError {
-  constructor(readonly status: number, detail: string) {
+  constructor(readonly status: number, detail: string, readonly retryAfterMs?: number) {
     super('OBS_ERR_OA_HTTP', `OA Public API answered HTTP ${status}${detail ? `: ${detail}` : ''}`);
   }
 }

@@ -27,7 +27,7 @@ export function isTransient(e: unknown): boolean {
 
 export function retryDelayMs(attempt: number, error: unknown, options: RetryOptions): number {
   const { maxDelayMs, baseDelayMs = 200, random = Math.random } = options;
-  if (error instanceof ApsError && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, maxDelayMs);
+  if ((error instanceof ApsError || error instanceof OaHttpError) && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, maxDelayMs);
   return Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
 }
 
@@ -45,11 +45,15 @@ export async function withRetries<T>(call: () => Promise<T>, options: RetryOptio
   }
 }
 
-/** Retry-After is either seconds or an HTTP date. */
+/**
+ * Retry-After is either seconds or an HTTP date. A date names its month, and only a value with letters
+ * goes to Date.parse, which would otherwise read '1.5' or '-5' as dates in 2001 and so as "now".
+ */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (!v) return undefined;
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  if (!/[a-z]/i.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

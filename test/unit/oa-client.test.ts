@@ -147,6 +147,19 @@ test('a proxy that keeps answering 502 ends in an OaHttpError with the page word
   );
 });
 
+test("a proxy's Retry-After travels with the OaHttpError, for the retry delay", async () => {
+  await withOa(
+    (res) => {
+      res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '2' });
+      res.end('Service Unavailable');
+    },
+    async (client) => {
+      await assert.rejects(client.listInstances(41), (e: unknown) => e instanceof OaHttpError && e.retryAfterMs === 2000);
+    },
+    { retries: 0 },
+  );
+});
+
 test('a token reply gives the token and the controller URI; bad ones never echo the token', async () => {
   const token = (fields: string): string => ok(`<struct>${fields}</struct>`);
   const field = (name: string, value: string): string => `<member><name>${name}</name><value>${value}</value></member>`;
