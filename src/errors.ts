@@ -80,7 +80,7 @@ export class ProtocolError extends BacksyncError {
 /** A reply larger than the limit we accept for it. */
 export class BodyTooLargeError extends BacksyncError {
   constructor(readonly remote: Remote, readonly limitBytes: number, what: string) {
-    super('OBS_ERR_BODY_TOO_LARGE', `${what} exceeded the ${limitBytes}-byte reply limit`);
+    super('OBS_ERR_BODY_TOO_LARGE', `${what} exceeded the ${limitBytes}-byte reply limit (MAX_REPLY_BYTES)`);
   }
 }
 

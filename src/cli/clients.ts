@@ -36,6 +36,7 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
     insecure: config.apsTlsInsecure,
     pinSha256: config.apsCertSha256,
     tlsFix: 'set APS_CA_FILE to the PEM of the CA that issued the controller certificate (or pin it with APS_CERT_SHA256)',
+    pinFix: 'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
   });
   return {
     directory,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { PeerCertificate } from 'node:tls';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { BodyTooLargeError, NetworkError, type Remote, TlsError } from '../errors';
 
 /**
@@ -21,6 +21,8 @@ export interface TransportOptions {
   pinSha256?: string;
   /** The setting an operator changes when the certificate is refused. */
   tlsFix: string;
+  /** The same when the certificate is not the pinned one. */
+  pinFix?: string;
 }
 
 export interface Reply {
@@ -38,15 +40,28 @@ export interface SendOptions {
   what: string;
 }
 
+/** Node's codes for a refused certificate (OpenSSL's verify results, and its own host name check). */
 const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
   'CERT_HAS_EXPIRED',
   'CERT_NOT_YET_VALID',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
   'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
   'ERR_TLS_CERT_ALTNAME_INVALID',
   'ERR_OBS_CERT_PIN',
 ]);
@@ -55,18 +70,21 @@ export class Transport {
   private readonly agent: Agent;
 
   constructor(private readonly options: TransportOptions) {
-    const { pinSha256 } = options;
+    const { caFile, pinSha256 } = options;
+    // Only options that are set are passed: an explicit `checkServerIdentity: undefined` replaces Node's
+    // default check and every https request then dies in an internal assertion. A pinned certificate
+    // is trusted by its fingerprint, so the CA chain is checked only when a CA file is given as well.
+    const tls = {
+      ...(caFile ? { ca: readFileSync(caFile) } : {}),
+      rejectUnauthorized: !options.insecure && (!pinSha256 || caFile !== undefined),
+    };
     this.agent = new Agent({
       connections: options.connections,
       connectTimeout: options.connectTimeoutMs,
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
       keepAliveTimeout: 10_000,
-      connect: {
-        ca: options.caFile ? readFileSync(options.caFile) : undefined,
-        rejectUnauthorized: !options.insecure,
-        checkServerIdentity: pinSha256 ? (_host: string, cert: PeerCertificate) => checkPin(cert, pinSha256) : undefined,
-      },
+      connect: pinSha256 ? pinned(buildConnector({ ...tls, timeout: options.connectTimeoutMs }), pinSha256) : tls,
     });
   }
 
@@ -112,11 +130,14 @@ export class Transport {
   }
 
   private failure(url: string, e: unknown): Error {
-    const { remote, requestTimeoutMs, tlsFix } = this.options;
+    const { remote, requestTimeoutMs, tlsFix, pinFix } = this.options;
     const where = new URL(url).origin;
     const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = err.code ?? err.cause?.code ?? '';
-    if (TLS_CODES.has(code)) return new TlsError(remote, where, err.message, tlsFix, { cause: e });
+    if (TLS_CODES.has(code)) {
+      const message = err.code ? err.message : err.cause!.message;
+      return new TlsError(remote, where, message, code === 'ERR_OBS_CERT_PIN' && pinFix ? pinFix : tlsFix, { cause: e });
+    }
     if (err.name === 'TimeoutError' || err.name === 'AbortError' || /TIMEOUT/.test(code)) {
       return new NetworkError(remote, where, `no answer within ${code === 'UND_ERR_CONNECT_TIMEOUT' ? this.options.connectTimeoutMs : requestTimeoutMs} ms`, { cause: e });
     }
@@ -130,10 +151,28 @@ function discard(body: Dispatcher.ResponseData['body']): void {
   body.destroy();
 }
 
-function checkPin(cert: PeerCertificate, pinSha256: string): Error | undefined {
-  const actual = createHash('sha256').update(cert.raw).digest('hex');
+/**
+ * Checks the pin on every new connection, after the handshake. Node's `checkServerIdentity` would not
+ * do: it is skipped when the chain does not verify (the pin-only case) and on resumed TLS sessions.
+ */
+function pinned(connect: buildConnector.connector, pinSha256: string): buildConnector.connector {
+  return (options, callback) =>
+    connect(options, (err, socket) => {
+      if (err) return callback(err, null);
+      const cert = options.protocol === 'https:' ? (socket as TLSSocket).getPeerCertificate() : undefined;
+      const problem = checkPin(cert, pinSha256);
+      if (!problem) return callback(null, socket);
+      socket.destroy();
+      callback(problem, null);
+    });
+}
+
+function checkPin(cert: PeerCertificate | undefined, pinSha256: string): Error | undefined {
+  const actual = cert?.raw ? createHash('sha256').update(cert.raw).digest('hex') : undefined;
   if (actual === pinSha256) return undefined;
-  const err = new Error(`fingerprint ${actual} does not match the pinned ${pinSha256}`) as NodeJS.ErrnoException;
+  const err = new Error(
+    actual ? `its SHA-256 fingerprint ${actual} is not the pinned ${pinSha256}` : 'there is no certificate to compare with the pinned fingerprint (not https?)',
+  ) as NodeJS.ErrnoException;
   err.code = 'ERR_OBS_CERT_PIN';
   return err;
 }
