@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseEnvFile } from 'dotenv';
 import { ConfigError } from '../errors';
@@ -81,11 +82,29 @@ const httpUrl = (name: string, v: string): string => {
   if (u.username || u.password) throw new ConfigError(name, 'must not carry credentials');
   return u.toString();
 };
-const readableFile = (name: string, v: string): string => {
+/** Node's timers hold at most 2^31-1 ms; a longer timeout silently becomes 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const milliseconds = (name: string, v: string): number => {
+  const n = positiveInt(name, v);
+  if (n > MAX_TIMER_MS) throw new ConfigError(name, `must be at most ${MAX_TIMER_MS} ms (about 24 days), got '${v}'`);
+  return n;
+};
+/** A CA file must hold PEM certificates: Node ignores anything else there, and the refusal would blame the controller. */
+const caFile = (name: string, v: string): string => {
+  let text: string;
   try {
-    readFileSync(v);
+    text = readFileSync(v, 'utf8');
   } catch (e) {
     throw new ConfigError(name, `cannot read '${v}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new ConfigError(name, `'${v}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new ConfigError(name, `certificate ${i + 1} in '${v}' is damaged`);
+    }
   }
   return v;
 };
@@ -131,10 +150,8 @@ export function loadConfig(options: { envFile?: string; env?: Raw; flags?: Raw; 
   const { fileValues, envFile } = readEnvFile(options.envFile, options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
-  const pick = (name: string): string | undefined => {
-    const v = flags[name] ?? env[name] ?? fileValues[name];
-    return v === undefined || v === '' ? undefined : v;
-  };
+  // An empty value is no value: `RETRIES=` in the environment leaves the env file's RETRIES in force.
+  const pick = (name: string): string | undefined => [flags[name], env[name], fileValues[name]].find((v) => v !== undefined && v !== '');
   const label = (name: string): string => (flags[name] !== undefined && FLAG_FOR_VARIABLE[name] ? `${name} (${FLAG_FOR_VARIABLE[name]})` : name);
   function get<T>(name: string, parse: (n: string, v: string) => T): T | undefined;
   function get<T>(name: string, parse: (n: string, v: string) => T, fallback: string): T;
@@ -161,9 +178,9 @@ export function loadConfig(options: { envFile?: string; env?: Raw; flags?: Raw; 
     oaUser,
     oaPassword,
     oaTls: get('OA_TLS', boolean, 'false'),
-    oaCaFile: get('OA_CA_FILE', readableFile),
+    oaCaFile: get('OA_CA_FILE', caFile),
     apsUrl: get('APS_URL', httpUrl),
-    apsCaFile: get('APS_CA_FILE', readableFile),
+    apsCaFile: get('APS_CA_FILE', caFile),
     apsTlsInsecure,
     apsCertSha256: get('APS_CERT_SHA256', sha256Fingerprint),
     tenantType: get('APS_TENANT_TYPE', text, 'http://www.parallels.com/Office365/Tenant/2.0'),
@@ -173,10 +190,10 @@ export function loadConfig(options: { envFile?: string; env?: Raw; flags?: Raw; 
     tokenRefreshEvery: get('TOKEN_REFRESH_EVERY', positiveInt, '100'),
     tokenMaxAgeMs: get('APS_TOKEN_MAX_AGE', positiveNumber, '1500') * 1000,
     concurrency: get('SYNC_CONCURRENCY', positiveInt, '4'),
-    requestTimeoutMs: get('REQUEST_TIMEOUT_MS', positiveInt, '60000'),
-    connectTimeoutMs: get('CONNECT_TIMEOUT_MS', positiveInt, '10000'),
+    requestTimeoutMs: get('REQUEST_TIMEOUT_MS', milliseconds, '60000'),
+    connectTimeoutMs: get('CONNECT_TIMEOUT_MS', milliseconds, '10000'),
     retries: get('RETRIES', nonNegativeInt, '3'),
-    retryMaxDelayMs: get('RETRY_MAX_DELAY_MS', positiveInt, '30000'),
+    retryMaxDelayMs: get('RETRY_MAX_DELAY_MS', milliseconds, '30000'),
     maxConsecutiveFailures: get('MAX_CONSECUTIVE_FAILURES', positiveInt, '20'),
     maxBodyBytes: get('MAX_REPLY_BYTES', positiveInt, String(16 * 1024 * 1024)),
     minIntervalSeconds: get('SYNC_MIN_INTERVAL', interval, 'auto'),

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError } from '../../src/errors';
+import { loadConfig } from '../../src/runtime/config';
+import { otherCaFile } from '../sim';
+import { testCerts } from '../sim/certs';
+
+const MINIMAL = { OFFICE_APP_ID: '41', OA_HOST: 'oa.example' };
+/** A folder of its own, so no stray ./.env is read. */
+const cwd = mkdtempSync(join(tmpdir(), 'obs-config-'));
+
+function load(env: Record<string, string>, flags: Record<string, string | undefined> = {}, envFile?: string) {
+  return loadConfig({ env: { ...MINIMAL, ...env }, flags, envFile, cwd });
+}
+
+/** Asserts that `env` is refused with a ConfigError whose message starts with the variable's name. */
+function refused(env: Record<string, string>, message: RegExp, flags: Record<string, string | undefined> = {}): void {
+  assert.throws(
+    () => load(env, flags),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError, `${JSON.stringify(env)}: ${String(e)}`);
+      assert.match(e.message, message, JSON.stringify(env));
+      return true;
+    },
+  );
+}
+
+test('the two required settings are enough; everything else has its documented default', () => {
+  const c = load({});
+  assert.deepEqual(
+    { ...c, envFile: undefined },
+    {
+      officeAppId: 41,
+      oaHost: 'oa.example',
+      oaPort: 8440,
+      oaUser: undefined,
+      oaPassword: undefined,
+      oaTls: false,
+      oaCaFile: undefined,
+      apsUrl: undefined,
+      apsCaFile: undefined,
+      apsTlsInsecure: false,
+      apsCertSha256: undefined,
+      tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
+      resyncOperation: 'synchronize_async?fullSync=true',
+      resyncMethod: 'GET',
+      pageSize: 500,
+      tokenRefreshEvery: 100,
+      tokenMaxAgeMs: 1_500_000,
+      concurrency: 4,
+      requestTimeoutMs: 60_000,
+      connectTimeoutMs: 10_000,
+      retries: 3,
+      retryMaxDelayMs: 30_000,
+      maxConsecutiveFailures: 20,
+      maxBodyBytes: 16 * 1024 * 1024,
+      minIntervalSeconds: 'auto',
+      logDir: '/var/log/sync',
+      stateDir: '/var/lib/o365-backsync',
+      metricsFile: undefined,
+      envFile: undefined,
+    },
+  );
+});
+
+test('a missing required setting is named', () => {
+  assert.throws(() => loadConfig({ env: { OA_HOST: 'oa' }, cwd }), { message: 'OFFICE_APP_ID: is required but not set (see config.example.env)' });
+  assert.throws(() => loadConfig({ env: { OFFICE_APP_ID: '41', OA_HOST: '' }, cwd }), { message: /^OA_HOST: is required/ });
+});
+
+test('whole numbers: zero, negatives, fractions, words and unsafe sizes are refused, each naming its variable', () => {
+  for (const name of ['OFFICE_APP_ID', 'APS_PAGE_SIZE', 'TOKEN_REFRESH_EVERY', 'SYNC_CONCURRENCY', 'REQUEST_TIMEOUT_MS', 'CONNECT_TIMEOUT_MS', 'RETRY_MAX_DELAY_MS', 'MAX_CONSECUTIVE_FAILURES', 'MAX_REPLY_BYTES']) {
+    for (const bad of ['0', '-1', '1.5', 'ten', '99999999999999999999', ' 5']) {
+      refused({ [name]: bad }, new RegExp(`^${name}: must be a positive whole number, got '${bad.replace('.', '\\.')}'$`));
+    }
+  }
+  for (const bad of ['-1', '2.5', 'three']) refused({ RETRIES: bad }, new RegExp(`^RETRIES: must be a whole number of 0 or more, got '${bad.replace('.', '\\.')}'$`));
+  assert.equal(load({ RETRIES: '0' }).retries, 0);
+  assert.equal(load({ APS_PAGE_SIZE: '007' }).pageSize, 7);
+});
+
+test('timeouts and delays beyond what a Node timer holds are refused instead of becoming 1 ms', () => {
+  for (const name of ['REQUEST_TIMEOUT_MS', 'CONNECT_TIMEOUT_MS', 'RETRY_MAX_DELAY_MS']) {
+    refused({ [name]: '2147483648' }, new RegExp(`^${name}: must be at most 2147483647 ms`));
+    refused({ [name]: '3000000000' }, new RegExp(`^${name}: must be at most 2147483647 ms`));
+  }
+  const c = load({ REQUEST_TIMEOUT_MS: '2147483647', CONNECT_TIMEOUT_MS: '1', RETRY_MAX_DELAY_MS: '86400000' });
+  assert.deepEqual([c.requestTimeoutMs, c.connectTimeoutMs, c.retryMaxDelayMs], [2147483647, 1, 86400000]);
+});
+
+test('ports, booleans, URLs, methods, operations, intervals and fingerprints are checked', () => {
+  refused({ OA_PORT: '65536' }, /^OA_PORT: must be a TCP port from 1 to 65535, got '65536'$/);
+  refused({ OA_PORT: '0' }, /^OA_PORT: must be a positive whole number/);
+  refused({ OA_TLS: 'maybe' }, /^OA_TLS: must be true or false, got 'maybe'$/);
+  refused({ APS_TLS_INSECURE: '2' }, /^APS_TLS_INSECURE: must be true or false/);
+  refused({ OA_HOST: 'oa.example/RPC2' }, /^OA_HOST: must be a host name or IP address/);
+  refused({ APS_URL: 'ftp://oa.example/' }, /^APS_URL: must be an http\(s\) URL, got 'ftp:\/\/oa.example\/'$/);
+  refused({ APS_URL: 'not a url' }, /^APS_URL: must be an http\(s\) URL/);
+  refused({ APS_URL: 'https://admin:pw@oa.example:6308/' }, /^APS_URL: must not carry credentials$/);
+  refused({ APS_RESYNC_METHOD: 'DELETE' }, /^APS_RESYNC_METHOD: must be GET, POST or PUT, got 'DELETE'$/);
+  refused({ APS_RESYNC_OPERATION: 'sync now' }, /^APS_RESYNC_OPERATION: must be an operation path/);
+  refused({ SYNC_MIN_INTERVAL: '-1' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a number of seconds/);
+  refused({ APS_TOKEN_MAX_AGE: '0' }, /^APS_TOKEN_MAX_AGE: must be a positive number, got '0'$/);
+  refused({ APS_TOKEN_MAX_AGE: 'Infinity' }, /^APS_TOKEN_MAX_AGE: must be a positive number/);
+  refused({ APS_CERT_SHA256: 'abcd' }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint \(64 hex digits, colons allowed\)$/);
+  refused({ APS_CERT_SHA256: 'g'.repeat(64) }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint/);
+  const c = load({ OA_TLS: 'YES', APS_RESYNC_METHOD: 'post', APS_RESYNC_OPERATION: '/synchronize', SYNC_MIN_INTERVAL: '0', APS_TOKEN_MAX_AGE: '0.5', APS_CERT_SHA256: 'AB:'.repeat(31) + 'AB' });
+  assert.deepEqual(
+    [c.oaTls, c.resyncMethod, c.resyncOperation, c.minIntervalSeconds, c.tokenMaxAgeMs, c.apsCertSha256],
+    [true, 'POST', 'synchronize', 0, 500, 'ab'.repeat(32)],
+  );
+});
+
+test('combinations that cannot both hold are refused', () => {
+  refused({ SYNC_CONCURRENCY: '257' }, /^SYNC_CONCURRENCY: must be at most 256, got '257'$/);
+  refused({}, /^SYNC_CONCURRENCY \(--concurrency\): must be at most 256/, { SYNC_CONCURRENCY: '1000' });
+  refused({ APS_TLS_INSECURE: 'true', APS_CERT_SHA256: 'ab'.repeat(32) }, /^APS_TLS_INSECURE: cannot be combined with APS_CERT_SHA256/);
+  refused({ OA_USER: 'admin' }, /^OA_PASSWORD: OA_USER and OA_PASSWORD must be set together$/);
+  refused({ OA_PASSWORD: 'S3cret-pa55' }, /^OA_USER: OA_USER and OA_PASSWORD must be set together$/);
+});
+
+test('no error message repeats the OA password', () => {
+  const cases: Record<string, string>[] = [{ OA_PASSWORD: 'S3cret-pa55' }, { OA_USER: 'admin', OA_PASSWORD: 'S3cret-pa55', OA_PORT: 'x' }];
+  for (const env of cases) {
+    assert.throws(() => load(env), (e: unknown) => e instanceof ConfigError && !e.message.includes('S3cret-pa55'));
+  }
+});
+
+test('a CA file must be readable and hold PEM certificates, or the variable is named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obs-ca-'));
+  const notPem = join(dir, 'ca.der');
+  writeFileSync(notPem, 'this is not a certificate\n');
+  const damaged = join(dir, 'damaged.pem');
+  writeFileSync(damaged, readFileSync(testCerts().caFile, 'utf8').replace(/^(-----BEGIN CERTIFICATE-----\n)..../m, '$1!!!!'));
+  for (const name of ['APS_CA_FILE', 'OA_CA_FILE']) {
+    refused({ [name]: '/nonexistent/ca.pem' }, new RegExp(`^${name}: cannot read '/nonexistent/ca.pem': ENOENT$`));
+    refused({ [name]: dir }, new RegExp(`^${name}: cannot read '${dir}': EISDIR$`));
+    refused({ [name]: notPem }, new RegExp(`^${name}: '${notPem}' holds no PEM certificate`));
+    refused({ [name]: damaged }, new RegExp(`^${name}: certificate 1 in '${damaged}' is damaged$`));
+  }
+  const bundle = join(dir, 'bundle.pem');
+  writeFileSync(bundle, readFileSync(testCerts().caFile, 'utf8') + readFileSync(otherCaFile(), 'utf8'));
+  assert.equal(load({ APS_CA_FILE: bundle }).apsCaFile, bundle);
+  assert.equal(load({ OA_CA_FILE: testCerts().caFile }).oaCaFile, testCerts().caFile);
+});
+
+test('the env file is read first, the environment wins over it and flags over both; empty means unset', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obs-envfile-'));
+  const file = join(dir, 'backsync.env');
+  writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=from-file\nSYNC_CONCURRENCY=2\nRETRIES=5\nLOG_DIR=/file/log\n', { mode: 0o600 });
+  const c = loadConfig({ envFile: file, env: { OA_HOST: 'from-env', SYNC_CONCURRENCY: '3', RETRIES: '' }, flags: { SYNC_CONCURRENCY: '9' }, cwd });
+  assert.deepEqual([c.oaHost, c.concurrency, c.retries, c.logDir], ['from-env', 9, 5, '/file/log']);
+  assert.deepEqual(c.envFile, { path: file, readableByOthers: false });
+});
+
+test('./.env is found in the working folder', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obs-dotenv-'));
+  writeFileSync(join(dir, '.env'), 'OFFICE_APP_ID=7\nOA_HOST=oa\n', { mode: 0o600 });
+  const c = loadConfig({ env: {}, cwd: dir });
+  assert.equal(c.officeAppId, 7);
+  assert.equal(c.envFile?.path, join(dir, '.env'));
+});
+
+test('an env file that group or others can read is flagged, for the warning', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obs-envmode-'));
+  for (const [mode, flagged] of [[0o600, false], [0o400, false], [0o640, true], [0o604, true], [0o644, true]] as const) {
+    const file = join(dir, `m${mode.toString(8)}.env`);
+    writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa\n', { mode });
+    assert.equal(loadConfig({ envFile: file, env: {}, cwd }).envFile?.readableByOthers, flagged, mode.toString(8));
+  }
+});
+
+test('an env file given explicitly must exist', () => {
+  assert.throws(() => loadConfig({ envFile: '/nonexistent.env', env: MINIMAL, cwd }), { message: "--env-file: cannot read '/nonexistent.env': ENOENT" });
+});
