@@ -101,8 +101,7 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
     if (err instanceof RqlError) return sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
     throw err;
   }
-  const listed = query.implementing === undefined || query.implementing === deps.tenantType ? deps.store.list(instanceId, query.status) : [];
-  const all = query.id === undefined ? listed : listed.filter((t) => t.id === query.id);
+  const all = query.implementing === undefined || query.implementing === deps.tenantType ? deps.store.list(instanceId, query.status) : [];
   const count = Math.min(query.count ?? deps.pageCap, deps.pageCap);
   const page = all.slice(query.offset, query.offset + count);
   const range = page.length === 0 ? `items */${all.length}` : `items ${query.offset}-${query.offset + page.length - 1}/${all.length}`;
