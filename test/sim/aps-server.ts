@@ -80,7 +80,7 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
   if (!OPERATIONS.has(route.operation)) {
     return sendError(res, 404, 'APS::Util::NotFound', `Operation ${route.operation} is not found in type ${deps.tenantType}`);
   }
-  return resync(deps, res, tenant, route.operation);
+  return resync(deps, res, tenant, route.operation, String(token));
 }
 
 function parseRoute(path: string): Route | undefined {
@@ -101,15 +101,41 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
     if (err instanceof RqlError) return sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
     throw err;
   }
-  const all = query.implementing === undefined || query.implementing === deps.tenantType ? deps.store.list(instanceId, query.status) : [];
+  const listed = query.implementing === undefined || query.implementing === deps.tenantType ? deps.store.list(instanceId, query.status) : [];
+  const all = query.id === undefined ? listed : listed.filter((t) => t.id === query.id);
   const count = Math.min(query.count ?? deps.pageCap, deps.pageCap);
   const page = all.slice(query.offset, query.offset + count);
   const range = page.length === 0 ? `items */${all.length}` : `items ${query.offset}-${query.offset + page.length - 1}/${all.length}`;
-  const body = JSON.stringify(page.map((t) => tenantJson(t, deps.tenantType)));
-  send(res, 200, 'application/json', body, { 'content-range': range });
+  const items = page.map((t) => tenantJson(t, deps.tenantType));
+  const spoiled = deps.state.listingFault;
+  if (spoiled === undefined || query.offset < spoiled.fromOffset) {
+    return send(res, 200, 'application/json', JSON.stringify(items), { 'content-range': range });
+  }
+  const body = JSON.stringify(items);
+  switch (spoiled.fault) {
+    case 'notJson':
+      return sendHtml(res, 200, 'Welcome', { 'content-range': range });
+    case 'truncatedJson':
+      return send(res, 200, 'application/json', body.slice(0, Math.floor(body.length / 2)), { 'content-range': range });
+    case 'notArray':
+      return sendJson(res, 200, { items, total: all.length });
+    case 'missingApsId': {
+      const [first, ...rest] = items as { aps: object }[];
+      const broken = first === undefined ? [] : [{ ...first, aps: { ...first.aps, id: undefined } }, ...rest];
+      return send(res, 200, 'application/json', JSON.stringify(broken), { 'content-range': range });
+    }
+    case 'noContentRange':
+      return send(res, 200, 'application/json', body);
+    case 'garbledContentRange':
+      return send(res, 200, 'application/json', body, { 'content-range': range.replace('/', ' of ') });
+    case 'oversized': {
+      const padded = items.map((item) => ({ ...item, description: 'x'.repeat(16 * 1024) }));
+      return send(res, 200, 'application/json', JSON.stringify(padded), { 'content-range': range });
+    }
+  }
 }
 
-function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, operation: string): void {
+function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, operation: string, token: string): void {
   const { faults, stats } = deps.state;
   const fault = faults.get(tenant.id);
   switch (fault) {
@@ -119,6 +145,8 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
       return sendError(res, 500, 'APS::Hosting::Exception', `Office 365 rejected the request for tenant ${tenant.id}`, 'error');
     case 'notFound':
       return notFound(res, tenant.id);
+    case 'echoToken':
+      return sendError(res, 500, 'APS::Hosting::Exception', `Token ${token} may not synchronize tenant ${tenant.id}`, 'error');
     case 'transient503':
       faults.delete(tenant.id); // only the first resync fails
       return sendHtml(res, 503, 'Service Temporarily Unavailable');

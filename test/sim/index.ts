@@ -8,7 +8,7 @@ import { TokenRegistry } from './tokens';
 import type { SimOptions, SimState, Simulator, SimStats } from './types';
 
 export type { SimInstance, SimTenant } from './tenants';
-export type { OaFault, SimOptions, SimStats, Simulator, TenantFault } from './types';
+export type { ListingFault, OaFault, SimOptions, SimStats, Simulator, TenantFault } from './types';
 
 export const DEFAULT_TENANT_TYPE = 'http://www.parallels.com/Office365/Tenant/2.0';
 
@@ -99,6 +99,10 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     setControllerDown: (down) => {
       state.controllerDown = down;
     },
+    setListingFault: (fault, { fromOffset = 0 } = {}) => {
+      state.listingFault = fault === undefined ? undefined : { fault, fromOffset };
+    },
+    issuedTokens: () => tokens.issued(),
     env: () => ({
       OFFICE_APP_ID: String(appId),
       OA_HOST: '127.0.0.1',

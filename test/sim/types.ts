@@ -5,7 +5,18 @@ export type TenantFault =
   | 'notFound' // 404 JSON APS::Util::NotFound on resync (removed after listing)
   | 'hang' // resync request never answered (socket kept open until the client gives up or the sim closes)
   | 'transient503' // first resync answers 503 with an HTML body (proxy page), later ones behave normally
-  | 'reportFailure'; // `synchronize` answers 200 with a report whose AllUpdatesSucceeded is false
+  | 'reportFailure' // `synchronize` answers 200 with a report whose AllUpdatesSucceeded is false
+  | 'echoToken'; // 500 JSON whose message quotes the APS-Token the request carried (a careless controller)
+
+/** What is wrong with a tenant list page (every page from `fromOffset` on, see setListingFault). */
+export type ListingFault =
+  | 'notJson' // 200 with a proxy's HTML page
+  | 'truncatedJson' // the JSON array cut off halfway
+  | 'notArray' // a JSON object wrapping the items instead of an array
+  | 'missingApsId' // the page's first item has no aps.id; the others are fine
+  | 'noContentRange' // no Content-Range header
+  | 'garbledContentRange' // Content-Range 'items 0-9 of 10'
+  | 'oversized'; // every item padded with 16 KiB of description
 
 export type OaFault = 'statusMinusOne' | 'malformedXml' | 'truncatedXml' | 'fault' | 'html500' | 'hang';
 
@@ -90,6 +101,10 @@ export interface Simulator {
   setOaFault(fault: OaFault | undefined): void;
   /** Every APS request answers 503 HTML (proxy) while down. */
   setControllerDown(down: boolean): void;
+  /** Spoils tenant list pages that start at `fromOffset` (default 0) or later; undefined heals them. */
+  setListingFault(fault: ListingFault | undefined, options?: { fromOffset?: number }): void;
+  /** Every APS token OA has issued so far, revoked or not, so tests can look for them in outputs. */
+  issuedTokens(): string[];
   /** Env vars pointing the CLI at this sim. */
   env(): Record<string, string>;
   /** Closes the servers and destroys open sockets (hung requests included). */
@@ -102,4 +117,5 @@ export interface SimState {
   faults: Map<string, TenantFault>;
   oaFault: OaFault | undefined;
   controllerDown: boolean;
+  listingFault?: { fault: ListingFault; fromOffset: number };
 }

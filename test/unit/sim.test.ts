@@ -189,6 +189,47 @@ test('listing: short pages, Content-Range totals, empty pages, filters, encoding
   assert.equal(s.stats.listRequests, 8);
 });
 
+test('listing faults spoil pages from an offset on, and heal; issued tokens can be read back', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 6, pageCap: 3 });
+  const tok = await token(s, 1001);
+  const get = (offset: number) => aps(s, tok, listing(`implementing(${TYPE}),limit(${offset},3)`));
+  const good = await get(0);
+  const bodyOf = (fault: Parameters<Simulator['setListingFault']>[0], offset: number) => {
+    s.setListingFault(fault, { fromOffset: 3 });
+    return get(offset);
+  };
+  const before = await bodyOf('notJson', 0);
+  assert.deepEqual([before.body, before.headers.get('content-range')], [good.body, 'items 0-2/6'], 'pages before the offset are untouched');
+  const notJson = await bodyOf('notJson', 3);
+  assert.deepEqual([notJson.status, notJson.type, notJson.headers.get('content-range')], [200, 'text/html', 'items 3-5/6']);
+  const truncated = await bodyOf('truncatedJson', 3);
+  assert.throws(() => JSON.parse(truncated.body));
+  assert.ok(truncated.body.startsWith('[{"aps":'));
+  const wrapped = JSON.parse((await bodyOf('notArray', 3)).body) as { items: unknown[]; total: number };
+  assert.deepEqual([wrapped.items.length, wrapped.total], [3, 6]);
+  const missing = JSON.parse((await bodyOf('missingApsId', 3)).body) as { aps: { id?: string; status: string } }[];
+  assert.deepEqual(missing.map((x) => x.aps.id === undefined), [true, false, false]);
+  assert.equal(missing[0]!.aps.status, 'aps:ready');
+  assert.equal((await bodyOf('noContentRange', 3)).headers.get('content-range'), null);
+  assert.equal((await bodyOf('garbledContentRange', 3)).headers.get('content-range'), 'items 3-5 of 6');
+  assert.ok((await bodyOf('oversized', 3)).body.length > 3 * 16 * 1024);
+  s.setListingFault(undefined);
+  assert.equal((await get(3)).headers.get('content-range'), 'items 3-5/6');
+  const second = await token(s, 1001);
+  s.revokeTokens();
+  assert.deepEqual(s.issuedTokens(), [tok, second]);
+});
+
+test('echoToken: the resync error quotes the token it was sent', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 2 });
+  const tok = await token(s, 1001);
+  const tenant = s.readyTenants()[0]!.id;
+  s.setFault(tenant, 'echoToken');
+  const raw = await aps(s, tok, `aps/2/resources/${tenant}/synchronize_async?fullSync=true`);
+  assert.equal(raw.status, 500);
+  assert.deepEqual(JSON.parse(raw.body), { code: 500, error: 'APS::Hosting::Exception', message: `Token ${tok} may not synchronize tenant ${tenant}` });
+});
+
 test('resync: 202 async, sync report, POST allowed, reportFailure, unknown operation, tenant read', async (t) => {
   const s = await sim(t, { instances: 1, tenantsPerInstance: 3 });
   const tok = await token(s, 1001);
