@@ -1,10 +1,10 @@
 import { ProtocolError } from '../errors';
 import { type RetryOptions, withRetries } from '../http/retry';
 import type { Reply, SendOptions, Transport } from '../http/transport';
-import type { Authorized, ResyncResult, Tenant, TenantController } from '../sync/ports';
+import type { Authorized, ResyncResult, Tenant, TenantController, TenantFinder } from '../sync/ports';
 import { type ContentRange, parseContentRange } from './content-range';
 import { apsErrorFromReply } from './error-reply';
-import { tenantListQuery } from './rql';
+import { tenantListQuery, tenantLookupQuery } from './rql';
 import { parseSyncReport } from './sync-report';
 import { excerpt } from '../http/remote-text';
 
@@ -43,7 +43,7 @@ interface Page {
  */
 const RESOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
-export class ApsClient implements TenantController {
+export class ApsClient implements TenantController, TenantFinder {
   private readonly resources: string;
   private readonly retry: RetryOptions;
 
@@ -61,12 +61,13 @@ export class ApsClient implements TenantController {
    * asked to and account for every item it holds; otherwise tenants would be listed twice, skipped,
    * or (with a controller that ignores the offset) listed forever.
    */
-  async *listTenants(authorized: Authorized, signal?: AbortSignal): AsyncGenerator<Tenant> {
+  async *listTenants(authorized: Authorized, signal?: AbortSignal, onTotal?: (total: number) => void): AsyncGenerator<Tenant> {
     let offset = 0;
     while (!signal?.aborted) {
       // Retried around the token policy, so a retry after a long wait still goes out with a fresh enough token.
       const page = await withRetries(() => authorized((token) => this.getPage(token, offset)), this.retry);
       const { range, size } = page;
+      onTotal?.(range.total);
       if (size === 0) return;
       if (!('first' in range) || range.first !== offset || range.last - range.first + 1 !== size) {
         const stated = 'first' in range ? `${range.first}-${range.last}/${range.total}` : `*/${range.total}`;
@@ -87,6 +88,23 @@ export class ApsClient implements TenantController {
       this.retry,
     );
     return parseContentRange(reply.headers['content-range']).total;
+  }
+
+  /** The tenant with this id among those the token can see, whatever its status; undefined when it sees none. */
+  async findTenant(tenantId: string, token: string): Promise<Tenant | undefined> {
+    const reply = await withRetries(
+      () =>
+        this.send({
+          method: 'GET',
+          url: `${this.resources}?${tenantLookupQuery(this.options.tenantType, tenantId)}`,
+          headers: this.headers(token),
+          what: 'tenant lookup reply',
+        }),
+      this.retry,
+    );
+    return jsonArray(reply.body, 0)
+      .map(tenantOf)
+      .find((t): t is Tenant => typeof t !== 'string' && t.id === tenantId);
   }
 
   async resync(tenantId: string, token: string): Promise<ResyncResult> {

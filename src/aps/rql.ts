@@ -14,6 +14,14 @@ export function tenantListQuery(tenantType: string, offset: number, count: numbe
   return `implementing(${rqlValue(tenantType)}),eq(aps.status,aps:ready),select(aps.id,aps.status),limit(${offset},${count})`;
 }
 
+/**
+ * The RQL query that finds one tenant by its id among the resources the token can see, whatever its
+ * status: a targeted run looks for the tenant in each instance, and a token sees only its own.
+ */
+export function tenantLookupQuery(tenantType: string, tenantId: string): string {
+  return `implementing(${rqlValue(tenantType)}),eq(aps.id,${rqlValue(tenantId)}),select(aps.id,aps.status)`;
+}
+
 /** Percent-encodes one RQL value, keeping `:` and `/` readable. */
 export function rqlValue(value: string): string {
   return encodeURIComponent(value)

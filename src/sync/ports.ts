@@ -40,9 +40,17 @@ export type Authorized = <T>(call: (token: string) => Promise<T>) => Promise<T>;
 
 /** One instance's controller, reached with that instance's token. */
 export interface TenantController {
-  /** Pages through the ready tenants, one page at a time as the consumer pulls. */
-  listTenants(authorized: Authorized, signal?: AbortSignal): AsyncIterable<Tenant>;
+  /**
+   * Pages through the ready tenants, one page at a time as the consumer pulls. `onTotal` hears how
+   * many the controller says there are, with each page, for the progress bar.
+   */
+  listTenants(authorized: Authorized, signal?: AbortSignal, onTotal?: (total: number) => void): AsyncIterable<Tenant>;
   /** Counts tenants without walking them, for the doctor. */
   countTenants(token: string): Promise<number>;
   resync(tenantId: string, token: string): Promise<ResyncResult>;
+}
+
+/** Finds one tenant by id among those an instance's token can see, whatever its status: for targeted runs. */
+export interface TenantFinder {
+  findTenant(tenantId: string, token: string): Promise<Tenant | undefined>;
 }

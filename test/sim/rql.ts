@@ -1,11 +1,12 @@
 /**
- * The part of RQL the simulator understands: `implementing(type)`, `eq(aps.status,value)` and
- * `limit(offset,count)`, at the top level or inside `and(...)`. Anything else well-formed
- * (`select`, `sort`, ...) is accepted and ignored.
+ * The part of RQL the simulator understands: `implementing(type)`, `eq(aps.status,value)`,
+ * `eq(aps.id,value)` and `limit(offset,count)`, at the top level or inside `and(...)`. Anything
+ * else well-formed (`select`, `sort`, ...) is accepted and ignored.
  */
 export interface ListQuery {
   implementing?: string;
   status?: string;
+  id?: string;
   offset: number;
   count?: number;
 }
@@ -37,6 +38,7 @@ function apply(calls: (string | Call)[], query: ListQuery): void {
     if (call.name === 'and') apply(call.args, query);
     else if (call.name === 'implementing' && args.length === 1 && args[0] !== undefined) query.implementing = args[0];
     else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.status' && args[1] !== undefined) query.status = args[1];
+    else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.id' && args[1] !== undefined) query.id = args[1];
     else if (call.name === 'limit') {
       const [offset, count] = args.map((a) => (a !== undefined && /^\d+$/.test(a) ? Number(a) : NaN));
       if (args.length !== 2 || !Number.isSafeInteger(offset) || !Number.isSafeInteger(count)) {

@@ -279,3 +279,22 @@ test('an id that could leave the tenant path is refused before any request', asy
   }
   assert.equal(seen.length, 0);
 });
+
+test('the listing reports the controller total with each page, for the progress bar', async () => {
+  handler = listing(8, 3);
+  const totals: number[] = [];
+  await collect(client().listTenants(authorized, undefined, (total) => totals.push(total)));
+  assert.deepEqual(totals, [8, 8, 8]);
+});
+
+test('a tenant is looked up by id whatever its status; a token that sees none gets undefined', async () => {
+  handler = (req, res) =>
+    req.url.includes(uuid(5))
+      ? reply(res, 200, [{ aps: { id: uuid(5), status: 'aps:provisioning' } }], { 'content-range': 'items 0-0/1' })
+      : reply(res, 200, [], { 'content-range': 'items */0' });
+  assert.deepEqual(await client().findTenant(uuid(5), TOKEN), { id: uuid(5), status: 'aps:provisioning' });
+  assert.equal(await client().findTenant(uuid(6), TOKEN), undefined);
+  assert.equal(seen[0].method, 'GET');
+  assert.equal(seen[0].url, `/aps/2/resources?implementing(${TYPE}),eq(aps.id,${uuid(5)}),select(aps.id,aps.status)`);
+  assert.equal(seen[0].headers['aps-token'], TOKEN);
+});

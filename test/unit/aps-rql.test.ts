@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rqlValue, tenantListQuery } from '../../src/aps/rql';
+import { rqlValue, tenantListQuery, tenantLookupQuery } from '../../src/aps/rql';
 
 test('the tenant query filters on readiness, selects id and status, and pages', () => {
   assert.equal(
@@ -22,4 +22,11 @@ test('the whole query parses as a URL query without being altered', () => {
   assert.equal(url.search, `?${query}`);
   assert.equal(url.hash, '');
   assert.match(query, /^implementing\(http:\/\/t\.example\/Tenant%202%23x\),/);
+});
+
+test('the lookup query finds one tenant by id, whatever its status', () => {
+  assert.equal(
+    tenantLookupQuery('http://www.parallels.com/Office365/Tenant/2.8', 'a1b2-c3'),
+    'implementing(http://www.parallels.com/Office365/Tenant/2.8),eq(aps.id,a1b2-c3),select(aps.id,aps.status)',
+  );
 });
