@@ -4,11 +4,11 @@ import { OaClient } from '../oa/client';
 import type { Logger } from 'pino';
 import type { Config } from '../runtime/config';
 import type { SecretScrubber } from '../runtime/secrets';
-import type { Instance, InstanceDirectory, InstanceToken, TenantController } from '../sync/ports';
+import type { Instance, InstanceDirectory, InstanceToken, TenantController, TenantFinder } from '../sync/ports';
 
 export interface Clients {
   directory: InstanceDirectory;
-  controllerFor(instance: Instance, token: InstanceToken): TenantController;
+  controllerFor(instance: Instance, token: InstanceToken): TenantController & TenantFinder;
   close(): Promise<void>;
 }
 

@@ -78,13 +78,18 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     try {
       const controller = deps.controllerFor(instance, await policy.token());
       events.instanceStarted?.(instance);
-      const tenants = controller.listTenants((call) => policy.run(call));
+      const tenants = controller.listTenants(
+        (call) => policy.run(call),
+        undefined,
+        (total) => events.tenantsCounted?.(instance, total),
+      );
       await runWorkers(
         tenants,
         deps.concurrency ?? (() => options.concurrency),
         async (tenant) => {
           if (deps.journal?.isDone(instance.id, tenant.id)) {
             result.alreadyDone++;
+            events.tenantAlreadyDone?.(instance, tenant);
             return;
           }
           result.tenants++;
