@@ -1,14 +1,18 @@
 import { ApsClient } from '../aps/client';
+import { ApsError } from '../errors';
 import { Transport } from '../http/transport';
 import { OaClient } from '../oa/client';
 import type { Logger } from 'pino';
 import type { Config } from '../runtime/config';
 import type { SecretScrubber } from '../runtime/secrets';
+import { AdaptiveConcurrency } from '../sync/adaptive-concurrency';
 import type { Instance, InstanceDirectory, InstanceToken, TenantController, TenantFinder } from '../sync/ports';
 
 export interface Clients {
   directory: InstanceDirectory;
   controllerFor(instance: Instance, token: InstanceToken): TenantController & TenantFinder;
+  /** How many tenants to run at once: lowered when the controller throttles, up to SYNC_CONCURRENCY. */
+  limiter: AdaptiveConcurrency;
   close(): Promise<void>;
 }
 
@@ -38,8 +42,13 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
     tlsFix: 'set APS_CA_FILE to the PEM of the CA that issued the controller certificate (or pin it with APS_CERT_SHA256)',
     pinFix: 'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
   });
+  const limiter = new AdaptiveConcurrency({
+    ceiling: config.concurrency,
+    onChange: (change) => logger.info(change, `concurrency ${change.reason === 'throttled' ? 'lowered' : 'raised'} from ${change.from} to ${change.to}`),
+  });
   return {
     directory,
+    limiter,
     controllerFor: (instance, token) =>
       new ApsClient(transport, {
         baseUrl: controllerUrl(config, token),
@@ -49,7 +58,10 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
         resyncMethod: config.resyncMethod,
         retries: config.retries,
         retryMaxDelayMs: config.retryMaxDelayMs,
-        onRetry: (error, attempt, delayMs) => logger.debug({ error: error.message, attempt, delayMs }, 'retrying a controller request'),
+        onRetry: (error, attempt, delayMs) => {
+          logger.debug({ error: error.message, attempt, delayMs }, 'retrying a controller request');
+          if (error instanceof ApsError && (error.status === 429 || error.status === 503)) limiter.throttled();
+        },
         stop,
         onInvalidItem: (reason) => logger.warn({ instanceId: instance.id, reason }, 'listing item skipped'),
       }),

@@ -134,7 +134,14 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
         maxConsecutiveFailures: config.maxConsecutiveFailures,
         instances: run.instances,
       },
-      { directory: clients.directory, controllerFor: clients.controllerFor, events: passLog(logger), journal: running, stop: stop.signal },
+      {
+        directory: clients.directory,
+        controllerFor: clients.controllerFor,
+        events: { ...passLog(logger), resyncAnswered: () => clients.limiter.succeeded() },
+        journal: running,
+        stop: stop.signal,
+        concurrency: () => clients.limiter.current,
+      },
     );
   } catch (e) {
     running?.suspend();

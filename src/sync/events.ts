@@ -14,6 +14,8 @@ export interface PassEvents {
   tenantDone?(instance: Instance, tenant: Tenant): void;
   /** A tenant an earlier run of this pass had already done, passed over. */
   tenantAlreadyDone?(instance: Instance, tenant: Tenant): void;
+  /** The controller answered a tenant's resync with 2xx, whatever its report says: it kept up. */
+  resyncAnswered?(instance: Instance, tenant: Tenant): void;
   tenantFailed?(instance: Instance, tenant: Tenant, message: string, failedObjects?: { objectName: string; comment: string | null }[]): void;
   tenantSkipped?(instance: Instance, tenant: Tenant, message: string): void;
   wouldResync?(instance: Instance, tenant: Tenant): void;

@@ -131,6 +131,7 @@ async function resyncOne(
   }
   try {
     const result = await policy.run((token) => controller.resync(tenant.id, token), true);
+    events.resyncAnswered?.(instance, tenant);
     if (result.outcome === 'synced') return { outcome: 'synced' };
     events.tenantFailed?.(instance, tenant, result.message, result.failedObjects);
     return { outcome: 'failed', message: result.message };

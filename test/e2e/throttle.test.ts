@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { startSimulator, type SimOptions, type Simulator } from '../sim';
+import { runCli, summaryOf, workdir } from './harness';
+
+/** Concurrency against the simulator: backing off when the controller throttles, and the token rules at 16 workers. */
+const sims: Simulator[] = [];
+after(async () => Promise.all(sims.map((s) => s.close())));
+
+async function setup(options: SimOptions, extraEnv: Record<string, string>) {
+  const sim = await startSimulator(options);
+  sims.push(sim);
+  const w = workdir();
+  const env = { ...sim.env(), ...w.env, ...extraEnv };
+  return { sim, w, run: () => runCli(['sync', '--json'], env, w.cwd) };
+}
+
+function assertEveryReadyTenantSynced(sim: Simulator): void {
+  const ready = sim.readyTenants().map((t) => t.id).sort();
+  assert.deepEqual([...sim.stats.resyncSucceeded.keys()].sort(), ready);
+}
+
+test('503s from the controller lower the concurrency, the log says so, and every ready tenant is synced', async () => {
+  // Enough retries that no tenant runs out of them at a 10% 503 rate, with short waits between them.
+  const { sim, w, run } = await setup(
+    { instances: 2, tenantsPerInstance: 200, pageCap: 50, latencyMs: 2, transient503Rate: 0.1, seed: 7 },
+    { SYNC_CONCURRENCY: '16', RETRIES: '8', RETRY_MAX_DELAY_MS: '50' },
+  );
+  const result = await run();
+  assert.equal(result.code, 0, result.stderr);
+  const s = summaryOf(result);
+  assert.deepEqual({ tenants: s.tenants, synced: s.synced, failed: s.failed }, { tenants: 400, synced: 400, failed: 0 });
+  assertEveryReadyTenantSynced(sim);
+
+  const changes = w.log().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('concurrency '));
+  assert.ok(changes.length > 0, 'no concurrency change was logged');
+  const first = changes[0]!;
+  assert.deepEqual({ from: first.from, to: first.to, reason: first.reason, level: first.level }, { from: 16, to: 8, reason: 'throttled', level: 30 });
+  assert.equal(first.msg, 'concurrency lowered from 16 to 8');
+  for (const c of changes) {
+    assert.ok(typeof c.from === 'number' && typeof c.to === 'number' && c.to >= 1 && c.to <= 16, JSON.stringify(c));
+    assert.equal(c.reason === 'throttled' ? c.to < c.from : c.to === c.from + 1, true, JSON.stringify(c));
+  }
+  // A burst of throttles from one window is one decrease, so the limit does not collapse to 1 at once.
+  assert.ok(changes.some((c) => c.reason === 'recovered') || changes.length < 5, JSON.stringify(changes.map((c) => c.msg)));
+  assert.ok(sim.stats.peakInFlight <= 16, `peak in flight ${sim.stats.peakInFlight}`);
+});
+
+test('at concurrency 16 the count rule counts tenants started: exactly one token per TOKEN_REFRESH_EVERY tenants', async () => {
+  const { sim, run } = await setup({ instances: 1, tenantsPerInstance: 1500, pageCap: 100, latencyMs: 2 }, { SYNC_CONCURRENCY: '16', TOKEN_REFRESH_EVERY: '100' });
+  const result = await run();
+  assert.equal(result.code, 0, result.stderr);
+  assertEveryReadyTenantSynced(sim);
+  assert.ok(sim.stats.peakInFlight > 4, `peak in flight ${sim.stats.peakInFlight}: the pass did not run concurrently`);
+  assert.equal(sim.stats.tokensIssued, 15);
+  assert.equal(summaryOf(result).tokenRefreshes, 14);
+});
+
+test('at concurrency 16 no request leaves with a token past APS_TOKEN_MAX_AGE', async () => {
+  // 1500 tenants at 10 ms each over 16 workers take at least 0.9 s, so tokens must be renewed by age.
+  // OA answers in 20 ms and the token's clock starts when OA issues it: a tool that counted the age
+  // from OA's reply rather than from its request would be caught using tokens past 250 ms.
+  const { sim, run } = await setup(
+    { instances: 1, tenantsPerInstance: 1500, pageCap: 100, latencyMs: 10, oaLatencyMs: 20, tokenLifetimeMs: 250 },
+    { SYNC_CONCURRENCY: '16', APS_TOKEN_MAX_AGE: '0.25', TOKEN_REFRESH_EVERY: '100000' },
+  );
+  const result = await run();
+  assert.equal(result.code, 0, result.stderr);
+  assertEveryReadyTenantSynced(sim);
+  for (const [tenant, calls] of sim.stats.resyncCalls) assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
+  assert.ok(sim.stats.peakInFlight > 4, `peak in flight ${sim.stats.peakInFlight}: the pass did not run concurrently`);
+  assert.equal(sim.stats.staleTokenRefusals, 0);
+  assert.ok(sim.stats.maxTokenAgeUsedMs < 250, `oldest token used ${sim.stats.maxTokenAgeUsedMs} ms`);
+  assert.ok(sim.stats.tokensIssued >= 4, `tokens issued ${sim.stats.tokensIssued}`);
+});
