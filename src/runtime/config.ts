@@ -146,7 +146,21 @@ export const FLAG_FOR_VARIABLE: Record<string, string> = {
   STATE_DIR: '--state-dir',
 };
 
-export function loadConfig(options: { envFile?: string; env?: Raw; flags?: Raw; cwd?: string } = {}): Config {
+/** The settings of this host's own files, all `status` reads: it must work without OA's settings. */
+export type LocalConfig = Pick<Config, 'minIntervalSeconds' | 'logDir' | 'stateDir' | 'metricsFile' | 'envFile'>;
+
+export interface LoadOptions {
+  envFile?: string;
+  env?: Raw;
+  flags?: Raw;
+  cwd?: string;
+  /** 'local': read and check only the LocalConfig settings. */
+  scope?: 'local';
+}
+
+export function loadConfig(options: LoadOptions & { scope: 'local' }): LocalConfig;
+export function loadConfig(options?: LoadOptions): Config;
+export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   const { fileValues, envFile } = readEnvFile(options.envFile, options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
@@ -164,6 +178,15 @@ export function loadConfig(options: { envFile?: string; env?: Raw; flags?: Raw; 
     if (v === undefined) throw new ConfigError(name, 'is required but not set (see config.example.env)');
     return v;
   };
+
+  const local: LocalConfig = {
+    minIntervalSeconds: get('SYNC_MIN_INTERVAL', interval, 'auto'),
+    logDir: get('LOG_DIR', text, '/var/log/sync'),
+    stateDir: get('STATE_DIR', text, '/var/lib/o365-backsync'),
+    metricsFile: get('METRICS_FILE', text),
+    envFile,
+  };
+  if (options.scope === 'local') return local;
 
   const oaUser = get('OA_USER', text);
   const oaPassword = get('OA_PASSWORD', text);
@@ -196,11 +219,7 @@ export function loadConfig(options: { envFile?: string; env?: Raw; flags?: Raw; 
     retryMaxDelayMs: get('RETRY_MAX_DELAY_MS', milliseconds, '30000'),
     maxConsecutiveFailures: get('MAX_CONSECUTIVE_FAILURES', positiveInt, '20'),
     maxBodyBytes: get('MAX_REPLY_BYTES', positiveInt, String(16 * 1024 * 1024)),
-    minIntervalSeconds: get('SYNC_MIN_INTERVAL', interval, 'auto'),
-    logDir: get('LOG_DIR', text, '/var/log/sync'),
-    stateDir: get('STATE_DIR', text, '/var/lib/o365-backsync'),
-    metricsFile: get('METRICS_FILE', text),
-    envFile,
+    ...local,
   };
   if (config.concurrency > 256) throw new ConfigError(label('SYNC_CONCURRENCY'), `must be at most 256, got '${config.concurrency}'`);
   if (config.apsTlsInsecure && config.apsCertSha256) {

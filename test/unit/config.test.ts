@@ -176,3 +176,9 @@ test('an env file that group or others can read is flagged, for the warning', ()
 test('an env file given explicitly must exist', () => {
   assert.throws(() => loadConfig({ envFile: '/nonexistent.env', env: MINIMAL, cwd }), { message: "--env-file: cannot read '/nonexistent.env': ENOENT" });
 });
+
+test("the 'local' scope reads only this host's settings: status works without OA's", () => {
+  const local = loadConfig({ scope: 'local', env: { STATE_DIR: '/srv/state', SYNC_MIN_INTERVAL: '600', OA_PORT: 'not a port' }, cwd });
+  assert.deepEqual(local, { minIntervalSeconds: 600, logDir: '/var/log/sync', stateDir: '/srv/state', metricsFile: undefined, envFile: undefined });
+  assert.throws(() => loadConfig({ scope: 'local', env: { SYNC_MIN_INTERVAL: 'soon' }, cwd }), /^ConfigError: SYNC_MIN_INTERVAL: /);
+});
