@@ -45,6 +45,8 @@ export interface LastPass extends PassCounts {
   complete: boolean;
   failures: TenantFailure[];
   failuresOmitted: number;
+  /** When the last pass that reached every instance finished: this one if it did, else carried over. */
+  lastCompleteAt?: string;
 }
 
 interface JournalLine {
@@ -64,7 +66,7 @@ export class PassStateStore {
   unfinished(appId: number): PassHeader | undefined {
     const header = this.readJson<PassHeader>(PASS_FILE);
     if (header === undefined) return undefined;
-    if (header === null || header.version !== 1 || typeof header.startedAt !== 'string' || Number.isNaN(Date.parse(header.startedAt))) {
+    if (!isHeader(header)) {
       this.warn(`state file ${this.path(PASS_FILE)} is damaged; starting a fresh pass`);
       this.discard();
       return undefined;
@@ -75,6 +77,17 @@ export class PassStateStore {
       return undefined;
     }
     return header;
+  }
+
+  /** The unfinished pass, read without touching anything, for onlookers (`status`, metrics) while a run may be writing. */
+  peekUnfinished(): PassHeader | undefined {
+    const header = this.readJson<PassHeader>(PASS_FILE);
+    return isHeader(header) ? header : undefined;
+  }
+
+  /** What the unfinished pass's journal says is done so far. */
+  doneSoFar(): PassCounts {
+    return this.readJournal().counts();
   }
 
   lastPass(): LastPass | undefined {
@@ -238,6 +251,7 @@ export class RunningPass implements PassJournal {
   /** The pass is finished: record it as the last pass and forget its journal. */
   finish(result: Pick<LastPass, 'instances' | 'tokenRefreshes' | 'complete'>, now = Date.now()): LastPass {
     this.close();
+    const lastCompleteAt = result.complete ? new Date(now).toISOString() : this.store.lastPass()?.lastCompleteAt;
     const last: LastPass = {
       ...this.record.counts(),
       planned: 0,
@@ -248,6 +262,7 @@ export class RunningPass implements PassJournal {
       durationMs: this.header.activeMs + (now - this.runStartedAt),
       failures: this.record.failures,
       failuresOmitted: this.record.failuresOmitted,
+      ...(lastCompleteAt ? { lastCompleteAt } : {}),
     };
     writeFileAtomic(this.store.path(LAST_PASS_FILE), JSON.stringify(last));
     this.store.discard();
@@ -261,6 +276,10 @@ export class RunningPass implements PassJournal {
     this.closed = true;
     closeSync(this.fd);
   }
+}
+
+function isHeader(header: PassHeader | null | undefined): header is PassHeader {
+  return !!header && header.version === 1 && typeof header.startedAt === 'string' && !Number.isNaN(Date.parse(header.startedAt));
 }
 
 function key(instanceId: number, tenantId: string): string {

@@ -101,3 +101,28 @@ test('a tenant failed and later done in the same pass is no longer listed as fai
   assert.equal(last.failed, 0);
   assert.equal(last.synced, 1);
 });
+
+test('onlookers read the unfinished pass and its progress without changing anything', () => {
+  const { dir, store: s } = store();
+  assert.equal(s.peekUnfinished(), undefined);
+  const pass = s.open(41, new Date('2026-11-27T06:00:00Z'));
+  pass.recordDone(1001, 'a', 'synced');
+  pass.recordDone(1001, 'b', 'failed', 'no');
+  pass.flush();
+  assert.equal(s.peekUnfinished()?.startedAt, '2026-11-27T06:00:00.000Z');
+  assert.deepEqual(s.doneSoFar(), { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, alreadyDone: 0 });
+  pass.suspend();
+  writeFileSync(join(dir, PASS_FILE), '{"version":1');
+  assert.equal(s.peekUnfinished(), undefined);
+  assert.equal(readFileSync(join(dir, PASS_FILE), 'utf8'), '{"version":1', 'a damaged file is left for the next run to report');
+});
+
+test('the last complete pass is remembered across passes that did not reach every instance', () => {
+  const { store: s } = store();
+  const complete = s.open(41, new Date('2026-11-27T06:00:00Z')).finish({ instances: 2, tokenRefreshes: 0, complete: true }, Date.parse('2026-11-27T06:01:00Z'));
+  assert.equal(complete.lastCompleteAt, '2026-11-27T06:01:00.000Z');
+  const partial = s.open(41, new Date('2026-11-27T07:00:00Z')).finish({ instances: 2, tokenRefreshes: 0, complete: false }, Date.parse('2026-11-27T07:01:00Z'));
+  assert.equal(partial.lastCompleteAt, '2026-11-27T06:01:00.000Z');
+  const first = store().store.open(41, new Date()).finish({ instances: 1, tokenRefreshes: 0, complete: false });
+  assert.equal('lastCompleteAt' in first, false);
+});
