@@ -1,4 +1,4 @@
-import { ApsError, BacksyncError, ControllerDownError } from '../errors';
+import { ApsError, BacksyncError, ControllerDownError, OaError, OaFaultError, OaHttpError } from '../errors';
 import { isTransient } from '../http/retry';
 import type { Instance, InstanceDirectory, InstanceToken, Tenant, TenantController } from './ports';
 import type { PassEvents } from './events';
@@ -59,6 +59,9 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   const result: PassResult = { ...counts, instances: 0, tokenRefreshes: 0, instanceFailures: [] };
   const health = new ControllerHealth(options.maxConsecutiveFailures);
   const stopped = (): boolean => deps.stop?.aborted === true || health.down !== undefined;
+  // Tenants failed by the controller rather than by themselves are journaled only once the pass has
+  // run to its end, so that a pass stopped early tries them again when it is resumed.
+  const failedByController: { instanceId: number; tenantId: string; message?: string }[] = [];
 
   let instances = await deps.directory.listInstances(options.appId);
   if (options.instances?.length) instances = instances.filter((i) => options.instances!.includes(i.id));
@@ -97,8 +100,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
           result[outcome]++;
           if (general) health.generalFailure(general);
           else health.success();
-          // A tenant that failed because the controller did is not done: a resumed pass tries it again.
-          if (!general && outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message);
+          if (general) failedByController.push({ instanceId: instance.id, tenantId: tenant.id, message });
+          else if (outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message);
           events.tenantDone?.(instance, tenant);
         },
         stopped,
@@ -114,6 +117,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   }
   if (health.down) result.interruptedBy = health.down;
   else if (deps.stop?.aborted) result.interruptedBy = 'signal';
+  else for (const f of failedByController) deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message);
   return result;
 }
 
@@ -146,9 +150,13 @@ async function resyncOne(
   }
 }
 
-/** Failures that say nothing about the tenant: the controller, a proxy or the network is at fault. */
+/** Failures that say nothing about the tenant: the controller, a proxy, the network or OA is at fault. */
 function isGeneral(e: unknown): boolean {
-  return isTransient(e) || (e instanceof BacksyncError && ['OBS_ERR_TLS', 'OBS_ERR_OA', 'OBS_ERR_OA_HTTP', 'OBS_ERR_OA_FAULT'].includes(e.code));
+  if (isTransient(e)) return true;
+  if (!(e instanceof BacksyncError)) return false;
+  // OA is reached mid-pass only to renew a token, so nothing it answers (bad XML, a fault, a reply
+  // too large, no connection) is ever the tenant's fault.
+  return e.code === 'OBS_ERR_TLS' || e instanceof OaError || e instanceof OaFaultError || e instanceof OaHttpError || ('remote' in e && e.remote === 'oa');
 }
 
 /** Counts failures in a row that were not about any one tenant; too many means the controller is down. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApsError, NetworkError } from '../../src/errors';
+import { ApsError, NetworkError, ProtocolError } from '../../src/errors';
 import { runPass, type PassJournal, type PassOptions } from '../../src/sync/pass';
 import type { Authorized, InstanceDirectory, ResyncResult, Tenant, TenantController } from '../../src/sync/ports';
 import type { TenantOutcome } from '../../src/sync/summary';
@@ -92,6 +92,39 @@ test('consecutive controller failures stop the pass; done tenants are journaled,
   assert.equal(result.synced, 4);
   assert.equal(result.failed, 5);
   assert.deepEqual([...done.keys()], names('a', 4));
+});
+
+test('a pass that runs to its end journals the tenants the controller failed, as failed', async () => {
+  const w = world({ 1: names('a', 8) }, async (t) => {
+    if (t === 'a2' || t === 'a5') throw new NetworkError('aps', 'http://controller', 'no answer within 300 ms');
+    if (t === 'a6') throw new ApsError(500, 'Office 365 rejected the request', 'APS::Hosting::Exception');
+    return { outcome: 'synced' };
+  });
+  const done = new Map<string, TenantOutcome>();
+  const journal: PassJournal = { isDone: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const result = await runPass(options, { ...w, journal });
+  assert.equal(result.interruptedBy, undefined);
+  assert.deepEqual({ synced: result.synced, failed: result.failed }, { synced: 5, failed: 3 });
+  assert.deepEqual([...done].filter(([, o]) => o === 'failed').map(([t]) => t).sort(), ['a2', 'a5', 'a6']);
+  assert.equal(done.size, 8);
+});
+
+test('a token renewal that OA answers badly is not the tenant\'s fault: not journaled, and it counts towards controller down', async () => {
+  let issued = 0;
+  const w = world({ 1: names('a', 30) });
+  const directory = {
+    ...w.directory,
+    issueToken: async (id: number) => {
+      if (++issued > 2) throw new ProtocolError('oa', 'OA pem.APS.getApplicationInstanceToken: reply is not valid XML-RPC: Unclosed root tag');
+      return { token: `tok-${id}-${issued}` };
+    },
+  };
+  const done = new Map<string, TenantOutcome>();
+  const journal: PassJournal = { isDone: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const result = await runPass({ ...options, concurrency: 1, tokenRefreshEvery: 3 }, { ...w, directory, journal });
+  assert.ok(result.interruptedBy instanceof Error && /5 consecutive .*not valid XML-RPC/.test(result.interruptedBy.message), String(result.interruptedBy));
+  assert.deepEqual([...done.values()], Array(6).fill('synced'), 'only the tenants really synced are journaled');
+  assert.equal(result.failed, 5);
 });
 
 test('tenants the journal says are done are not resynced again', async () => {
