@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { type ListingFault, type OaFault, startSimulator, type SimOptions, type Simulator } from '../sim';
+import { type CliResult, runCli, startCli, summaryOf, until, workdir } from './harness';
+
+/**
+ * Replies that do not follow the protocol, and settings out of range: each ends in one clear line on
+ * stderr and the right exit code, never a stack trace, and the tenants done before it stay done.
+ */
+const sims: Simulator[] = [];
+after(async () => Promise.all(sims.map((s) => s.close())));
+
+async function setup(options: SimOptions, extraEnv: Record<string, string> = {}) {
+  const sim = await startSimulator(options);
+  sims.push(sim);
+  const w = workdir();
+  const env = { ...sim.env(), ...w.env, RETRY_MAX_DELAY_MS: '20', ...extraEnv };
+  return { sim, w, env, run: (args: string[] = ['sync', '--json']) => runCli(args, env, w.cwd) };
+}
+
+/** Exactly one line on stderr, in the tool's voice, matching `words`; no stack trace anywhere. */
+function oneLine(result: CliResult, words: RegExp): void {
+  assert.match(result.stderr, /^o365-backsync: [^\n]+\n$/, result.stderr);
+  assert.match(result.stderr, words);
+  assert.doesNotMatch(result.stderr + result.stdout, /\n\s+at /, 'no stack trace');
+}
+
+test('OA answering badly before the pass starts: exit 3 with what was wrong, nothing resynced', async () => {
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 3 }, { REQUEST_TIMEOUT_MS: '300', RETRIES: '1' });
+  const cases: [OaFault, RegExp][] = [
+    ['malformedXml', /^o365-backsync: OA pem\.APS\.getApplicationInstances: reply is not valid XML-RPC: /],
+    ['truncatedXml', /^o365-backsync: OA pem\.APS\.getApplicationInstances: reply is not valid XML-RPC: /],
+    ['fault', /^o365-backsync: OA pem\.APS\.getApplicationInstances fault -32500: Internal server error: simulated fault\n$/],
+    ['html500', /^o365-backsync: OA Public API answered HTTP 500: 500 Internal Server Error\n$/],
+    ['statusMinusOne', /^o365-backsync: OA pem\.APS\.getApplicationInstances failed: Internal error: database is unavailable \(module Common, extype 1\)\n$/],
+    ['hang', /^o365-backsync: OA Public API at http:\/\/127\.0\.0\.1:\d+: no answer within 300 ms\n$/],
+  ];
+  for (const [fault, words] of cases) {
+    sim.setOaFault(fault);
+    const result = await run(['sync']);
+    assert.equal(result.code, 3, `${fault}: ${result.stderr}`);
+    oneLine(result, words);
+    assert.equal(result.stdout, '');
+    const failure = w.log().at(-1)!;
+    assert.deepEqual([failure.msg, failure.level], ['pass failed', 50], fault);
+  }
+  assert.equal(sim.stats.requests, 0, 'no controller request');
+  assert.ok(existsSync(join(w.stateDir, 'pass.json')), 'the pass that could not start is left for the next run');
+});
+
+test('OA failing midway, at a token renewal: the pass stops, the tenants done stay journaled, and the next run finishes the rest', async () => {
+  const { sim, w, env } = await setup(
+    { instances: 1, tenantsPerInstance: 40, latencyMs: 5 },
+    { TOKEN_REFRESH_EVERY: '5', SYNC_CONCURRENCY: '1', MAX_CONSECUTIVE_FAILURES: '3', RETRIES: '0' },
+  );
+  const first = startCli(['sync', '--json'], env, w.cwd);
+  await until(() => sim.stats.resyncSucceeded.size >= 7);
+  sim.setOaFault('malformedXml');
+  const stopped = await first.done;
+  assert.equal(stopped.code, 3, stopped.stderr);
+  oneLine(stopped, /^o365-backsync: stopped after 3 consecutive controller failures; last: OA pem\.APS\.getApplicationInstanceToken: reply is not valid XML-RPC: /);
+  const done = sim.stats.resyncSucceeded.size;
+  const s1 = summaryOf(stopped);
+  assert.deepEqual([s1.synced, s1.failed], [done, 3]);
+  const journal = readFileSync(join(w.stateDir, 'journal.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: string; o: string });
+  assert.deepEqual(journal.map((l) => l.o), Array(done).fill('synced'), 'the tenants OA failed are not journaled as failed');
+
+  sim.setOaFault(undefined);
+  const again = await runCli(['sync', '--json'], env, w.cwd);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual([summaryOf(again).alreadyDone, summaryOf(again).synced], [done, 40 - done]);
+  for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncSucceeded.get(t.id), 1, t.id);
+});
+
+test('a bad tenant list page fails its instance with one clear line; the pages before it are synced and recorded', async () => {
+  const cases: [ListingFault, RegExp][] = [
+    ['notJson', /APS controller sent a tenant page \(offset 10\) that is not JSON: '<html> <head><title>200 Welcome<\/title>/],
+    ['truncatedJson', /APS controller sent a tenant page \(offset 10\) that is not JSON: '\[\{"aps":/],
+    ['notArray', /APS controller sent a tenant page \(offset 10\) that is not a JSON array: '\{"items":/],
+    ['noContentRange', /APS controller sent a listing without a Content-Range header/],
+    ['garbledContentRange', /APS controller sent a malformed Content-Range header: 'items 10-19 of 25'/],
+    ['oversized', /tenant list page exceeded the 20000-byte reply limit \(MAX_REPLY_BYTES\)/],
+  ];
+  for (const [fault, words] of cases) {
+    const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 25, pageCap: 10 }, { MAX_REPLY_BYTES: '20000', RETRIES: '2' });
+    sim.setListingFault(fault, { fromOffset: 10 });
+    const result = await run();
+    assert.equal(result.code, 3, `${fault}: ${result.stderr}`);
+    oneLine(result, new RegExp(`^o365-backsync: instance 1001: ${words.source}`));
+    const s = summaryOf(result);
+    assert.deepEqual([s.synced, s.failed, s.complete], [20, 0, false], fault);
+    assert.deepEqual((s.instanceFailures as { instanceId: number }[]).map((f) => f.instanceId), [1001, 1002], 'the next instance is still tried');
+    assert.equal(sim.stats.listRequests, 4, `${fault}: a bad page is not asked for again`);
+    const firstPages = sim.instances.flatMap((i) => i.tenants.slice(0, 10));
+    for (const t of firstPages) assert.equal(sim.stats.resyncSucceeded.get(t.id), 1, `${fault}: ${t.id}`);
+    const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual([last.synced, last.complete], [20, false], `${fault}: last-pass.json`);
+    assert.equal(w.log().filter((l) => l.msg === 'instance failed').length, 2);
+  }
+});
+
+test('list items without aps.id are skipped with a warning, and the pass goes on', async () => {
+  const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 25, pageCap: 10 });
+  sim.setListingFault('missingApsId', { fromOffset: 10 });
+  const result = await run();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, '');
+  const s = summaryOf(result);
+  assert.deepEqual([s.tenants, s.synced, s.failed], [46, 46, 0]);
+  const warnings = w.log().filter((l) => l.msg === 'listing item skipped');
+  assert.deepEqual(
+    warnings.map((l) => [l.level, l.instanceId, l.reason]),
+    [1001, 1002].flatMap((i) => [10, 20].map((n) => [40, i, `tenant list item ${n} skipped: it has no aps.id`])),
+  );
+  assert.equal(sim.stats.resyncCalls.size, 46);
+});
+
+test('settings out of range, or a CA file that is not one, exit 2 naming the variable before any network call', async () => {
+  const { sim, w, env } = await setup({});
+  const dir = mkdtempSync(join(tmpdir(), 'obs-bad-ca-'));
+  const notPem = join(dir, 'ca.txt');
+  writeFileSync(notPem, 'not a certificate\n');
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ REQUEST_TIMEOUT_MS: '3000000000' }, /^o365-backsync: REQUEST_TIMEOUT_MS: must be at most 2147483647 ms/],
+    [{ CONNECT_TIMEOUT_MS: '0' }, /^o365-backsync: CONNECT_TIMEOUT_MS: must be a positive whole number, got '0'/],
+    [{ RETRY_MAX_DELAY_MS: '1e3' }, /^o365-backsync: RETRY_MAX_DELAY_MS: must be a positive whole number, got '1e3'/],
+    [{ RETRIES: '-1' }, /^o365-backsync: RETRIES: must be a whole number of 0 or more, got '-1'/],
+    [{ MAX_CONSECUTIVE_FAILURES: '0' }, /^o365-backsync: MAX_CONSECUTIVE_FAILURES: must be a positive whole number/],
+    [{ MAX_REPLY_BYTES: 'lots' }, /^o365-backsync: MAX_REPLY_BYTES: must be a positive whole number, got 'lots'/],
+    [{ APS_CA_FILE: dir }, new RegExp(`^o365-backsync: APS_CA_FILE: cannot read '${dir}': EISDIR`)],
+    [{ APS_CA_FILE: notPem }, new RegExp(`^o365-backsync: APS_CA_FILE: '${notPem}' holds no PEM certificate`)],
+    [{ OA_TLS: 'true', OA_CA_FILE: '/nonexistent/oa-ca.pem' }, /^o365-backsync: OA_CA_FILE: cannot read '\/nonexistent\/oa-ca\.pem': ENOENT/],
+    [{ APS_CERT_SHA256: 'sha256:abc' }, /^o365-backsync: APS_CERT_SHA256: must be a SHA-256 fingerprint/],
+  ];
+  for (const [extra, words] of cases) {
+    const result = await runCli(['sync'], { ...env, ...extra }, w.cwd);
+    assert.equal(result.code, 2, `${JSON.stringify(extra)}: ${result.stderr}`);
+    oneLine(result, words);
+  }
+  assert.equal(sim.stats.oaCalls.length, 0);
+  assert.equal(sim.stats.requests, 0);
+});
