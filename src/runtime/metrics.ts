@@ -1,0 +1,52 @@
+import { writeFileAtomic } from './atomic-file';
+import type { LastPass, PassHeader, PassStateStore } from './pass-state';
+
+/**
+ * Metrics for node_exporter's textfile collector, so monitoring can alert on a success timestamp that
+ * goes stale, on failed tenants, and on a pass that never ends. They are rendered from the state files
+ * alone, the same ones `status` reads, so every run can rewrite the whole file from scratch; it is
+ * replaced by rename, so the collector never reads half of it. No secrets: readable by all (0644).
+ */
+export interface MetricsSource {
+  last?: LastPass;
+  unfinished?: PassHeader;
+}
+
+const PREFIX = 'o365_backsync_';
+
+export function renderMetrics({ last, unfinished }: MetricsSource): string {
+  const lines: string[] = [];
+  const gauge = (name: string, help: string, samples: [labels: string, value: number][]): void => {
+    lines.push(`# HELP ${PREFIX}${name} ${help}`, `# TYPE ${PREFIX}${name} gauge`, ...samples.map(([labels, value]) => `${PREFIX}${name}${labels} ${value}`));
+  };
+  // last-pass.json files from before lastCompleteAt existed still say whether their pass was complete.
+  const lastSuccess = last?.lastCompleteAt ?? (last?.complete ? last.finishedAt : undefined);
+  if (lastSuccess) {
+    gauge('last_success_timestamp_seconds', 'When the last full pass that reached every instance finished, in Unix time (tenant failures do not hold it back).', [['', unixSeconds(lastSuccess)]]);
+  }
+  if (last) {
+    gauge('last_pass_end_timestamp_seconds', 'When the last full pass finished, in Unix time.', [['', unixSeconds(last.finishedAt)]]);
+    gauge('last_pass_duration_seconds', 'Working time of the last full pass, summed over the runs that did it.', [['', last.durationMs / 1000]]);
+    gauge('last_pass_complete', '1 if the last full pass reached every instance, else 0.', [['', last.complete ? 1 : 0]]);
+    gauge('last_pass_tenants', 'Tenants of the last full pass, by outcome (skipped: removed before their resync).', [
+      ['{outcome="synced"}', last.synced],
+      ['{outcome="failed"}', last.failed],
+      ['{outcome="skipped"}', last.skipped],
+    ]);
+    gauge('last_pass_token_renewals', 'APS token renewals during the last full pass.', [['', last.tokenRefreshes]]);
+  }
+  gauge('pass_in_progress', '1 from the start of a full pass until it finishes, across the runs that resume it; else 0.', [['', unfinished ? 1 : 0]]);
+  if (unfinished) {
+    gauge('pass_in_progress_start_timestamp_seconds', 'When the full pass in progress started, in Unix time.', [['', unixSeconds(unfinished.startedAt)]]);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Rewrites the metrics file from the state files as they are now. */
+export function writeMetrics(path: string, store: PassStateStore): void {
+  writeFileAtomic(path, renderMetrics({ last: store.lastPass(), unfinished: store.peekUnfinished() }), 0o644);
+}
+
+function unixSeconds(iso: string): number {
+  return Date.parse(iso) / 1000;
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { renderMetrics, writeMetrics } from '../../src/runtime/metrics';
+import { PassStateStore, type LastPass } from '../../src/runtime/pass-state';
+
+const last: LastPass = {
+  startedAt: '2026-11-27T06:00:00.000Z',
+  finishedAt: '2026-11-27T06:10:00.000Z',
+  durationMs: 598_500,
+  tenants: 1003,
+  synced: 1000,
+  failed: 2,
+  skipped: 1,
+  planned: 0,
+  alreadyDone: 0,
+  instances: 3,
+  tokenRefreshes: 12,
+  complete: false,
+  failures: [],
+  failuresOmitted: 0,
+  lastCompleteAt: '2026-11-27T05:00:00.000Z',
+};
+
+/** name{labels} -> value, checking that every sample follows its own # HELP and # TYPE lines. */
+function parse(text: string): Map<string, number> {
+  assert.ok(text.endsWith('\n'));
+  const samples = new Map<string, number>();
+  let help = '';
+  let type = '';
+  for (const line of text.trimEnd().split('\n')) {
+    const m = /^# (HELP|TYPE) (\S+) (.+)$/.exec(line);
+    if (m) {
+      if (m[1] === 'HELP') help = m[2]!;
+      else {
+        assert.equal(m[2], help, `TYPE after its HELP: ${line}`);
+        assert.equal(m[3], 'gauge');
+        type = m[2]!;
+      }
+      continue;
+    }
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+]+)$/.exec(line);
+    assert.ok(sample, `a sample line: ${line}`);
+    assert.equal(sample[1], type, `${line} follows its own HELP and TYPE`);
+    assert.ok(sample[1]!.startsWith('o365_backsync_'));
+    samples.set(`${sample[1]}${sample[2] ?? ''}`, Number(sample[3]));
+  }
+  return samples;
+}
+
+test('the metrics of the last pass and of the pass in progress, in the text exposition format', () => {
+  const m = parse(renderMetrics({ last, unfinished: { version: 1, appId: 41, startedAt: '2026-11-27T07:00:00.000Z', activeMs: 0, runs: 2 } }));
+  assert.deepEqual(Object.fromEntries(m), {
+    o365_backsync_last_success_timestamp_seconds: Date.parse('2026-11-27T05:00:00Z') / 1000,
+    o365_backsync_last_pass_end_timestamp_seconds: Date.parse('2026-11-27T06:10:00Z') / 1000,
+    o365_backsync_last_pass_duration_seconds: 598.5,
+    o365_backsync_last_pass_complete: 0,
+    'o365_backsync_last_pass_tenants{outcome="synced"}': 1000,
+    'o365_backsync_last_pass_tenants{outcome="failed"}': 2,
+    'o365_backsync_last_pass_tenants{outcome="skipped"}': 1,
+    o365_backsync_last_pass_token_renewals: 12,
+    o365_backsync_pass_in_progress: 1,
+    o365_backsync_pass_in_progress_start_timestamp_seconds: Date.parse('2026-11-27T07:00:00Z') / 1000,
+  });
+});
+
+test('with no history only "in progress" is said; a last pass from before lastCompleteAt counts if complete', () => {
+  assert.deepEqual(Object.fromEntries(parse(renderMetrics({}))), { o365_backsync_pass_in_progress: 0 });
+  const { lastCompleteAt: _, ...older } = { ...last, complete: true };
+  assert.equal(parse(renderMetrics({ last: older })).get('o365_backsync_last_success_timestamp_seconds'), Date.parse(last.finishedAt) / 1000);
+});
+
+test('the file is replaced whole, readable by the collector, with no temporary file left', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'obs-metrics-'));
+  const path = join(dir, 'o365-backsync.prom');
+  const store = new PassStateStore(join(dir, 'state-that-does-not-exist'), () => assert.fail('no warning expected'));
+  writeMetrics(path, store);
+  writeMetrics(path, store);
+  assert.equal(readFileSync(path, 'utf8'), renderMetrics({}));
+  assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());
+  assert.deepEqual(readdirSync(dir), ['o365-backsync.prom']);
+});
