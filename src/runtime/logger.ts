@@ -1,6 +1,6 @@
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
+import pino, { type Level, type Logger, type StreamEntry } from 'pino';
 import { ConfigError } from '../errors';
 import type { SecretScrubber } from './secrets';
 
@@ -18,9 +18,10 @@ export interface RunLog {
 
 /**
  * The JSON log, one line per event, appended to LOG_DIR/o365-backsync.log. The file is opened here,
- * synchronously, so an unwritable LOG_DIR is a configuration error before any network call.
+ * synchronously, so an unwritable LOG_DIR is a configuration error before any network call. `echo`
+ * also sends the lines of its level and above elsewhere: to the terminal of an interactive run.
  */
-export function openRunLog(logDir: string, scrubber: SecretScrubber, level = 'info'): RunLog {
+export function openRunLog(logDir: string, scrubber: SecretScrubber, level = 'info', echo?: StreamEntry): RunLog {
   const path = join(logDir, LOG_FILE_NAME);
   let fd: number;
   try {
@@ -38,7 +39,7 @@ export function openRunLog(logDir: string, scrubber: SecretScrubber, level = 'in
       redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
       hooks: { streamWrite: (line) => scrubber.scrub(line) },
     },
-    destination,
+    echo ? pino.multistream([{ level: level as Level, stream: destination }, echo]) : destination,
   );
   return { logger, path, flush: () => destination.flushSync() };
 }
