@@ -84,7 +84,8 @@ export class Transport {
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
       keepAliveTimeout: 10_000,
-      connect: pinSha256 ? pinned(buildConnector({ ...tls, timeout: options.connectTimeoutMs }), pinSha256) : tls,
+      // No TLS session is resumed under a pin: a resumed session shows no certificate to compare.
+      connect: pinSha256 ? pinned(buildConnector({ ...tls, timeout: options.connectTimeoutMs, maxCachedSessions: 0 }), pinSha256) : tls,
     });
   }
 
