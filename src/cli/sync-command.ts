@@ -138,7 +138,11 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
         directory: clients.directory,
         controllerFor: clients.controllerFor,
         events: { ...passLog(logger), resyncAnswered: () => clients.limiter.succeeded() },
-        journal: running,
+        // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
+        journal: running && {
+          isDone: (instanceId, tenantId) => running.isDone(instanceId, tenantId),
+          recordDone: (instanceId, tenantId, outcome, message) => running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message)),
+        },
         stop: stop.signal,
         concurrency: () => clients.limiter.current,
       },
