@@ -142,6 +142,8 @@ export class Transport {
     if (err.name === 'TimeoutError' || err.name === 'AbortError' || /TIMEOUT/.test(code)) {
       return new NetworkError(remote, where, `no answer within ${code === 'UND_ERR_CONNECT_TIMEOUT' ? this.options.connectTimeoutMs : requestTimeoutMs} ms`, { cause: e });
     }
+    // OpenSSL's own words for this are a line of internals; the usual cause is an https URL for a plain-http port.
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') return new NetworkError(remote, where, 'answered, but not with TLS (is it plain http?)', { cause: e });
     return new NetworkError(remote, where, code ? `${code} ${err.message}`.trim() : err.message, { cause: e });
   }
 }

@@ -103,6 +103,28 @@ test('a pin refuses a plain-http controller, which has no certificate to compare
   });
 });
 
+test('a certificate for another name is refused as a certificate problem', async () => {
+  // The test certificate is for 127.0.0.1 and localhost; Linux routes all of 127/8 to loopback.
+  const { key, cert } = testCerts();
+  const server = createHttpsServer({ key, cert }, (_req, res) => res.end('{}'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
+  cleanups.push(() => server.close());
+  await assert.rejects(get(transport({ caFile: sim.caFile }), `https://127.0.0.2:${(server.address() as AddressInfo).port}/`), (e: unknown) => {
+    assert.ok(e instanceof TlsError, String(e));
+    assert.match(e.message, /^certificate of https:\/\/127\.0\.0\.2:\d+ not trusted: .*127\.0\.0\.2.*; set APS_CA_FILE to the CA$/);
+    return true;
+  });
+});
+
+test('https to a plain-http port says so in a few words', async () => {
+  const server = await httpServer((_req, res) => res.end('{}'));
+  await assert.rejects(get(transport({ caFile: sim.caFile }), url(server).replace('http:', 'https:')), (e: unknown) => {
+    assert.ok(e instanceof NetworkError, String(e));
+    assert.match(e.message, /^APS controller at https:\/\/127\.0\.0\.1:\d+: answered, but not with TLS \(is it plain http\?\)$/);
+    return true;
+  });
+});
+
 test('a body that trickles in forever is cut at the request timeout', async () => {
   const server = await httpServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
