@@ -98,9 +98,15 @@ export class TlsError extends BacksyncError {
   }
 }
 
-/** Too many consecutive failures that were not about one tenant: the controller is down. */
+/**
+ * Too many consecutive failures that were not about one tenant, or an instance that could not be
+ * listed at all: the controller is down. `at` names that instance.
+ */
 export class ControllerDownError extends BacksyncError {
-  constructor(readonly failures: number, readonly lastError: Error) {
-    super('OBS_ERR_CONTROLLER_DOWN', `stopped after ${failures} consecutive controller failures; last: ${lastError.message}`);
+  constructor(readonly failures: number, readonly lastError: Error, at?: number) {
+    super(
+      'OBS_ERR_CONTROLLER_DOWN',
+      at === undefined ? `stopped after ${failures} consecutive controller failures; last: ${lastError.message}` : `stopped at instance ${at}: ${lastError.message}`,
+    );
   }
 }

@@ -109,7 +109,10 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     } catch (e) {
       result.instanceFailures.push({ instanceId: instance.id, error: e as Error });
       events.instanceFailed?.(instance, e as Error);
-      if (isGeneral(e)) health.generalFailure(e as Error);
+      // A listing or token request that still fails after its retries leaves the rest of the instance
+      // unreachable, and the next instance shares the controller: stop, so the next run resumes here.
+      if (isTransient(e)) health.unreachable(instance.id, e as Error);
+      else if (isGeneral(e)) health.generalFailure(e as Error);
     } finally {
       result.tokenRefreshes += policy.renewals;
     }
@@ -172,6 +175,10 @@ class ControllerHealth {
 
   generalFailure(e: Error): void {
     if (++this.consecutive >= this.limit && !this.down) this.down = new ControllerDownError(this.consecutive, e);
+  }
+
+  unreachable(instanceId: number, e: Error): void {
+    this.down ??= new ControllerDownError(++this.consecutive, e, instanceId);
   }
 }
 

@@ -85,7 +85,8 @@ test('the controller goes down midway: exit 3 with its words, state kept; the ne
   sim.setControllerDown(true);
   const down = await first.done;
   assert.equal(down.code, 3, down.stderr);
-  assert.match(down.stderr, /^o365-backsync: stopped after 4 consecutive controller failures; last: APS controller answered 503: 503 Service Temporarily Unavailable\n$/);
+  // Whichever meets the outage first stops the pass: four resyncs in a row, or the next page of the listing.
+  assert.match(down.stderr, /^o365-backsync: stopped (after 4 consecutive controller failures; last|at instance 1001): APS controller answered 503: 503 Service Temporarily Unavailable\n$/);
   const s1 = summaryOf(down);
   assert.equal(s1.complete, false);
   assert.match(String(s1.interruptedBy), /503 Service Temporarily Unavailable/);
@@ -109,4 +110,23 @@ test('the controller goes down midway: exit 3 with its words, state kept; the ne
     if (calls > 1) assert.ok(failedInOutage.has(tenant), `${tenant} resynced ${calls} times without failing in the outage`);
   }
   assert.equal(existsSync(join(w.stateDir, 'pass.json')), false, 'the resumed pass finished');
+});
+
+test('the controller goes down between two instances: the pass stops at the one it cannot list, and the next run resumes there', async () => {
+  // OA answers slowly, so the controller is down well before the second instance's listing goes out.
+  const { sim, w, env } = await setup({ instances: 3, tenantsPerInstance: [6, 20, 20], oaLatencyMs: 400 }, { RETRIES: '1', SYNC_CONCURRENCY: '2' });
+  const first = startCli(['sync', '--json'], env, w.cwd);
+  await until(() => sim.stats.resyncSucceeded.size >= 6);
+  sim.setControllerDown(true);
+  const down = await first.done;
+  assert.equal(down.code, 3, down.stderr);
+  assert.equal(down.stderr, 'o365-backsync: stopped at instance 1002: APS controller answered 503: 503 Service Temporarily Unavailable\n');
+  assert.equal(sim.stats.listRequests, 1 + 2, 'instance 1003 is not tried against a controller known to be down');
+  assert.ok(existsSync(join(w.stateDir, 'pass.json')), 'pass.json is kept for the next run');
+
+  sim.setControllerDown(false);
+  const again = await runCli(['sync', '--json'], env, w.cwd);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(counts(summaryOf(again)), { tenants: 40, synced: 40, failed: 0, skipped: 0, alreadyDone: 6 });
+  for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncSucceeded.get(t.id), 1, t.id);
 });

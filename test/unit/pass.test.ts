@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApsError, NetworkError, ProtocolError } from '../../src/errors';
+import { ApsError, ControllerDownError, NetworkError, ProtocolError } from '../../src/errors';
 import { runPass, type PassJournal, type PassOptions } from '../../src/sync/pass';
 import type { Authorized, InstanceDirectory, ResyncResult, Tenant, TenantController } from '../../src/sync/ports';
 import type { TenantOutcome } from '../../src/sync/summary';
@@ -146,6 +146,23 @@ test('a stop signal stops starting tenants but lets those in flight finish', asy
   assert.equal(result.interruptedBy, 'signal');
   assert.ok(result.synced >= 5 && result.synced < 10, `synced ${result.synced}`);
   assert.equal(result.synced, w.resyncs.length);
+});
+
+test('an instance that cannot be listed because the controller is unreachable stops the pass there, so it can be resumed', async () => {
+  const w = world({ 1: names('a', 3), 2: names('b', 3), 3: names('c', 3) });
+  const unreachable = {
+    ...w,
+    controllerFor: (i: { id: number; resourceId: string }) => {
+      const c = w.controllerFor(i);
+      if (i.id !== 2) return c;
+      return { ...c, listTenants: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new ApsError(503, '503 Service Temporarily Unavailable', undefined)) }) }) };
+    },
+  };
+  const result = await runPass(options, unreachable);
+  assert.ok(result.interruptedBy instanceof ControllerDownError);
+  assert.equal(result.interruptedBy.message, 'stopped at instance 2: APS controller answered 503: 503 Service Temporarily Unavailable');
+  assert.deepEqual(result.instanceFailures.map((f) => f.instanceId), [2]);
+  assert.deepEqual(w.resyncs, names('a', 3), 'instance 3 is left for the resumed pass');
 });
 
 test('an instance whose listing fails is reported and the next instance still runs', async () => {
