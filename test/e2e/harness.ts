@@ -1,7 +1,9 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after } from 'node:test';
+import { startSimulator, type SimOptions, type Simulator } from '../sim';
 
 /** The real CLI, as an operator or cron starts it. */
 export const CLI = resolve(__dirname, '../../../bin/o365-backsync');
@@ -51,12 +53,15 @@ export interface CliProcess {
 /** Starts the CLI with only the environment given (plus PATH), in `cwd`. */
 export function startCli(args: string[], env: Record<string, string>, cwd: string): CliProcess {
   const child = spawn(CLI, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, cwd });
+  return { child, done: outcome(child) };
+}
+
+function outcome(child: ChildProcess): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
 }
 
 export function runCli(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
@@ -77,4 +82,37 @@ export function summaryOf(result: CliResult): Record<string, unknown> {
   const lines = result.stdout.split('\n').filter(Boolean);
   if (lines.length !== 1) throw new Error(`expected one line on stdout, got ${lines.length}: ${result.stdout}\nstderr: ${result.stderr}`);
   return JSON.parse(lines[0]!) as Record<string, unknown>;
+}
+
+export interface SimSetup {
+  sim: Simulator;
+  w: Workdir;
+  env: Record<string, string>;
+  run(args: string[]): Promise<CliResult>;
+  start(args: string[]): CliProcess;
+}
+
+/**
+ * For a test file: a function that starts a simulator with fresh folders for one test, with the CLI's
+ * environment pointing at both. Every simulator it started is closed when the file's tests are done.
+ */
+export function simulatorSetup(): (options: SimOptions, extraEnv?: Record<string, string>) => Promise<SimSetup> {
+  const sims: Simulator[] = [];
+  after(async () => Promise.all(sims.map((s) => s.close())));
+  return async (options, extraEnv = {}) => {
+    const sim = await startSimulator(options);
+    sims.push(sim);
+    const w = workdir();
+    const env = { ...sim.env(), ...w.env, ...extraEnv };
+    return { sim, w, env, run: (args) => runCli(args, env, w.cwd), start: (args) => startCli(args, env, w.cwd) };
+  };
+}
+
+/**
+ * The CLI on a pseudo-terminal, as a person at a shell runs it: util-linux's `script` gives it one for
+ * stdout and stderr, and both come back in `stdout`, with the terminal's \r\n line ends.
+ */
+export function runCliOnTerminal(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
+  const command = [CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return outcome(spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
 }

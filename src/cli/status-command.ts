@@ -1,0 +1,169 @@
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../errors';
+import { loadConfig, type LocalConfig } from '../runtime/config';
+import { LOG_FILE_NAME } from '../runtime/logger';
+import { PassStateStore, type LastPass, type TenantFailure } from '../runtime/pass-state';
+import { lockHolder } from '../runtime/run-lock';
+import { AUTO_INTERVAL_FACTOR, intervalMs, nextDueAt } from '../sync/pacing';
+import { EXIT, exitCodeFor } from './exit-codes';
+import { duration } from './human';
+
+export interface StatusFlags {
+  envFile?: string;
+  json?: boolean;
+  stateDir?: string;
+}
+
+type Counts = Pick<LastPass, 'tenants' | 'synced' | 'failed' | 'skipped'>;
+
+/** What `status --json` prints. Every field is present; null where there is nothing to say. */
+export interface Status {
+  lastRun: (Counts & Pick<LastPass, 'startedAt' | 'finishedAt' | 'durationMs' | 'instances' | 'tokenRefreshes' | 'complete'>) | null;
+  /** When the last full pass that reached every instance finished. */
+  lastSuccessAt: string | null;
+  /** The run holding the lock now, if any: a full pass, a dry or targeted run, or a tick about to exit. */
+  activeRun: { pid: number | null; startedAt: string | null } | null;
+  /** The full pass started and not finished, and how far it got, per its journal. */
+  inProgress: (Counts & { startedAt: string; runs: number; pid: number | null }) | null;
+  failedTenants: TenantFailure[];
+  /** Failed tenants of the last pass beyond those last-pass.json keeps (the log has them all). */
+  failedTenantsOmitted: number;
+  /** 1.5 x the last full pass, the vendor's guidance; what SYNC_MIN_INTERVAL=auto uses. */
+  recommendedIntervalSeconds: number | null;
+  minInterval: 'auto' | number;
+  /** Whether the next run cron starts will start (or resume) a pass, and when one will start. */
+  next: { startsPass: boolean; at: string | null; reason: 'running' | 'resume' | 'first' | 'due' | 'not-due' };
+  logFile: string;
+  stateDir: string;
+  warnings: string[];
+}
+
+/** `status`: reads STATE_DIR and asks the lock who holds it. No network, no change to any file. */
+export async function statusCommand(flags: StatusFlags): Promise<number> {
+  let status: Status;
+  try {
+    const config = loadConfig({ scope: 'local', envFile: flags.envFile, flags: { STATE_DIR: flags.stateDir } });
+    status = await readStatus(config);
+  } catch (e) {
+    process.stderr.write(`o365-backsync: ${(e as Error).message}\n`);
+    return exitCodeFor(e);
+  }
+  process.stdout.write(flags.json ? `${JSON.stringify(status)}\n` : `${formatStatus(status)}\n`);
+  return EXIT.ok;
+}
+
+export async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status> {
+  const { stateDir } = config;
+  const warnings: string[] = [];
+  // No folder, no history, and no run could hold its lock: nothing to read, and nothing is created.
+  const present = existsSync(stateDir);
+  if (present) {
+    try {
+      accessSync(stateDir, constants.R_OK | constants.X_OK);
+    } catch (e) {
+      throw new ConfigError('STATE_DIR', `cannot read ${stateDir}: ${(e as NodeJS.ErrnoException).code}; run status as the user that runs sync`);
+    }
+  }
+  const store = new PassStateStore(stateDir, (message) => warnings.push(message));
+  const last = present ? store.lastPass() : undefined;
+  const unfinished = present ? store.peekUnfinished() : undefined;
+  const holder = present ? await lockHolder(stateDir) : undefined;
+  const activeRun = holder === undefined ? null : holder === 'unknown' ? { pid: null, startedAt: null } : { pid: holder.pid, startedAt: holder.startedAt };
+  const done = unfinished ? store.doneSoFar() : undefined;
+
+  if (last && typeof config.minIntervalSeconds === 'number' && config.minIntervalSeconds > 0 && last.durationMs > 0.7 * config.minIntervalSeconds * 1000) {
+    warnings.push(
+      `the last pass took ${duration(last.durationMs / 1000)}, more than 70% of SYNC_MIN_INTERVAL (${config.minIntervalSeconds}s): widen it to about ${Math.round(intervalMs(last, 'auto') / 1000)}s, or set it to auto`,
+    );
+  }
+  return {
+    lastRun: last
+      ? {
+          startedAt: last.startedAt,
+          finishedAt: last.finishedAt,
+          durationMs: last.durationMs,
+          tenants: last.tenants,
+          synced: last.synced,
+          failed: last.failed,
+          skipped: last.skipped,
+          instances: last.instances,
+          tokenRefreshes: last.tokenRefreshes,
+          complete: last.complete,
+        }
+      : null,
+    lastSuccessAt: last?.lastCompleteAt ?? (last?.complete ? last.finishedAt : null),
+    activeRun,
+    inProgress:
+      unfinished && done
+        ? { startedAt: unfinished.startedAt, runs: unfinished.runs, pid: activeRun?.pid ?? null, tenants: done.tenants, synced: done.synced, failed: done.failed, skipped: done.skipped }
+        : null,
+    failedTenants: last?.failures ?? [],
+    failedTenantsOmitted: last?.failuresOmitted ?? 0,
+    recommendedIntervalSeconds: last ? Math.round(intervalMs(last, 'auto') / 1000) : null,
+    minInterval: config.minIntervalSeconds,
+    next: nextPass(now, activeRun !== null, unfinished !== undefined, last, config.minIntervalSeconds),
+    logFile: join(config.logDir, LOG_FILE_NAME),
+    stateDir,
+    warnings,
+  };
+}
+
+/** The decision `sync` makes on its next start, made the same way: the lock, then resume, then pacing. */
+function nextPass(now: number, running: boolean, unfinished: boolean, last: LastPass | undefined, minInterval: 'auto' | number): Status['next'] {
+  if (running) return { startsPass: false, at: null, reason: 'running' };
+  if (unfinished) return { startsPass: true, at: new Date(now).toISOString(), reason: 'resume' };
+  const dueAt = nextDueAt(last, minInterval);
+  if (dueAt === undefined) return { startsPass: true, at: new Date(now).toISOString(), reason: 'first' };
+  if (dueAt <= now) return { startsPass: true, at: new Date(now).toISOString(), reason: 'due' };
+  return { startsPass: false, at: new Date(dueAt).toISOString(), reason: 'not-due' };
+}
+
+const FAILURES_SHOWN = 10;
+
+export function formatStatus(s: Status, now = Date.now()): string {
+  const when = (iso: string): string => `${iso} (${duration((now - Date.parse(iso)) / 1000)} ago)`;
+  const counts = (c: Counts): string => `${c.synced} synced, ${c.failed} failed, ${c.skipped} skipped`;
+  const lines: string[] = [];
+  const l = s.lastRun;
+  if (l) {
+    lines.push(`last pass:   started ${when(l.startedAt)}, took ${duration(l.durationMs / 1000)}: ${counts(l)} of ${l.tenants} tenants across ${l.instances} instances`);
+    if (!l.complete) lines.push(`             some instances could not be reached${s.lastSuccessAt ? `; last complete pass finished ${when(s.lastSuccessAt)}` : ''}`);
+  } else lines.push('last pass:   none finished yet');
+  if (s.inProgress) {
+    const p = s.inProgress;
+    const who = p.pid !== null ? `run pid ${p.pid} is working on it` : 'no run is working on it now; the next run resumes it';
+    lines.push(`in progress: pass started ${when(p.startedAt)}: ${p.tenants} tenants done so far (${counts(p)}); ${who}`);
+  } else if (s.activeRun) {
+    lines.push(`in progress: run pid ${s.activeRun.pid ?? '?'} holds the lock (a dry or targeted run, or one just starting)`);
+  } else lines.push('in progress: none');
+  if (s.failedTenants.length) {
+    lines.push('failed tenants of the last pass:');
+    for (const f of s.failedTenants.slice(0, FAILURES_SHOWN)) lines.push(`  instance ${f.instanceId} tenant ${f.tenantId}: ${f.error}`);
+    const more = s.failedTenants.length - FAILURES_SHOWN + s.failedTenantsOmitted;
+    if (more > 0) lines.push(`  and ${more} more (status --json lists up to ${s.failedTenants.length}; the log has every one)`);
+  }
+  if (s.recommendedIntervalSeconds !== null) {
+    const used = s.minInterval === 'auto' ? 'SYNC_MIN_INTERVAL=auto uses it' : `SYNC_MIN_INTERVAL is ${s.minInterval}s`;
+    lines.push(`interval:    ${s.recommendedIntervalSeconds}s recommended (${AUTO_INTERVAL_FACTOR} x the last pass); ${used}`);
+  }
+  lines.push(`next pass:   ${describeNext(s.next, now)}`);
+  for (const w of s.warnings) lines.push(`warning:     ${w}`);
+  lines.push(`log:         ${s.logFile}`);
+  return lines.join('\n');
+}
+
+function describeNext(next: Status['next'], now: number): string {
+  switch (next.reason) {
+    case 'running':
+      return 'a run is active; runs started meanwhile exit at once';
+    case 'resume':
+      return 'the next run resumes the unfinished pass';
+    case 'first':
+      return 'the next run starts the first pass';
+    case 'due':
+      return 'due now: the next run starts one';
+    case 'not-due':
+      return `due at ${next.at} (in ${duration((Date.parse(next.at!) - now) / 1000)}); runs before then exit at once`;
+  }
+}
