@@ -1,0 +1,153 @@
+import { accessSync, constants, existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino from 'pino';
+import { ApsError, NetworkError, OaError, OaFaultError, OaHttpError, ProtocolError, TlsError } from '../errors';
+import { loadConfig, type Config } from '../runtime/config';
+import { SecretScrubber } from '../runtime/secrets';
+import type { Instance, InstanceToken } from '../sync/ports';
+import { connect, controllerUrl, type Clients } from './clients';
+import { EXIT } from './exit-codes';
+
+export interface CheckFlags {
+  envFile?: string;
+}
+
+type Outcome = 'ok' | 'warn' | 'FAIL';
+
+/**
+ * `check`: walks the path a pass takes (settings, OA, the application, each instance's token, the
+ * controller, the tenant listing) and prints one line per step, `ok` or `FAIL` with what to change.
+ * It reads only: instances, tokens and one-item listing pages, never a resync. Exit 0 when every step
+ * passed, 3 when one failed, 2 when the settings themselves are wrong.
+ */
+export async function checkCommand(flags: CheckFlags): Promise<number> {
+  const scrubber = new SecretScrubber();
+  let failed = false;
+  const line = (outcome: Outcome, step: string, detail: string): void => {
+    if (outcome === 'FAIL') failed = true;
+    process.stdout.write(scrubber.scrub(`${outcome.padEnd(4)} ${step}: ${detail}\n`));
+  };
+
+  let config: Config;
+  try {
+    config = loadConfig({ envFile: flags.envFile });
+  } catch (e) {
+    line('FAIL', 'config', (e as Error).message);
+    return EXIT.usage;
+  }
+  scrubber.add(config.oaPassword);
+  line('ok', 'config', `${config.envFile ? config.envFile.path : 'no env file, environment only'}; application ${config.officeAppId}, OA at ${config.oaHost}:${config.oaPort}`);
+  if (config.envFile?.readableByOthers) line('warn', 'config', `${config.envFile.path} can be read by group or others and holds secrets; fix: chmod 600 ${config.envFile.path}`);
+  checkFolders(config, line);
+
+  // A doctor reports what it finds at once rather than retrying its way past it.
+  const clients = connect({ ...config, retries: 0 }, scrubber, pino({ enabled: false }));
+  try {
+    const instances = await checkOa(config, clients, line);
+    for (const instance of instances ?? []) await checkInstance(config, clients, instance, line);
+  } finally {
+    await clients.close();
+  }
+  return failed ? EXIT.unreachable : EXIT.ok;
+}
+
+type Line = (outcome: Outcome, step: string, detail: string) => void;
+
+/** The folders a run writes to: a run that cannot write them fails before doing any work. */
+function checkFolders(config: Config, line: Line): void {
+  const folders: [string, string][] = [
+    ['LOG_DIR', config.logDir],
+    ['STATE_DIR', config.stateDir],
+    ...(config.metricsFile ? [['METRICS_FILE', dirname(config.metricsFile)] as [string, string]] : []),
+  ];
+  const problems = folders.flatMap(([name, folder]) => {
+    const existing = nearestExisting(folder);
+    try {
+      accessSync(existing, constants.W_OK | constants.X_OK);
+      return [];
+    } catch (e) {
+      return [`${name}: ${existing} is not writable (${(e as NodeJS.ErrnoException).code})`];
+    }
+  });
+  if (problems.length) line('FAIL', 'folders', `${problems.join('; ')}; fix: run as the user that runs sync, or chown the folder to it`);
+  else line('ok', 'folders', folders.map(([name, folder]) => `${name} ${folder}`).join(', '));
+}
+
+/** The folder itself, or the parent a run would create it in. */
+function nearestExisting(folder: string): string {
+  let at = folder;
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  return at;
+}
+
+/** OA reachable, credentials accepted, the application found: its instances, or undefined. */
+async function checkOa(config: Config, clients: Clients, line: Line): Promise<Instance[] | undefined> {
+  const step = 'OA Public API';
+  // An OA error reply (status -1) is about the application: OA itself answered and took the credentials.
+  const answered = (): void => line('ok', step, `answered at ${config.oaHost}:${config.oaPort}${config.oaUser ? ', credentials accepted' : ''}`);
+  let instances: Instance[];
+  try {
+    instances = await clients.directory.listInstances(config.officeAppId);
+  } catch (e) {
+    if (!(e instanceof OaError)) {
+      line('FAIL', step, `${(e as Error).message}; fix: ${oaFix(config, e)}`);
+      return undefined;
+    }
+    answered();
+    line('FAIL', `application ${config.officeAppId}`, `${e.message}; fix: OFFICE_APP_ID must be the Office 365 application's ID in OA (not an instance ID)`);
+    return undefined;
+  }
+  answered();
+  if (instances.length === 0) {
+    line('FAIL', `application ${config.officeAppId}`, 'has no instances; fix: check OFFICE_APP_ID is the Office 365 application (not another one)');
+  } else {
+    line('ok', `application ${config.officeAppId}`, `${instances.length} instance${instances.length === 1 ? '' : 's'} (${instances.map((i) => i.id).join(', ')})`);
+  }
+  return instances;
+}
+
+function oaFix(config: Config, e: unknown): string {
+  if (e instanceof TlsError) return 'set OA_CA_FILE to the CA that issued the OA certificate';
+  if (e instanceof NetworkError) return `check OA_HOST and OA_PORT (${config.oaPort}), that the OA Public API is enabled there, and that it allows this host's IP`;
+  if (e instanceof OaHttpError && e.status === 401) {
+    return config.oaUser ? 'OA refused OA_USER/OA_PASSWORD: check them' : 'OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD';
+  }
+  if (e instanceof OaHttpError || e instanceof OaFaultError || e instanceof ProtocolError) {
+    return `something answered that is not the OA Public API: check OA_HOST, OA_PORT (usually 8440) and OA_TLS`;
+  }
+  return 'see the message';
+}
+
+/** The instance's token, its controller (reachable, certificate trusted) and its tenant count. */
+async function checkInstance(config: Config, clients: Clients, instance: Instance, line: Line): Promise<void> {
+  const step = `instance ${instance.id}`;
+  let token: InstanceToken;
+  try {
+    token = await clients.directory.issueToken(instance.id);
+  } catch (e) {
+    line('FAIL', step, `no APS token: ${(e as Error).message}; fix: check the instance in OA (Applications > Office 365 > Instances) is ready`);
+    return;
+  }
+  const url = controllerUrl(config, token);
+  line('ok', step, `token issued; controller ${url}${config.apsUrl ? ' (APS_URL)' : ''}`);
+  let count: number;
+  try {
+    count = await clients.controllerFor(instance, token).countTenants(token.token);
+  } catch (e) {
+    line('FAIL', `controller ${url}`, `${(e as Error).message}; fix: ${controllerFix(e)}`);
+    return;
+  }
+  const tls = url.startsWith('https:') ? (config.apsTlsInsecure ? 'certificate NOT verified (APS_TLS_INSECURE)' : 'certificate trusted') : 'plain http';
+  line(config.apsTlsInsecure ? 'warn' : 'ok', `controller ${url}`, `reachable, ${tls}`);
+  if (count === 0) {
+    line('warn', step, `0 ready tenants of type ${config.tenantType}; if this instance has tenants, APS_TENANT_TYPE is probably wrong (the version differs between releases, e.g. .../Tenant/2.8)`);
+  } else line('ok', step, `${count} ready tenant${count === 1 ? '' : 's'} of type ${config.tenantType}`);
+}
+
+function controllerFix(e: unknown): string {
+  if (e instanceof TlsError) return 'the message names the setting (APS_CA_FILE or APS_CERT_SHA256)';
+  if (e instanceof NetworkError) return "check that this host reaches the controller (firewall, port 6308), or set APS_URL to the controller's address";
+  if (e instanceof ApsError && e.tokenRefused) return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
+  if (e instanceof ApsError || e instanceof ProtocolError) return 'check APS_URL points at the APS controller (https://<OA host>:6308/) and APS_TENANT_TYPE';
+  return 'see the message';
+}
