@@ -6,6 +6,8 @@ import { EXIT } from './exit-codes';
  * it runs, so `--help` and `--version` stay cheap under a cron that starts us every minute.
  */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+const ENV_FILE = ['--env-file <path>', 'env file to read (default ./.env, else /etc/o365-backsync.env)'] as const;
+const STATE_DIR = ['--state-dir <dir>', 'lock and state files (STATE_DIR)'] as const;
 
 export function buildProgram(): Command {
   const program = new Command('o365-backsync')
@@ -18,17 +20,39 @@ export function buildProgram(): Command {
   program
     .command('sync', { isDefault: true })
     .description('run a back-sync pass (the default command; meant for cron)')
-    .option('--env-file <path>', 'env file to read (default ./.env, else /etc/o365-backsync.env)')
+    .option(...ENV_FILE)
     .option('--json', 'print one JSON summary object on stdout at the end')
     .option('--dry-run', 'list instances and tenants, send no resync')
     .option('--force', 'start a pass even if pacing says it is not due (the lock still applies)')
     .option('--concurrency <n>', 'tenants resynced at once (SYNC_CONCURRENCY)')
     .addOption(new Option('--instance <id>', 'only this instance (repeatable)').argParser(collect))
+    .addOption(new Option('--tenant <uuid>', 'resync just this tenant now, whatever pacing says (repeatable)').argParser(collect))
     .option('--log-dir <dir>', 'where the JSON log goes (LOG_DIR)')
-    .option('--state-dir <dir>', 'lock and state files (STATE_DIR)')
+    .option(...STATE_DIR)
+    .option('--metrics-file <path>', 'Prometheus textfile-collector metrics, rewritten by each run (METRICS_FILE)')
     .action(async (options) => {
       const { syncCommand } = require('./sync-command') as typeof import('./sync-command');
       process.exitCode = await syncCommand(options);
+    });
+
+  program
+    .command('status')
+    .description('the last pass, the pass in progress, failed tenants, and when the next pass is due (no network call)')
+    .option(...ENV_FILE)
+    .option('--json', 'print one JSON object')
+    .option(...STATE_DIR)
+    .action(async (options) => {
+      const { statusCommand } = require('./status-command') as typeof import('./status-command');
+      process.exitCode = await statusCommand(options);
+    });
+
+  program
+    .command('check')
+    .description('check the settings, OA, the application, tokens, the controller and tenant counts, one line each (sends no resync)')
+    .option(...ENV_FILE)
+    .action(async (options) => {
+      const { checkCommand } = require('./check-command') as typeof import('./check-command');
+      process.exitCode = await checkCommand(options);
     });
 
   return program;

@@ -1,5 +1,6 @@
 import type { PassResult } from '../sync/pass';
 import type { PassCounts } from '../sync/summary';
+import type { UnresolvedTenant } from '../sync/targeted';
 
 /** The one object `--json` prints, and the final log line: what a pass did, in numbers. */
 export interface RunSummary extends PassCounts {
@@ -12,6 +13,8 @@ export interface RunSummary extends PassCounts {
   tokenRefreshes: number;
   instanceFailures: { instanceId: number; code?: string; error: string }[];
   interruptedBy?: string;
+  /** Targeted runs: asked-for tenants that were not resynced, and why. */
+  notResynced?: UnresolvedTenant[];
   exitCode: number;
 }
 
@@ -41,6 +44,7 @@ export function formatSummary(s: RunSummary, logPath: string): string {
   if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
   for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
   if (s.interruptedBy) lines.push(`interrupted: ${s.interruptedBy}`);
+  for (const t of s.notResynced ?? []) lines.push(`tenant ${t.tenantId} ${t.reason}`);
   lines.push(`log: ${logPath}`);
   return lines.join('\n');
 }
