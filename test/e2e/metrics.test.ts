@@ -33,7 +33,7 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
     o365_backsync_pass_in_progress: 0,
   });
   assert.match(readFileSync(path, 'utf8'), /^# HELP o365_backsync_last_success_timestamp_seconds .+\n# TYPE o365_backsync_last_success_timestamp_seconds gauge\n/);
-  assert.equal(statSync(path).mode & 0o777, 0o644);
+  assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());
 });
 
 test('a pass stopped midway is in progress until the run that resumes it finishes it', async () => {
