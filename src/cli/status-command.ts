@@ -53,7 +53,7 @@ export async function statusCommand(flags: StatusFlags): Promise<number> {
   return EXIT.ok;
 }
 
-export async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status> {
+async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status> {
   const { stateDir } = config;
   const warnings: string[] = [];
   // No folder, no history, and no run could hold its lock: nothing to read, and nothing is created.
@@ -121,7 +121,7 @@ function nextPass(now: number, running: boolean, unfinished: boolean, last: Last
 
 const FAILURES_SHOWN = 10;
 
-export function formatStatus(s: Status, now = Date.now()): string {
+function formatStatus(s: Status, now = Date.now()): string {
   const when = (iso: string): string => `${iso} (${duration((now - Date.parse(iso)) / 1000)} ago)`;
   const counts = (c: Counts): string => `${c.synced} synced, ${c.failed} failed, ${c.skipped} skipped`;
   const lines: string[] = [];
