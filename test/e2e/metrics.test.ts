@@ -37,7 +37,7 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
 });
 
 test('a pass stopped midway is in progress until the run that resumes it finishes it', async () => {
-  const { sim, w, start, run } = await setup({ instances: 1, tenantsPerInstance: 60, latencyMs: 20 }, { SYNC_CONCURRENCY: '1' });
+  const { sim, w, start, run } = await setup({ instances: 1, tenantsPerInstance: 100, latencyMs: 20 }, { SYNC_CONCURRENCY: '1' });
   const path = join(w.cwd, 'o365-backsync.prom');
   const first = start(['sync', '--metrics-file', path]);
   await until(() => existsSync(path));
@@ -54,7 +54,7 @@ test('a pass stopped midway is in progress until the run that resumes it finishe
   assert.equal((await run(['sync', '--metrics-file', path])).code, 0);
   const done = samples(path);
   assert.equal(done.o365_backsync_pass_in_progress, 0);
-  assert.equal(done['o365_backsync_last_pass_tenants{outcome="synced"}'], 60);
+  assert.equal(done['o365_backsync_last_pass_tenants{outcome="synced"}'], 100);
 });
 
 test('a metrics file that cannot be written is a warning in the log; the run still succeeds', async () => {
