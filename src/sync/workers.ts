@@ -2,7 +2,8 @@
  * Pulls items from one async source with up to `concurrency()` handlers running at once. The source
  * is pulled only when a handler is free, so a paged listing streams straight into the work and is
  * never held whole in memory. `concurrency` is read again before each pull, so a caller can lower or
- * raise it while the pool runs.
+ * raise it while the pool runs. A handler that throws stops the pulling: the others finish, then its
+ * error is thrown.
  */
 export async function runWorkers<T>(
   source: AsyncIterable<T>,
@@ -11,12 +12,22 @@ export async function runWorkers<T>(
   shouldStop: () => boolean,
 ): Promise<void> {
   const iterator = source[Symbol.asyncIterator]();
-  const running = new Set<Promise<void>>();
+  let running = 0;
+  let failure: { error: unknown } | undefined;
+  // The loop waits on one promise that the next handler to end resolves. Racing the running handlers
+  // instead would attach a reaction to each of them per tenant, which at 16 workers was the pass's
+  // biggest allocation.
+  let freed: (() => void) | undefined;
+  const slotFreed = (): Promise<void> => new Promise((resolve) => (freed = resolve));
+  const settled = (): void => {
+    running--;
+    freed?.();
+  };
   let exhausted = false;
   try {
-    while (!exhausted && !shouldStop()) {
-      if (running.size >= concurrency()) {
-        await Promise.race(running);
+    while (!exhausted && !shouldStop() && !failure) {
+      if (running >= concurrency()) {
+        await slotFreed();
         continue;
       }
       const next = await iterator.next();
@@ -24,11 +35,15 @@ export async function runWorkers<T>(
         exhausted = true;
         break;
       }
-      const task = handle(next.value).finally(() => running.delete(task));
-      running.add(task);
+      running++;
+      handle(next.value).then(settled, (error: unknown) => {
+        failure ??= { error };
+        settled();
+      });
     }
   } finally {
-    await Promise.allSettled(running);
+    while (running > 0) await slotFreed();
     if (!exhausted) await iterator.return?.();
   }
+  if (failure) throw failure.error;
 }
