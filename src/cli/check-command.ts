@@ -90,7 +90,7 @@ async function checkOa(config: Config, clients: Clients, line: Line): Promise<In
     instances = await clients.directory.listInstances(config.officeAppId);
   } catch (e) {
     if (!(e instanceof OaError)) {
-      line('FAIL', step, `${(e as Error).message}; fix: ${oaFix(config, e)}`);
+      line('FAIL', step, withFix(e, oaFix(config, e)));
       return undefined;
     }
     answered();
@@ -106,16 +106,22 @@ async function checkOa(config: Config, clients: Clients, line: Line): Promise<In
   return instances;
 }
 
-function oaFix(config: Config, e: unknown): string {
-  if (e instanceof TlsError) return 'set OA_CA_FILE to the CA that issued the OA certificate';
+/** The failure in the remote's words, and what to change unless those words already say it. */
+function withFix(e: unknown, fix: string | undefined): string {
+  return fix ? `${(e as Error).message}; fix: ${fix}` : (e as Error).message;
+}
+
+/** What to change after an OA failure; nothing where its message says it (a TLS refusal names its setting). */
+function oaFix(config: Config, e: unknown): string | undefined {
+  if (e instanceof TlsError) return undefined;
   if (e instanceof NetworkError) return `check OA_HOST and OA_PORT (${config.oaPort}), that the OA Public API is enabled there, and that it allows this host's IP`;
   if (e instanceof OaHttpError && e.status === 401) {
     return config.oaUser ? 'OA refused OA_USER/OA_PASSWORD: check them' : 'OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD';
   }
   if (e instanceof OaHttpError || e instanceof OaFaultError || e instanceof ProtocolError) {
-    return `something answered that is not the OA Public API: check OA_HOST, OA_PORT (usually 8440) and OA_TLS`;
+    return 'something answered that is not the OA Public API: check OA_HOST, OA_PORT (usually 8440) and OA_TLS';
   }
-  return 'see the message';
+  return undefined;
 }
 
 /** The instance's token, its controller (reachable, certificate trusted) and its tenant count. */
@@ -125,7 +131,7 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   try {
     token = await clients.directory.issueToken(instance.id);
   } catch (e) {
-    line('FAIL', step, `no APS token: ${(e as Error).message}; fix: check the instance in OA (Applications > Office 365 > Instances) is ready`);
+    line('FAIL', step, `no APS token: ${(e as Error).message}; fix: check in OA that instance ${instance.id} of the application is ready`);
     return;
   }
   const url = controllerUrl(config, token);
@@ -134,7 +140,7 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   try {
     count = await clients.controllerFor(instance, token).countTenants(token.token);
   } catch (e) {
-    line('FAIL', `controller ${url}`, `${(e as Error).message}; fix: ${controllerFix(e)}`);
+    line('FAIL', `controller ${url}`, withFix(e, controllerFix(e)));
     return;
   }
   const tls = url.startsWith('https:') ? (config.apsTlsInsecure ? 'certificate NOT verified (APS_TLS_INSECURE)' : 'certificate trusted') : 'plain http';
@@ -144,10 +150,11 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   } else line('ok', step, `${count} ready tenant${count === 1 ? '' : 's'} of type ${config.tenantType}`);
 }
 
-function controllerFix(e: unknown): string {
-  if (e instanceof TlsError) return 'the message names the setting (APS_CA_FILE or APS_CERT_SHA256)';
+/** What to change after a controller failure; nothing where its message says it. */
+function controllerFix(e: unknown): string | undefined {
+  if (e instanceof TlsError) return undefined;
   if (e instanceof NetworkError) return "check that this host reaches the controller (firewall, port 6308), or set APS_URL to the controller's address";
   if (e instanceof ApsError && e.tokenRefused) return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
   if (e instanceof ApsError || e instanceof ProtocolError) return 'check APS_URL points at the APS controller (https://<OA host>:6308/) and APS_TENANT_TYPE';
-  return 'see the message';
+  return undefined;
 }
