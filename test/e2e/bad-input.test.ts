@@ -2,24 +2,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { type ListingFault, type OaFault, startSimulator, type SimOptions, type Simulator } from '../sim';
-import { type CliResult, runCli, startCli, summaryOf, until, workdir } from './harness';
+import { test } from 'node:test';
+import type { ListingFault, OaFault } from '../sim';
+import { type CliResult, runCli, startCli, summaryOf, until, simulatorSetup } from './harness';
 
 /**
  * Replies that do not follow the protocol, and settings out of range: each ends in one clear line on
  * stderr and the right exit code, never a stack trace, and the tenants done before it stay done.
  */
-const sims: Simulator[] = [];
-after(async () => Promise.all(sims.map((s) => s.close())));
-
-async function setup(options: SimOptions, extraEnv: Record<string, string> = {}) {
-  const sim = await startSimulator(options);
-  sims.push(sim);
-  const w = workdir();
-  const env = { ...sim.env(), ...w.env, RETRY_MAX_DELAY_MS: '20', ...extraEnv };
-  return { sim, w, env, run: (args: string[] = ['sync', '--json']) => runCli(args, env, w.cwd) };
-}
+const setup = simulatorSetup({ RETRY_MAX_DELAY_MS: '20' });
 
 /** Exactly one line on stderr, in the tool's voice, matching `words`; no stack trace anywhere. */
 function oneLine(result: CliResult, words: RegExp): void {

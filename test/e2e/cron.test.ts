@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { startSimulator, type SimOptions, type Simulator } from '../sim';
-import { runCli, startCli, summaryOf, until, workdir } from './harness';
+import { test } from 'node:test';
+import type { Simulator } from '../sim';
+import { runCli, simulatorSetup, summaryOf, until } from './harness';
 
 /** Cron-safety: one run at a time, pacing, resume after a kill, clean shutdown. */
-const sims: Simulator[] = [];
-after(async () => Promise.all(sims.map((s) => s.close())));
-
-async function setup(options: SimOptions, extraEnv: Record<string, string> = {}) {
-  const sim = await startSimulator(options);
-  sims.push(sim);
-  const w = workdir();
-  const env = { ...sim.env(), ...w.env, ...extraEnv };
-  return { sim, w, env, run: (args: string[] = ['sync', '--json']) => runCli(args, env, w.cwd), start: (args: string[] = ['sync', '--json']) => startCli(args, env, w.cwd) };
-}
+const setup = simulatorSetup();
 
 const succeeded = (sim: Simulator) => sim.stats.resyncSucceeded.size;
 

@@ -88,23 +88,31 @@ export interface SimSetup {
   sim: Simulator;
   w: Workdir;
   env: Record<string, string>;
-  run(args: string[]): Promise<CliResult>;
-  start(args: string[]): CliProcess;
+  /** Runs the CLI (by default `sync --json`), with `more` on top of the environment. */
+  run(args?: string[], more?: Record<string, string>): Promise<CliResult>;
+  start(args?: string[]): CliProcess;
 }
 
 /**
  * For a test file: a function that starts a simulator with fresh folders for one test, with the CLI's
- * environment pointing at both. Every simulator it started is closed when the file's tests are done.
+ * environment pointing at both (plus the file's `defaults` and the test's `extraEnv`). Every simulator
+ * it started is closed when the file's tests are done.
  */
-export function simulatorSetup(): (options: SimOptions, extraEnv?: Record<string, string>) => Promise<SimSetup> {
+export function simulatorSetup(defaults: Record<string, string> = {}): (options: SimOptions, extraEnv?: Record<string, string>) => Promise<SimSetup> {
   const sims: Simulator[] = [];
   after(async () => Promise.all(sims.map((s) => s.close())));
   return async (options, extraEnv = {}) => {
     const sim = await startSimulator(options);
     sims.push(sim);
     const w = workdir();
-    const env = { ...sim.env(), ...w.env, ...extraEnv };
-    return { sim, w, env, run: (args) => runCli(args, env, w.cwd), start: (args) => startCli(args, env, w.cwd) };
+    const env = { ...sim.env(), ...w.env, ...defaults, ...extraEnv };
+    return {
+      sim,
+      w,
+      env,
+      run: (args = ['sync', '--json'], more = {}) => runCli(args, { ...env, ...more }, w.cwd),
+      start: (args = ['sync', '--json']) => startCli(args, env, w.cwd),
+    };
   };
 }
 

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { startSimulator, type SimOptions, type Simulator } from '../sim';
-import { runCli, startCli, summaryOf, until, workdir } from './harness';
+import { test } from 'node:test';
+import { runCli, startCli, summaryOf, until, simulatorSetup } from './harness';
 
 /**
  * The real CLI against a failing simulator: transient faults are ridden out, tenant faults are counted
  * exactly, and a controller that goes down stops the pass with state a second run resumes from.
  * Timeouts, retries and delays are kept tiny so every fault costs milliseconds.
  */
-const sims: Simulator[] = [];
-after(async () => Promise.all(sims.map((s) => s.close())));
-
 const FAST = { RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '2000', CONNECT_TIMEOUT_MS: '2000' };
 
-async function setup(options: SimOptions, extraEnv: Record<string, string> = {}) {
-  const sim = await startSimulator(options);
-  sims.push(sim);
-  const w = workdir();
-  const env = { ...sim.env(), ...w.env, ...FAST, ...extraEnv };
-  return { sim, w, env, run: (args: string[] = ['sync', '--json']) => runCli(args, env, w.cwd) };
-}
+const setup = simulatorSetup(FAST);
 
 const counts = (s: Record<string, unknown>) => (({ tenants, synced, failed, skipped, alreadyDone }) => ({ tenants, synced, failed, skipped, alreadyDone }))(s);
 

@@ -2,28 +2,19 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { otherCaFile, startSimulator, type SimOptions, type Simulator } from '../sim';
+import { test } from 'node:test';
+import { otherCaFile } from '../sim';
 import { testCerts } from '../sim/certs';
-import { type CliResult, runCli, startCli, summaryOf, until, type Workdir, workdir } from './harness';
+import { type CliResult, runCli, startCli, summaryOf, until, type Workdir, workdir, simulatorSetup } from './harness';
 
 /**
  * Secrets stay out of every output, files get modes only their owner (and the log's group) can read,
  * and certificates are verified unless the operator says otherwise, with a fix named when refused.
  */
-const sims: Simulator[] = [];
-after(async () => Promise.all(sims.map((s) => s.close())));
-
 const PASSWORD = 'Pa55-w0rd.that.must.stay.secret';
 const AUTH = { user: 'backsync', password: PASSWORD };
 
-async function setup(options: SimOptions, extraEnv: Record<string, string> = {}) {
-  const sim = await startSimulator(options);
-  sims.push(sim);
-  const w = workdir();
-  const env = { ...sim.env(), ...w.env, RETRY_MAX_DELAY_MS: '20', ...extraEnv };
-  return { sim, w, env, run: (args: string[] = ['sync', '--json'], more: Record<string, string> = {}) => runCli(args, { ...env, ...more }, w.cwd) };
-}
+const setup = simulatorSetup({ RETRY_MAX_DELAY_MS: '20' });
 
 /** Everything the tool wrote: its outputs, its log and its state files. */
 function everything(w: Workdir, results: CliResult[]): [string, string][] {
@@ -127,8 +118,7 @@ test('the log is created 0640 and every state file 0600, in folders closed to ot
 const FINGERPRINT = new X509Certificate(testCerts().cert).fingerprint256;
 
 test('https controller: verified by default; its CA, insecure mode or a right pin let the pass through; the rest is refused with the fix named', async () => {
-  const sim = await startSimulator({ https: true, instances: 1, tenantsPerInstance: 3 });
-  sims.push(sim);
+  const { sim } = await setup({ https: true, instances: 1, tenantsPerInstance: 3 });
   const { APS_CA_FILE: _ca, ...plain } = sim.env();
   const pass = async (extra: Record<string, string>) => {
     const w = workdir();
@@ -166,8 +156,7 @@ test('https controller: verified by default; its CA, insecure mode or a right pi
 });
 
 test('https OA: verified with OA_CA_FILE; without it, or with another CA, refused with OA_CA_FILE named', async () => {
-  const sim = await startSimulator({ oaHttps: true, instances: 1, tenantsPerInstance: 2 });
-  sims.push(sim);
+  const { sim } = await setup({ oaHttps: true, instances: 1, tenantsPerInstance: 2 });
   const { OA_CA_FILE: _ca, ...plain } = sim.env();
   assert.equal(plain.OA_TLS, 'true');
   const untrusted: Record<string, string>[] = [{}, { OA_CA_FILE: otherCaFile() }];

@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
-import { startSimulator, type SimOptions, type Simulator } from '../sim';
-import { runCli, summaryOf, workdir } from './harness';
+import { test } from 'node:test';
+import type { Simulator } from '../sim';
+import { runCli, simulatorSetup, summaryOf } from './harness';
 
 /** The real CLI against the simulator, each test on its own servers and folders. */
-const sims: Simulator[] = [];
-after(async () => Promise.all(sims.map((s) => s.close())));
-
-async function setup(options: SimOptions, extraEnv: Record<string, string> = {}) {
-  const sim = await startSimulator(options);
-  sims.push(sim);
-  const w = workdir();
-  const env = { ...sim.env(), ...w.env, ...extraEnv };
-  return { sim, w, env, run: (args: string[] = ['sync', '--json']) => runCli(args, env, w.cwd) };
-}
+const setup = simulatorSetup();
 
 /** Each ready tenant resynced exactly once, and nothing else resynced. */
 function assertEachReadyTenantOnce(sim: Simulator): void {
