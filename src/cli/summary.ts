@@ -35,11 +35,11 @@ export function summarize(result: PassResult, startedAt: number, finishedAt: num
 
 /** A few lines for a person at a terminal. */
 export function formatSummary(s: RunSummary, logPath: string): string {
-  const seconds = (s.durationMs / 1000).toFixed(1);
+  const where = `across ${s.instances} instance${s.instances === 1 ? '' : 's'} in ${(s.durationMs / 1000).toFixed(1)}s`;
   const lines = [
     s.dryRun
-      ? `dry run: ${s.planned} tenants would be resynced across ${s.instances} instance${s.instances === 1 ? "" : "s"} in ${seconds}s`
-      : `${s.synced} synced, ${s.failed} failed, ${s.skipped} skipped of ${s.tenants} tenants across ${s.instances} instance${s.instances === 1 ? "" : "s"} in ${seconds}s`,
+      ? `dry run: ${s.planned} tenants would be resynced ${where}`
+      : `${s.synced} synced, ${s.failed} failed, ${s.skipped} skipped of ${s.tenants} tenants ${where}`,
   ];
   if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
   for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
