@@ -1,0 +1,358 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { acquireRunLock } from '../../src/runtime/run-lock';
+
+/**
+ * `npm run bench`: the real CLI against the simulator, side by side with a bare loop, at several
+ * concurrencies, plus the cost of the runs cron starts every minute. Writes its table to
+ * test/bench/RESULTS.md (one section per tenant count and latency, replaced on each run).
+ *
+ *   npm run bench                                  3,000 tenants, 10 ms, concurrency 1, 4, 16, 3 rounds
+ *   npm run bench -- --tenants 100000              the memory check (concurrency 16, 1 round)
+ *   npm run bench -- --tenants 600 --rounds 1      a quick look
+ *
+ * The simulator runs in its own process, and so do the CLI and the bare loop, one at a time. Rounds
+ * interleave every configuration and alternate which of the CLI and the bare loop goes first, so a
+ * noisy neighbour hurts both sides alike; each figure is the median over the rounds.
+ */
+const ROOT = resolve(__dirname, '../../..');
+const CLI = join(ROOT, 'bin/o365-backsync');
+const SIM = join(ROOT, 'dist/test/sim/main.js');
+const BARE = join(__dirname, 'bare-loop.js');
+const USAGE_PRELOAD = join(__dirname, 'usage.js');
+const RESULTS = join(ROOT, 'test/bench/RESULTS.md');
+/** Above this many tenants the sequential shape would take too long to be worth waiting for. */
+const LARGE = 20_000;
+
+const USAGE = 'usage: bench.js [--tenants N] [--latency MS] [--concurrency 1,4,16] [--rounds N] [--startup-runs N] [--no-write]';
+
+interface Settings {
+  tenants: number;
+  latencyMs: number;
+  concurrencies: number[];
+  rounds: number;
+  startupRuns: number;
+  write: boolean;
+}
+
+function settings(): Settings {
+  const { values } = parseArgs({
+    options: {
+      tenants: { type: 'string', default: '3000' },
+      latency: { type: 'string', default: '10' },
+      concurrency: { type: 'string' },
+      rounds: { type: 'string' },
+      'startup-runs': { type: 'string', default: '15' },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const whole = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number, got '${v}'\n${USAGE}`);
+    return n;
+  };
+  const tenants = whole('tenants', values.tenants!);
+  const large = tenants > LARGE;
+  return {
+    tenants,
+    latencyMs: whole('latency', values.latency!),
+    concurrencies: (values.concurrency ?? (large ? '16' : '1,4,16')).split(',').map((c) => whole('concurrency', c)),
+    rounds: whole('rounds', values.rounds ?? (large ? '1' : '3')),
+    startupRuns: values['startup-runs'] === '0' ? 0 : whole('startup-runs', values['startup-runs']!),
+    write: !values['no-write'],
+  };
+}
+
+interface Sim {
+  env: Record<string, string>;
+  oaUrl: string;
+  appId: number;
+  stop(): Promise<Record<string, number>>;
+}
+
+/** The simulator in its own process, so that serving requests does not slow down the measuring. */
+async function startSim(s: Settings): Promise<Sim> {
+  const child = spawn(process.execPath, [SIM, '--instances', '1', '--tenants', String(s.tenants), '--latency', String(s.latencyMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  let partial = '';
+  let waiting: (() => void) | undefined;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+    waiting?.();
+  });
+  const nextLine = async (): Promise<string> => {
+    while (!lines.length) {
+      if (child.exitCode !== null) throw new Error('the simulator exited');
+      await new Promise<void>((r) => (waiting = r));
+    }
+    return lines.shift()!;
+  };
+  const ready = JSON.parse(await nextLine()) as { oaPort: number; appId: number; env: Record<string, string> };
+  return {
+    env: ready.env,
+    oaUrl: `http://127.0.0.1:${ready.oaPort}/RPC2`,
+    appId: ready.appId,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return (JSON.parse(await nextLine()) as { stats: Record<string, number> }).stats;
+    },
+  };
+}
+
+interface Run {
+  wallMs: number;
+  passMs: number;
+  resynced: number;
+  maxRss: number;
+  cpuMs: number;
+  tokenRefreshes?: number;
+  stateDir?: string;
+}
+
+function spawnTimed(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ wallMs: number; code: number | null; stdout: string; stderr: string }> {
+  const started = performance.now();
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((done) => child.on('close', (code) => done({ wallMs: performance.now() - started, code, stdout, stderr })));
+}
+
+function baseEnv(sim: Sim, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, ...sim.env, ...extra };
+}
+
+/** One full pass by the real CLI, as an operator would force it, in fresh folders. */
+async function runCli(sim: Sim, concurrency: number, tenants: number): Promise<Run> {
+  const work = mkdtempSync(join(os.tmpdir(), 'obs-bench-'));
+  const usageFile = join(work, 'usage.json');
+  const stateDir = join(work, 'state');
+  const env = baseEnv(sim, { LOG_DIR: join(work, 'log'), STATE_DIR: stateDir, NODE_OPTIONS: `--require ${USAGE_PRELOAD}`, BENCH_USAGE_FILE: usageFile });
+  const r = await spawnTimed(CLI, ['sync', '--force', '--json', '--concurrency', String(concurrency)], env, work);
+  if (r.code !== 0) throw new Error(`the CLI exited ${r.code} at concurrency ${concurrency}: ${r.stderr}`);
+  const summary = JSON.parse(r.stdout) as { durationMs: number; synced: number; tokenRefreshes: number };
+  if (summary.synced !== tenants) throw new Error(`the CLI synced ${summary.synced} of ${tenants} tenants at concurrency ${concurrency}`);
+  const { maxRss, cpuMs } = JSON.parse(readFileSync(usageFile, 'utf8')) as { maxRss: number; cpuMs: number };
+  return { wallMs: r.wallMs, passMs: summary.durationMs, resynced: summary.synced, maxRss, cpuMs, tokenRefreshes: summary.tokenRefreshes, stateDir };
+}
+
+/** The V8 settings on the CLI's `#!` line, given to the bare loop as well so that both run alike. */
+function launcherFlags(): string[] {
+  const shebang = readFileSync(CLI, 'utf8').split('\n', 1)[0]!;
+  return (/\bnode\s+(.*?)\s*--$/.exec(shebang)?.[1] ?? '').split(/\s+/).filter(Boolean);
+}
+
+async function runBare(sim: Sim, concurrency: number, tenants: number): Promise<Run> {
+  const options = {
+    oaUrl: sim.oaUrl,
+    appId: sim.appId,
+    concurrency,
+    pageSize: 500,
+    tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
+    operation: 'synchronize_async?fullSync=true',
+  };
+  const r = await spawnTimed(process.execPath, [...launcherFlags(), BARE, JSON.stringify(options)], baseEnv(sim), os.tmpdir());
+  if (r.code !== 0) throw new Error(`the bare loop exited ${r.code}: ${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { resynced: number; errors: number; durationMs: number; maxRss: number; cpuMs: number };
+  if (out.resynced !== tenants) throw new Error(`the bare loop resynced ${out.resynced} of ${tenants} tenants (${out.errors} errors)`);
+  return { wallMs: r.wallMs, passMs: out.durationMs, resynced: out.resynced, maxRss: out.maxRss, cpuMs: out.cpuMs };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Startup {
+  name: string;
+  medianMs: number;
+  minMs: number;
+}
+
+/**
+ * What the runs cron starts every minute cost, over a bare `node -e 0`: the commands are timed in
+ * interleaved rounds (spawn to exit) and each figure is the median (and the least) of the differences.
+ * "Another run is active" finds the lock held by this process; "not due yet" finds a copy of the
+ * state a real pass left, with that pass's start moved to now so that it is surely not due. Each run
+ * is checked to have taken the path it is meant to measure.
+ */
+function measureStartup(sim: Sim, lastPassStateDir: string, runs: number, lockedStateDir: string): Startup[] {
+  const work = mkdtempSync(join(os.tmpdir(), 'obs-bench-startup-'));
+  const notDueState = join(work, 'state');
+  mkdirSync(notDueState);
+  const last = JSON.parse(readFileSync(join(lastPassStateDir, 'last-pass.json'), 'utf8')) as { startedAt: string };
+  writeFileSync(join(notDueState, 'last-pass.json'), JSON.stringify({ ...last, startedAt: new Date().toISOString() }));
+  const logOf = (dir: string) => join(dir, 'o365-backsync.log');
+  const lastMessage = (dir: string): string => String((JSON.parse(readFileSync(logOf(dir), 'utf8').trim().split('\n').at(-1)!) as { msg: unknown }).msg);
+  const notDueLog = join(work, 'log-not-due');
+  const lockedLog = join(work, 'log-locked');
+  const commands: { name: string; command: string; args: string[]; env: NodeJS.ProcessEnv; check?: () => boolean }[] = [
+    { name: 'bare `node -e 0`', command: process.execPath, args: ['-e', '0'], env: { PATH: process.env.PATH } },
+    { name: '`--version`', command: CLI, args: ['--version'], env: { PATH: process.env.PATH } },
+    { name: '`--help`', command: CLI, args: ['--help'], env: { PATH: process.env.PATH } },
+    {
+      name: 'another run is active',
+      command: CLI,
+      args: ['sync'],
+      env: baseEnv(sim, { STATE_DIR: lockedStateDir, LOG_DIR: lockedLog }),
+      check: () => lastMessage(lockedLog).startsWith('another run is active'),
+    },
+    {
+      name: 'not due yet',
+      command: CLI,
+      args: ['sync'],
+      env: baseEnv(sim, { STATE_DIR: notDueState, LOG_DIR: notDueLog, SYNC_MIN_INTERVAL: 'auto' }),
+      check: () => lastMessage(notDueLog).startsWith('not due yet'),
+    },
+  ];
+  const times = commands.map(() => [] as number[]);
+  for (let round = 0; round < runs; round++) {
+    commands.forEach((c, i) => {
+      const started = performance.now();
+      const r = spawnSync(c.command, c.args, { env: c.env, cwd: work, stdio: 'ignore' });
+      times[i]!.push(performance.now() - started);
+      if (r.status !== 0 || (c.check && !c.check())) throw new Error(`start-up run '${c.name}' did not take its path (exit ${r.status})`);
+    });
+  }
+  const bare = times[0]!;
+  return commands.slice(1).map((c, i) => {
+    const over = times[i + 1]!.map((t, k) => t - bare[k]!);
+    return { name: c.name, medianMs: median(over), minMs: Math.min(...over) };
+  });
+}
+
+interface Row {
+  concurrency: number;
+  cli: Run[];
+  bare: Run[];
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+const ratio = (x: number): string => `${x.toFixed(2)}×`;
+const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
+
+function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStats: Record<string, number>): string {
+  const base = rows.find((r) => r.concurrency === 1);
+  const lines = [
+    '| concurrency | CLI tenants/s | CLI efficiency | bare loop efficiency | CLI time ÷ bare loop | CLI wall ÷ bare wall | CLI CPU ÷ bare CPU | speed-up vs concurrency 1 | CLI peak RSS | token renewals |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const cli = median(r.cli.map((x) => x.passMs));
+    const bare = median(r.bare.map((x) => x.passMs));
+    const ideal = (s.tenants * s.latencyMs) / r.concurrency;
+    const speedup = base ? median(base.cli.map((x) => x.passMs)) / cli : undefined;
+    lines.push(
+      `| ${r.concurrency} | ${Math.round((s.tenants / cli) * 1000)} | ${pct(ideal / cli)} | ${pct(ideal / bare)} | ${ratio(cli / bare)} | ` +
+        `${ratio(median(r.cli.map((x) => x.wallMs)) / median(r.bare.map((x) => x.wallMs)))} | ${ratio(median(r.cli.map((x) => x.cpuMs)) / median(r.bare.map((x) => x.cpuMs)))} | ${speedup === undefined ? 'n/a' : ratio(speedup)} | ` +
+        `${mb(Math.max(...r.cli.map((x) => x.maxRss)))} | ${[...new Set(r.cli.map((x) => x.tokenRefreshes))].join(', ')} |`,
+    );
+  }
+  const out = [lines.join('\n')];
+  if (startup) {
+    out.push(
+      ['| start-up path | overhead over `node -e 0`, median | least |', '|---|---:|---:|', ...startup.map((x) => `| ${x.name} | ${Math.round(x.medianMs)} ms | ${Math.round(x.minMs)} ms |`)].join(
+        '\n',
+      ),
+    );
+  }
+  out.push(
+    `Simulator's view over all runs: ${simStats.requests} requests, ${simStats.staleTokenRefusals} refused for a stale token, ` +
+      `oldest token used ${Math.round(simStats.maxTokenAgeUsedMs! / 1000)} s, peak ${simStats.peakInFlight} in flight.`,
+  );
+  return out.join('\n\n');
+}
+
+function machine(): string {
+  const cpus = os.cpus();
+  return (
+    `${os.availableParallelism()} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${Math.round(os.totalmem() / 1024 ** 3)} GB memory, ` +
+    `Node ${process.version} on ${os.platform()} ${os.release()}, load average ${os.loadavg()[0]!.toFixed(2)} at the start`
+  );
+}
+
+const HEADER = `# Benchmark results
+
+Produced by \`npm run bench\` (code in test/bench/): the real CLI (\`o365-backsync sync --force --json\`, fresh
+LOG_DIR and STATE_DIR each run) against the simulator in its own process, side by side with a bare loop
+(undici at the same concurrency, one token, no retries, logging or state: the practical limit on this
+simulator). One section per tenant count and latency; a new run replaces its own section.
+
+- **efficiency**: the ideal pass time \`tenants × latency ÷ concurrency\` divided by the measured pass time.
+- **CLI time ÷ bare loop**: pass time from the CLI's own summary (\`durationMs\`: lock, state, loading the HTTP
+  stack, OA, listing, resyncs, journal) over the bare loop's time from loading its HTTP stack to its last reply.
+  The bare loop runs with the V8 settings of the CLI's \`#!\` line. **wall** compares the
+  two processes from spawn to exit, start-up included. **CPU** is each process's user + system time: where both
+  sides share two cores with the simulator, CPU per tenant is what limits the pass at high concurrency.
+- **peak RSS**: the CLI process's \`maxRSS\` as the kernel counts it, the highest over the rounds.
+- Machines are noisy: read the ratios, not the absolute times.
+`;
+
+function writeResults(s: Settings, body: string): void {
+  const key = `<!-- bench tenants=${s.tenants} latency=${s.latencyMs} -->`;
+  const end = '<!-- /bench -->';
+  const section = `${key}\n## ${s.tenants.toLocaleString('en')} tenants, ${s.latencyMs} ms per request\n\n${body}\n${end}`;
+  const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : `${HEADER}\n`;
+  const at = current.indexOf(key);
+  const next = at < 0 ? `${current.trimEnd()}\n\n${section}\n` : `${current.slice(0, at)}${section}${current.slice(current.indexOf(end, at) + end.length)}`;
+  writeFileSync(RESULTS, next);
+}
+
+async function main(): Promise<void> {
+  const s = settings();
+  const machineFacts = machine();
+  const sim = await startSim(s);
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const rows: Row[] = s.concurrencies.map((concurrency) => ({ concurrency, cli: [], bare: [] }));
+  let startup: Startup[] | undefined;
+  let simStats: Record<string, number>;
+  try {
+    for (let round = 0; round < s.rounds; round++) {
+      // Alternate the order of configurations and of CLI/bare, so neither always runs on a warmer machine.
+      const order = round % 2 ? [...rows].reverse() : rows;
+      for (const row of order) {
+        const pair = [() => runCli(sim, row.concurrency, s.tenants).then((r) => row.cli.push(r)), () => runBare(sim, row.concurrency, s.tenants).then((r) => row.bare.push(r))];
+        for (const step of round % 2 ? pair.reverse() : pair) await step();
+        say(
+          `round ${round + 1}/${s.rounds}, concurrency ${row.concurrency}: CLI ${Math.round(row.cli.at(-1)!.passMs)} ms (wall ${Math.round(row.cli.at(-1)!.wallMs)}), ` +
+            `bare ${Math.round(row.bare.at(-1)!.passMs)} ms (wall ${Math.round(row.bare.at(-1)!.wallMs)}), CLI peak RSS ${mb(row.cli.at(-1)!.maxRss)}`,
+        );
+      }
+    }
+    if (s.startupRuns > 0) {
+      const locked = mkdtempSync(join(os.tmpdir(), 'obs-bench-locked-'));
+      const lock = await acquireRunLock(locked, new Date());
+      if (!lock.acquired) throw new Error('could not take the lock to measure "another run is active"');
+      try {
+        startup = measureStartup(sim, rows[0]!.cli.at(-1)!.stateDir!, s.startupRuns, locked);
+      } finally {
+        await lock.release();
+      }
+    }
+  } finally {
+    simStats = await sim.stop();
+  }
+  const date = new Date().toISOString().slice(0, 10);
+  const body =
+    `${date}, ${machineFacts}. ${s.rounds} round(s), medians; \`npm run bench -- --tenants ${s.tenants} --latency ${s.latencyMs} ` +
+    `--concurrency ${s.concurrencies.join(',')} --rounds ${s.rounds}\`.\n\n${table(s, rows, startup, simStats)}\n`;
+  process.stdout.write(`${body}\n`);
+  if (s.write) {
+    writeResults(s, body);
+    say(`written to ${RESULTS}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+});
