@@ -133,6 +133,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
   // The network stack loads only now that a pass will really run.
   const { connect } = require('./clients') as typeof import('./clients');
   const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
+  (require('../runtime/heap-settings') as typeof import('../runtime/heap-settings')).settleHeapForPass();
   const clients = connect(config, run.scrubber, logger, stop.signal);
   const targets = run.tenants?.length ? new TenantTargets(run.tenants) : undefined;
   let result: PassResult;
