@@ -144,12 +144,6 @@ async function runCli(sim: Sim, concurrency: number, tenants: number): Promise<R
   return { wallMs: r.wallMs, passMs: summary.durationMs, resynced: summary.synced, maxRss, cpuMs, tokenRefreshes: summary.tokenRefreshes, stateDir };
 }
 
-/** The V8 settings on the CLI's `#!` line, given to the bare loop as well so that both run alike. */
-function launcherFlags(): string[] {
-  const shebang = readFileSync(CLI, 'utf8').split('\n', 1)[0]!;
-  return (/\bnode\s+(.*?)\s*--$/.exec(shebang)?.[1] ?? '').split(/\s+/).filter(Boolean);
-}
-
 async function runBare(sim: Sim, concurrency: number, tenants: number): Promise<Run> {
   const options = {
     oaUrl: sim.oaUrl,
@@ -159,7 +153,7 @@ async function runBare(sim: Sim, concurrency: number, tenants: number): Promise<
     tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
     operation: 'synchronize_async?fullSync=true',
   };
-  const r = await spawnTimed(process.execPath, [...launcherFlags(), BARE, JSON.stringify(options)], baseEnv(sim), os.tmpdir());
+  const r = await spawnTimed(process.execPath, [BARE, JSON.stringify(options)], baseEnv(sim), os.tmpdir());
   if (r.code !== 0) throw new Error(`the bare loop exited ${r.code}: ${r.stderr}`);
   const out = JSON.parse(r.stdout) as { resynced: number; errors: number; durationMs: number; maxRss: number; cpuMs: number };
   if (out.resynced !== tenants) throw new Error(`the bare loop resynced ${out.resynced} of ${tenants} tenants (${out.errors} errors)`);
@@ -290,7 +284,7 @@ simulator). One section per tenant count and latency; a new run replaces its own
 - **efficiency**: the ideal pass time \`tenants × latency ÷ concurrency\` divided by the measured pass time.
 - **CLI time ÷ bare loop**: pass time from the CLI's own summary (\`durationMs\`: lock, state, loading the HTTP
   stack, OA, listing, resyncs, journal) over the bare loop's time from loading its HTTP stack to its last reply.
-  The bare loop runs with the V8 settings of the CLI's \`#!\` line. **wall** compares the
+  The bare loop applies the V8 settings the CLI applies when a pass starts. **wall** compares the
   two processes from spawn to exit, start-up included. **CPU** is each process's user + system time: where both
   sides share two cores with the simulator, CPU per tenant is what limits the pass at high concurrency.
 - **peak RSS**: the CLI process's \`maxRSS\` as the kernel counts it, the highest over the rounds.
