@@ -37,12 +37,13 @@ test('503s from the controller lower the concurrency, the log says so, and every
   const first = changes[0]!;
   assert.deepEqual({ from: first.from, to: first.to, reason: first.reason, level: first.level }, { from: 16, to: 8, reason: 'throttled', level: 30 });
   assert.equal(first.msg, 'concurrency lowered from 16 to 8');
+  // Each change halves the limit or adds one back, within 1..16, and the successes in between raise it.
   for (const c of changes) {
-    assert.ok(typeof c.from === 'number' && typeof c.to === 'number' && c.to >= 1 && c.to <= 16, JSON.stringify(c));
-    assert.equal(c.reason === 'throttled' ? c.to < c.from : c.to === c.from + 1, true, JSON.stringify(c));
+    const { from, to, reason } = c as { from: number; to: number; reason: string };
+    assert.ok(from >= 1 && from <= 16 && to >= 1 && to <= 16, JSON.stringify(c));
+    assert.equal(to, reason === 'throttled' ? Math.floor(from / 2) : from + 1, JSON.stringify(c));
   }
-  // A burst of throttles from one window is one decrease, so the limit does not collapse to 1 at once.
-  assert.ok(changes.some((c) => c.reason === 'recovered') || changes.length < 5, JSON.stringify(changes.map((c) => c.msg)));
+  assert.ok(changes.some((c) => c.reason === 'recovered'), 'the limit never went back up');
   assert.ok(sim.stats.peakInFlight <= 16, `peak in flight ${sim.stats.peakInFlight}`);
 });
 
