@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
-import { startSimulator, type SimOptions, type Simulator } from '../sim';
-import { runCli, summaryOf, workdir } from './harness';
+import { test } from 'node:test';
+import type { Simulator } from '../sim';
+import { simulatorSetup, summaryOf } from './harness';
 
 /** Concurrency against the simulator: backing off when the controller throttles, and the token rules at 16 workers. */
-const sims: Simulator[] = [];
-after(async () => Promise.all(sims.map((s) => s.close())));
-
-async function setup(options: SimOptions, extraEnv: Record<string, string>) {
-  const sim = await startSimulator(options);
-  sims.push(sim);
-  const w = workdir();
-  const env = { ...sim.env(), ...w.env, ...extraEnv };
-  return { sim, w, run: () => runCli(['sync', '--json'], env, w.cwd) };
-}
+const setup = simulatorSetup();
 
 function assertEveryReadyTenantSynced(sim: Simulator): void {
   const ready = sim.readyTenants().map((t) => t.id).sort();
