@@ -45,7 +45,7 @@ function settings(): Settings {
       latency: { type: 'string', default: '10' },
       concurrency: { type: 'string' },
       rounds: { type: 'string' },
-      'startup-runs': { type: 'string', default: '15' },
+      'startup-runs': { type: 'string', default: '21' },
       'no-write': { type: 'boolean', default: false },
     },
   });
@@ -259,11 +259,38 @@ function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStat
       ),
     );
   }
+  out.push(criteria(s, rows, startup));
   out.push(
     `Simulator's view over all runs: ${simStats.requests} requests, ${simStats.staleTokenRefusals} refused for a stale token, ` +
       `oldest token used ${Math.round(simStats.maxTokenAgeUsedMs! / 1000)} s, peak ${simStats.peakInFlight} in flight.`,
   );
   return out.join('\n\n');
+}
+
+/** Issue 5's done criteria, as far as this run measured them. */
+function criteria(s: Settings, rows: Row[], startup: Startup[] | undefined): string {
+  const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const pass = (r: Row | undefined, side: 'cli' | 'bare') => (r ? median(r[side].map((x) => x.passMs)) : undefined);
+  const lines: string[] = [];
+  const one = rows.find((r) => r.concurrency === 1);
+  const sixteen = rows.find((r) => r.concurrency === 16);
+  if (one && sixteen) {
+    const speedup = pass(one, 'cli')! / pass(sixteen, 'cli')!;
+    lines.push(`- concurrency 16 more than 10× faster than concurrency 1: ${ratio(speedup)}, ${verdict(speedup > 10)}`);
+  }
+  if (sixteen) {
+    const slower = pass(sixteen, 'cli')! / pass(sixteen, 'bare')! - 1;
+    lines.push(`- concurrency 16 within 15% of the bare loop: ${pct(slower)} slower, ${verdict(slower <= 0.15)}`);
+  }
+  if (s.tenants >= 100_000) {
+    const peak = Math.max(...rows.flatMap((r) => r.cli.map((x) => x.maxRss)));
+    lines.push(`- peak RSS at ${s.tenants.toLocaleString('en')} tenants under 120 MB: ${mb(peak)}, ${verdict(peak < 120 * 1024 * 1024)}`);
+  }
+  if (startup) {
+    const worst = Math.max(...startup.map((x) => x.medianMs));
+    lines.push(`- start-up overhead at most 150 ms (the worst median above): ${Math.round(worst)} ms, ${verdict(worst <= 150)}`);
+  }
+  return `Done criteria of issue 5 measured in this run:\n${lines.join('\n')}`;
 }
 
 function machine(): string {
