@@ -107,19 +107,22 @@ export class ApsClient implements TenantController, TenantFinder {
       .find((t): t is Tenant => typeof t !== 'string' && t.id === tenantId);
   }
 
-  async resync(tenantId: string, token: string): Promise<ResyncResult> {
+  async resync(tenantId: string, authorized: Authorized): Promise<ResyncResult> {
     if (!RESOURCE_ID.test(tenantId)) throw new RangeError(`not an APS resource id: '${excerpt(tenantId, 80)}'`);
     const method = this.options.resyncMethod.toUpperCase();
     const withBody = method === 'POST' || method === 'PUT';
+    // Retried around the token policy, like the listing: a retry can wait long enough for the token to age.
     const reply = await withRetries(
       () =>
-        this.send({
-          method,
-          url: `${this.resources}/${encodeURIComponent(tenantId)}/${this.options.resyncOperation}`,
-          headers: withBody ? { ...this.headers(token), 'content-type': 'application/json' } : this.headers(token),
-          body: withBody ? '{}' : undefined,
-          what: 'resync reply',
-        }),
+        authorized((token) =>
+          this.send({
+            method,
+            url: `${this.resources}/${encodeURIComponent(tenantId)}/${this.options.resyncOperation}`,
+            headers: withBody ? { ...this.headers(token), 'content-type': 'application/json' } : this.headers(token),
+            body: withBody ? '{}' : undefined,
+            what: 'resync reply',
+          }),
+        ),
       this.retry,
     );
     return parseSyncReport(reply.body);

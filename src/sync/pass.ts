@@ -137,7 +137,9 @@ async function resyncOne(
     return { outcome: 'planned' };
   }
   try {
-    const result = await policy.run((token) => controller.resync(tenant.id, token), true);
+    // The tenant counts towards the token's renewal once, on its first attempt, not on each retry.
+    let attempts = 0;
+    const result = await controller.resync(tenant.id, (call) => policy.run(call, attempts++ === 0));
     events.resyncAnswered?.(instance, tenant);
     if (result.outcome === 'synced') return { outcome: 'synced' };
     events.tenantFailed?.(instance, tenant, result.message, result.failedObjects);

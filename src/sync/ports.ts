@@ -47,7 +47,11 @@ export interface TenantController {
   listTenants(authorized: Authorized, signal?: AbortSignal, onTotal?: (total: number) => void): AsyncIterable<Tenant>;
   /** Counts tenants without walking them, for the doctor. */
   countTenants(token: string): Promise<number>;
-  resync(tenantId: string, token: string): Promise<ResyncResult>;
+  /**
+   * Forces the tenant's synchronization. Each attempt, retries included, goes through `authorized`, so
+   * a retry after a long wait still leaves with a token within its age.
+   */
+  resync(tenantId: string, authorized: Authorized): Promise<ResyncResult>;
 }
 
 /** Finds one tenant by id among those an instance's token can see, whatever its status: for targeted runs. */

@@ -220,7 +220,7 @@ test('the default resync is a GET of synchronize_async that answers 202', async 
     res.writeHead(202);
     res.end();
   };
-  assert.deepEqual(await client().resync(uuid(7), TOKEN), { outcome: 'synced' });
+  assert.deepEqual(await client().resync(uuid(7), authorized), { outcome: 'synced' });
   assert.equal(seen.length, 1);
   assert.equal(seen[0].method, 'GET');
   assert.equal(seen[0].url, `/aps/2/resources/${uuid(7)}/synchronize_async?fullSync=true`);
@@ -232,7 +232,7 @@ test('the default resync is a GET of synchronize_async that answers 202', async 
 test('a synchronous report with failures makes the tenant failed', async () => {
   handler = (_req, res) =>
     reply(res, 200, { domains: [], users: [{ objectName: 'bob@example.com', operationCode: 1, success: false, comment: 'No license' }], AllUpdatesSucceeded: false });
-  const result = await client({ resyncOperation: 'synchronize' }).resync(uuid(1), TOKEN);
+  const result = await client({ resyncOperation: 'synchronize' }).resync(uuid(1), authorized);
   assert.deepEqual(result, {
     outcome: 'failed',
     message: '1 of 1 objects failed: bob@example.com: No license',
@@ -243,13 +243,13 @@ test('a synchronous report with failures makes the tenant failed', async () => {
 
 test('a tenant gone since the listing answers 404: an ApsError, not retried', async () => {
   handler = (_req, res) => reply(res, 404, { code: 404, type: 'APS::Util::NotFound', message: 'Resource not found' });
-  await assert.rejects(client().resync(uuid(2), TOKEN), (e: unknown) => e instanceof ApsError && e.status === 404 && e.remoteMessage === 'Resource not found');
+  await assert.rejects(client().resync(uuid(2), authorized), (e: unknown) => e instanceof ApsError && e.status === 404 && e.remoteMessage === 'Resource not found');
   assert.equal(seen.length, 1);
 });
 
 test('a refused token is thrown to the token policy at once, and its message holds no token', async () => {
   handler = (_req, res) => reply(res, 500, { code: 500, error: 'APS::Hosting::Exception', message: 'Authentication failed.' });
-  await assert.rejects(client().resync(uuid(2), TOKEN), (e: unknown) => e instanceof ApsError && e.tokenRefused && !e.message.includes(TOKEN));
+  await assert.rejects(client().resync(uuid(2), authorized), (e: unknown) => e instanceof ApsError && e.tokenRefused && !e.message.includes(TOKEN));
   assert.equal(seen.length, 1);
 });
 
@@ -260,13 +260,15 @@ test('a transient resync failure is retried', async () => {
     res.writeHead(202);
     res.end();
   };
-  assert.deepEqual(await client().resync(uuid(3), TOKEN), { outcome: 'synced' });
+  authorizedCalls = 0;
+  assert.deepEqual(await client().resync(uuid(3), authorized), { outcome: 'synced' });
   assert.equal(seen.length, 2);
+  assert.equal(authorizedCalls, 2, 'each attempt asks the token policy for its token');
 });
 
 test('a POST resync sends an empty JSON object', async () => {
   handler = (_req, res) => reply(res, 200, { ok: true });
-  assert.deepEqual(await client({ resyncMethod: 'POST', resyncOperation: 'resync' }).resync(uuid(4), TOKEN), { outcome: 'synced' });
+  assert.deepEqual(await client({ resyncMethod: 'POST', resyncOperation: 'resync' }).resync(uuid(4), authorized), { outcome: 'synced' });
   assert.equal(seen[0].method, 'POST');
   assert.equal(seen[0].url, `/aps/2/resources/${uuid(4)}/resync`);
   assert.equal(seen[0].headers['content-type'], 'application/json');
@@ -275,7 +277,7 @@ test('a POST resync sends an empty JSON object', async () => {
 
 test('an id that could leave the tenant path is refused before any request', async () => {
   for (const id of ['..', '../x', 'a/b', 'a?b', '']) {
-    await assert.rejects(client().resync(id, TOKEN), RangeError, id);
+    await assert.rejects(client().resync(id, authorized), RangeError, id);
   }
   assert.equal(seen.length, 0);
 });

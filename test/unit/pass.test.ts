@@ -24,17 +24,18 @@ function world(tenantsPerInstance: Record<number, string[]>, behaviour: (tenant:
       }
     },
     countTenants: async () => tenantsPerInstance[instance.id]!.length,
-    resync: async (tenantId) => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      try {
-        await new Promise((r) => setTimeout(r, 1));
-        resyncs.push(tenantId);
-        return await behaviour(tenantId);
-      } finally {
-        inFlight--;
-      }
-    },
+    resync: (tenantId, authorized) =>
+      authorized(async () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 1));
+          resyncs.push(tenantId);
+          return await behaviour(tenantId);
+        } finally {
+          inFlight--;
+        }
+      }),
   });
   return { directory, controllerFor, resyncs, peak: () => peak, tokens: () => tokens };
 }
