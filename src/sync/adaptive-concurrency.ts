@@ -25,7 +25,8 @@ export interface AdaptiveConcurrencyOptions {
   now?: () => number;
 }
 
-export const DEFAULT_COOLDOWN_MS = 2000;
+/** Long enough for a window of requests to answer on a slow controller, short enough to react within a pass. */
+const DEFAULT_COOLDOWN_MS = 2000;
 
 export class AdaptiveConcurrency {
   private limit: number;
