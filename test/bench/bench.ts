@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,6 +24,8 @@ const SIM = join(ROOT, 'dist/test/sim/main.js');
 const BARE = join(__dirname, 'bare-loop.js');
 const USAGE_PRELOAD = join(__dirname, 'usage.js');
 const RESULTS = join(ROOT, 'test/bench/RESULTS.md');
+/** Every run's folders go under this one, removed at the end: a 100,000-tenant log is not worth keeping. */
+const SCRATCH = mkdtempSync(join(os.tmpdir(), 'obs-bench-'));
 /** Above this many tenants the sequential shape would take too long to be worth waiting for. */
 const LARGE = 20_000;
 
@@ -132,7 +134,7 @@ function baseEnv(sim: Sim, extra: Record<string, string> = {}): NodeJS.ProcessEn
 
 /** One full pass by the real CLI, as an operator would force it, in fresh folders. */
 async function runCli(sim: Sim, concurrency: number, tenants: number): Promise<Run> {
-  const work = mkdtempSync(join(os.tmpdir(), 'obs-bench-'));
+  const work = mkdtempSync(join(SCRATCH, 'cli-'));
   const usageFile = join(work, 'usage.json');
   const stateDir = join(work, 'state');
   const env = baseEnv(sim, { LOG_DIR: join(work, 'log'), STATE_DIR: stateDir, NODE_OPTIONS: `--require ${USAGE_PRELOAD}`, BENCH_USAGE_FILE: usageFile });
@@ -153,7 +155,7 @@ async function runBare(sim: Sim, concurrency: number, tenants: number): Promise<
     tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
     operation: 'synchronize_async?fullSync=true',
   };
-  const r = await spawnTimed(process.execPath, [BARE, JSON.stringify(options)], baseEnv(sim), os.tmpdir());
+  const r = await spawnTimed(process.execPath, [BARE, JSON.stringify(options)], baseEnv(sim), SCRATCH);
   if (r.code !== 0) throw new Error(`the bare loop exited ${r.code}: ${r.stderr}`);
   const out = JSON.parse(r.stdout) as { resynced: number; errors: number; durationMs: number; maxRss: number; cpuMs: number };
   if (out.resynced !== tenants) throw new Error(`the bare loop resynced ${out.resynced} of ${tenants} tenants (${out.errors} errors)`);
@@ -180,7 +182,7 @@ interface Startup {
  * is checked to have taken the path it is meant to measure.
  */
 function measureStartup(sim: Sim, lastPassStateDir: string, runs: number, lockedStateDir: string): Startup[] {
-  const work = mkdtempSync(join(os.tmpdir(), 'obs-bench-startup-'));
+  const work = mkdtempSync(join(SCRATCH, 'startup-'));
   const notDueState = join(work, 'state');
   mkdirSync(notDueState);
   const last = JSON.parse(readFileSync(join(lastPassStateDir, 'last-pass.json'), 'utf8')) as { startedAt: string };
@@ -350,7 +352,7 @@ async function main(): Promise<void> {
       }
     }
     if (s.startupRuns > 0) {
-      const locked = mkdtempSync(join(os.tmpdir(), 'obs-bench-locked-'));
+      const locked = mkdtempSync(join(SCRATCH, 'locked-'));
       const lock = await acquireRunLock(locked, new Date());
       if (!lock.acquired) throw new Error('could not take the lock to measure "another run is active"');
       try {
@@ -361,6 +363,7 @@ async function main(): Promise<void> {
     }
   } finally {
     simStats = await sim.stop();
+    rmSync(SCRATCH, { recursive: true, force: true });
   }
   const date = new Date().toISOString().slice(0, 10);
   const body =
