@@ -1,4 +1,5 @@
 import type { PassResult } from '../sync/pass';
+import { errorCode } from './pass-log';
 import type { PassCounts } from '../sync/summary';
 import type { UnresolvedTenant } from '../sync/targeted';
 
@@ -27,7 +28,7 @@ export function summarize(result: PassResult, startedAt: number, finishedAt: num
     dryRun,
     complete: !interruptedBy && instanceFailures.length === 0,
     ...counts,
-    instanceFailures: instanceFailures.map((f) => ({ instanceId: f.instanceId, code: (f.error as { code?: string }).code, error: f.error.message })),
+    instanceFailures: instanceFailures.map((f) => ({ instanceId: f.instanceId, code: errorCode(f.error), error: f.error.message })),
     ...(interruptedBy ? { interruptedBy: interruptedBy === 'signal' ? 'signal' : interruptedBy.message } : {}),
     exitCode,
   };
