@@ -60,7 +60,7 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
     const instances = flags.instance?.map(parseInstanceId);
     const tenants = flags.tenant?.map(parseTenantId);
     const { progress, echo } = terminalFor(flags);
-    const log = openRunLog(config.logDir, scrubber, process.env.LOG_LEVEL ?? 'info', echo);
+    const log = openRunLog(config.logDir, scrubber, config.logLevel, echo);
     run = { config, log, logger: log.logger, scrubber, flags, instances, tenants, progress, startedAt: new Date(), say };
   } catch (e) {
     say((e as Error).message);

@@ -1,157 +1,85 @@
-import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseEnvFile } from 'dotenv';
 import { ConfigError } from '../errors';
+import * as parse from './config-parsers';
+import type { Parser } from './config-parsers';
+
+interface Setting<T> {
+  variable: string;
+  /** The command-line flag that overrides the variable, so errors can name both. */
+  flag?: string;
+  /** The value used when the variable is unset, written as an operator would write it. */
+  default?: string;
+  /** Without a default: 'required', or what an unset variable means (the README shows it). */
+  unset?: string;
+  parse: Parser<T>;
+  /** One line for the README's settings table. */
+  meaning: string;
+  /** A setting of this host's own files, which `status` reads too. */
+  local?: true;
+}
+
+/**
+ * Every setting, once: its variable, flag, default, parser and meaning. `Config` is derived from this
+ * table, loadConfig reads it, and a test holds the README's table and config.example.env to it.
+ */
+export const SETTINGS = {
+  officeAppId: { variable: 'OFFICE_APP_ID', unset: 'required', parse: parse.positiveInt, meaning: 'application ID of the Office 365 APS application (not an instance ID)' },
+  oaHost: { variable: 'OA_HOST', unset: 'required', parse: parse.host, meaning: 'BackNet IP or host name of the OA management node' },
+  oaPort: { variable: 'OA_PORT', default: '8440', parse: parse.port, meaning: 'OA Public API port' },
+  oaUser: { variable: 'OA_USER', parse: parse.text, meaning: 'HTTP basic auth user for the OA Public API, when enabled there (set with `OA_PASSWORD`)' },
+  oaPassword: { variable: 'OA_PASSWORD', parse: parse.text, meaning: 'its password (set with `OA_USER`)' },
+  oaTls: { variable: 'OA_TLS', default: 'false', parse: parse.boolean, meaning: 'https for the OA Public API' },
+  oaCaFile: { variable: 'OA_CA_FILE', parse: parse.caFile, meaning: 'PEM file of the CA that issued the OA Public API certificate' },
+  apsUrl: { variable: 'APS_URL', unset: '`controller_uri` from the token reply, else `https://OA_HOST:6308`', parse: parse.httpUrl, meaning: 'APS controller base URL' },
+  apsCaFile: { variable: 'APS_CA_FILE', parse: parse.caFile, meaning: "PEM file of the CA that issued the controller's certificate" },
+  apsCertSha256: { variable: 'APS_CERT_SHA256', parse: parse.sha256Fingerprint, meaning: "pin the controller certificate's SHA-256 fingerprint; enough on its own, and with `APS_CA_FILE` both must hold" },
+  apsTlsInsecure: { variable: 'APS_TLS_INSECURE', default: 'false', parse: parse.boolean, meaning: 'do not verify the controller certificate (logs a warning every run)' },
+  tenantType: { variable: 'APS_TENANT_TYPE', default: 'http://www.parallels.com/Office365/Tenant/2.0', parse: parse.text, meaning: 'APS type of tenant resources' },
+  resyncOperation: { variable: 'APS_RESYNC_OPERATION', default: 'synchronize_async?fullSync=true', parse: parse.operation, meaning: 'tenant operation (path and query), called as `/aps/2/resources/<tenant>/<operation>`' },
+  resyncMethod: { variable: 'APS_RESYNC_METHOD', default: 'GET', parse: parse.httpMethod, meaning: 'HTTP method of that operation' },
+  pageSize: { variable: 'APS_PAGE_SIZE', default: '500', parse: parse.positiveInt, meaning: 'tenants asked for per listing page (the controller may send fewer)' },
+  tokenRefreshEvery: { variable: 'TOKEN_REFRESH_EVERY', default: '100', parse: parse.positiveInt, meaning: "renew an instance's token after this many tenants" },
+  tokenMaxAgeMs: { variable: 'APS_TOKEN_MAX_AGE', default: '1500', parse: parse.secondsAsMs, meaning: 'seconds; renew a token once it is this old (tokens expire after 30 minutes)' },
+  concurrency: { variable: 'SYNC_CONCURRENCY', flag: '--concurrency', default: '4', parse: parse.concurrency, meaning: 'tenants resynced at once, at most 256' },
+  requestTimeoutMs: { variable: 'REQUEST_TIMEOUT_MS', default: '60000', parse: parse.milliseconds, meaning: 'bound on any single request, body included' },
+  connectTimeoutMs: { variable: 'CONNECT_TIMEOUT_MS', default: '10000', parse: parse.milliseconds, meaning: 'bound on connecting, TLS handshake included' },
+  retries: { variable: 'RETRIES', default: '3', parse: parse.nonNegativeInt, meaning: 'retries of network errors, timeouts, 429/502/503/504 (exponential backoff, full jitter)' },
+  retryMaxDelayMs: { variable: 'RETRY_MAX_DELAY_MS', default: '30000', parse: parse.milliseconds, meaning: 'longest wait before a retry; Retry-After is honoured up to it' },
+  maxConsecutiveFailures: { variable: 'MAX_CONSECUTIVE_FAILURES', default: '20', parse: parse.positiveInt, meaning: 'stop the pass (and resume next run) after this many failures in a row that are not about one tenant' },
+  maxBodyBytes: { variable: 'MAX_REPLY_BYTES', default: '16777216', parse: parse.positiveInt, meaning: 'largest reply accepted from OA or the controller, in bytes' },
+  minIntervalSeconds: { variable: 'SYNC_MIN_INTERVAL', default: 'auto', parse: parse.interval, meaning: 'when a full pass is due: `auto`, seconds, or 0 (see "Running from cron")', local: true },
+  logDir: { variable: 'LOG_DIR', flag: '--log-dir', default: '/var/log/sync', parse: parse.text, meaning: 'where the JSON log file goes', local: true },
+  stateDir: { variable: 'STATE_DIR', flag: '--state-dir', default: '/var/lib/o365-backsync', parse: parse.text, meaning: 'lock and state files', local: true },
+  metricsFile: { variable: 'METRICS_FILE', flag: '--metrics-file', parse: parse.text, meaning: 'Prometheus textfile-collector metrics, written after each run', local: true },
+  logLevel: { variable: 'LOG_LEVEL', default: 'info', parse: parse.logLevel, meaning: '`debug` adds token renewals and retries to the log' },
+} as const satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+type ValueOf<S> = S extends Setting<infer T> ? T : never;
+/** The settings that always have a value: a default, or required. The others may be unset. */
+type AlwaysSetKey = { [K in keyof Settings]: Settings[K] extends { default: string } | { unset: 'required' } ? K : never }[keyof Settings];
 
 /**
  * Settings come from an env file, then the real environment, then command-line flags, each layer
  * winning over the one before. Everything is validated here, before any network call, so a bad value
  * costs the operator one line on stderr and exit 2, never a half-done pass.
  */
-export interface Config {
-  officeAppId: number;
-  oaHost: string;
-  oaPort: number;
-  oaUser?: string;
-  oaPassword?: string;
-  oaTls: boolean;
-  oaCaFile?: string;
-  apsUrl?: string;
-  apsCaFile?: string;
-  apsTlsInsecure: boolean;
-  apsCertSha256?: string;
-  tenantType: string;
-  resyncOperation: string;
-  resyncMethod: string;
-  pageSize: number;
-  tokenRefreshEvery: number;
-  tokenMaxAgeMs: number;
-  concurrency: number;
-  requestTimeoutMs: number;
-  connectTimeoutMs: number;
-  retries: number;
-  retryMaxDelayMs: number;
-  maxConsecutiveFailures: number;
-  maxBodyBytes: number;
-  minIntervalSeconds: 'auto' | number;
-  logDir: string;
-  stateDir: string;
-  metricsFile?: string;
+export type Config = { [K in AlwaysSetKey]: ValueOf<Settings[K]> } & { [K in Exclude<keyof Settings, AlwaysSetKey>]?: ValueOf<Settings[K]> } & {
   /** The env file that was read, if any, and whether others than its owner can read it. */
   envFile?: { path: string; readableByOthers: boolean };
-}
+};
+
+type LocalKey = { [K in keyof Settings]: Settings[K] extends { local: true } ? K : never }[keyof Settings];
+/** The settings of this host's own files, all `status` reads: it must work without OA's settings. */
+export type LocalConfig = Pick<Config, LocalKey | 'envFile'>;
 
 type Raw = Record<string, string | undefined>;
-
-const positiveInt = (name: string, v: string): number => {
-  if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
-    throw new ConfigError(name, `must be a positive whole number, got '${v}'`);
-  }
-  return Number(v);
-};
-const nonNegativeInt = (name: string, v: string): number => {
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
-    throw new ConfigError(name, `must be a whole number of 0 or more, got '${v}'`);
-  }
-  return Number(v);
-};
-const positiveNumber = (name: string, v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new ConfigError(name, `must be a positive number, got '${v}'`);
-  return n;
-};
-const boolean = (name: string, v: string): boolean => {
-  const s = v.trim().toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
-  throw new ConfigError(name, `must be true or false, got '${v}'`);
-};
-const port = (name: string, v: string): number => {
-  const n = positiveInt(name, v);
-  if (n > 65535) throw new ConfigError(name, `must be a TCP port from 1 to 65535, got '${v}'`);
-  return n;
-};
-const httpUrl = (name: string, v: string): string => {
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new ConfigError(name, `must be an http(s) URL, got '${v}'`);
-  }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(name, `must be an http(s) URL, got '${v}'`);
-  if (u.username || u.password) throw new ConfigError(name, 'must not carry credentials');
-  return u.toString();
-};
-/** Node's timers hold at most 2^31-1 ms; a longer timeout silently becomes 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const milliseconds = (name: string, v: string): number => {
-  const n = positiveInt(name, v);
-  if (n > MAX_TIMER_MS) throw new ConfigError(name, `must be at most ${MAX_TIMER_MS} ms (about 24 days), got '${v}'`);
-  return n;
-};
-/** A CA file must hold PEM certificates: Node ignores anything else there, and the refusal would blame the controller. */
-const caFile = (name: string, v: string): string => {
-  let text: string;
-  try {
-    text = readFileSync(v, 'utf8');
-  } catch (e) {
-    throw new ConfigError(name, `cannot read '${v}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new ConfigError(name, `'${v}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-  for (const [i, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch {
-      throw new ConfigError(name, `certificate ${i + 1} in '${v}' is damaged`);
-    }
-  }
-  return v;
-};
-const host = (name: string, v: string): string => {
-  if (!/^[A-Za-z0-9.\-:[\]]+$/.test(v)) throw new ConfigError(name, `must be a host name or IP address, got '${v}'`);
-  return v;
-};
-const sha256Fingerprint = (name: string, v: string): string => {
-  const hex = v.replace(/:/g, '').toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new ConfigError(name, 'must be a SHA-256 fingerprint (64 hex digits, colons allowed)');
-  return hex;
-};
-const operation = (name: string, v: string): string => {
-  const op = v.replace(/^\/+/, '');
-  if (!op || /\s/.test(op)) throw new ConfigError(name, `must be an operation path such as synchronize_async?fullSync=true, got '${v}'`);
-  return op;
-};
-const httpMethod = (name: string, v: string): string => {
-  const m = v.trim().toUpperCase();
-  if (!['GET', 'POST', 'PUT'].includes(m)) throw new ConfigError(name, `must be GET, POST or PUT, got '${v}'`);
-  return m;
-};
-const interval = (name: string, v: string): 'auto' | number => {
-  if (v.trim().toLowerCase() === 'auto') return 'auto';
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(name, `must be 'auto' or a number of seconds (0 or more), got '${v}'`);
-  return n;
-};
-const text = (name: string, v: string): string => {
-  if (!v.trim()) throw new ConfigError(name, 'must not be empty');
-  return v;
-};
-
-/** The command-line flags that override a variable, so errors can name both. */
-export const FLAG_FOR_VARIABLE: Record<string, string> = {
-  SYNC_CONCURRENCY: '--concurrency',
-  METRICS_FILE: '--metrics-file',
-  LOG_DIR: '--log-dir',
-  STATE_DIR: '--state-dir',
-};
-
-/** The settings of this host's own files, all `status` reads: it must work without OA's settings. */
-export type LocalConfig = Pick<Config, 'minIntervalSeconds' | 'logDir' | 'stateDir' | 'metricsFile' | 'envFile'>;
 
 export interface LoadOptions {
   envFile?: string;
   env?: Raw;
+  /** Values given by command-line flags, by variable name. */
   flags?: Raw;
   cwd?: string;
   /** 'local': read and check only the LocalConfig settings. */
@@ -164,64 +92,25 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   const { fileValues, envFile } = readEnvFile(options.envFile, options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
-  // An empty value is no value: `RETRIES=` in the environment leaves the env file's RETRIES in force.
-  const pick = (name: string): string | undefined => [flags[name], env[name], fileValues[name]].find((v) => v !== undefined && v !== '');
-  const label = (name: string): string => (flags[name] !== undefined && FLAG_FOR_VARIABLE[name] ? `${name} (${FLAG_FOR_VARIABLE[name]})` : name);
-  function get<T>(name: string, parse: (n: string, v: string) => T): T | undefined;
-  function get<T>(name: string, parse: (n: string, v: string) => T, fallback: string): T;
-  function get<T>(name: string, parse: (n: string, v: string) => T, fallback?: string): T | undefined {
-    const v = pick(name) ?? fallback;
-    return v === undefined ? undefined : parse(label(name), v);
-  }
-  const required = <T>(name: string, parse: (n: string, v: string) => T): T => {
-    const v = get(name, parse);
-    if (v === undefined) throw new ConfigError(name, 'is required but not set (see config.example.env)');
-    return v;
+  const read = (setting: Setting<unknown>): unknown => {
+    // An empty value is no value: `RETRIES=` in the environment leaves the env file's RETRIES in force.
+    const given = [flags[setting.variable], env[setting.variable], fileValues[setting.variable]].find((v) => v !== undefined && v !== '');
+    const value = given ?? setting.default;
+    if (value === undefined) {
+      if (setting.unset === 'required') throw new ConfigError(setting.variable, 'is required but not set (see config.example.env)');
+      return undefined;
+    }
+    const byFlag = flags[setting.variable] !== undefined && setting.flag !== undefined;
+    return setting.parse(byFlag ? `${setting.variable} (${setting.flag})` : setting.variable, value);
   };
+  const entries = Object.entries(SETTINGS).filter(([, setting]) => options.scope !== 'local' || ('local' in setting && setting.local));
+  const config = Object.fromEntries(entries.map(([key, setting]) => [key, read(setting)])) as Config;
+  config.envFile = envFile;
+  if (options.scope === 'local') return config;
 
-  const local: LocalConfig = {
-    minIntervalSeconds: get('SYNC_MIN_INTERVAL', interval, 'auto'),
-    logDir: get('LOG_DIR', text, '/var/log/sync'),
-    stateDir: get('STATE_DIR', text, '/var/lib/o365-backsync'),
-    metricsFile: get('METRICS_FILE', text),
-    envFile,
-  };
-  if (options.scope === 'local') return local;
-
-  const oaUser = get('OA_USER', text);
-  const oaPassword = get('OA_PASSWORD', text);
-  if ((oaUser === undefined) !== (oaPassword === undefined)) {
-    throw new ConfigError(oaUser === undefined ? 'OA_USER' : 'OA_PASSWORD', 'OA_USER and OA_PASSWORD must be set together');
+  if ((config.oaUser === undefined) !== (config.oaPassword === undefined)) {
+    throw new ConfigError(config.oaUser === undefined ? 'OA_USER' : 'OA_PASSWORD', 'OA_USER and OA_PASSWORD must be set together');
   }
-  const apsTlsInsecure = get('APS_TLS_INSECURE', boolean, 'false');
-  const config: Config = {
-    officeAppId: required('OFFICE_APP_ID', positiveInt),
-    oaHost: required('OA_HOST', host),
-    oaPort: get('OA_PORT', port, '8440'),
-    oaUser,
-    oaPassword,
-    oaTls: get('OA_TLS', boolean, 'false'),
-    oaCaFile: get('OA_CA_FILE', caFile),
-    apsUrl: get('APS_URL', httpUrl),
-    apsCaFile: get('APS_CA_FILE', caFile),
-    apsTlsInsecure,
-    apsCertSha256: get('APS_CERT_SHA256', sha256Fingerprint),
-    tenantType: get('APS_TENANT_TYPE', text, 'http://www.parallels.com/Office365/Tenant/2.0'),
-    resyncOperation: get('APS_RESYNC_OPERATION', operation, 'synchronize_async?fullSync=true'),
-    resyncMethod: get('APS_RESYNC_METHOD', httpMethod, 'GET'),
-    pageSize: get('APS_PAGE_SIZE', positiveInt, '500'),
-    tokenRefreshEvery: get('TOKEN_REFRESH_EVERY', positiveInt, '100'),
-    tokenMaxAgeMs: get('APS_TOKEN_MAX_AGE', positiveNumber, '1500') * 1000,
-    concurrency: get('SYNC_CONCURRENCY', positiveInt, '4'),
-    requestTimeoutMs: get('REQUEST_TIMEOUT_MS', milliseconds, '60000'),
-    connectTimeoutMs: get('CONNECT_TIMEOUT_MS', milliseconds, '10000'),
-    retries: get('RETRIES', nonNegativeInt, '3'),
-    retryMaxDelayMs: get('RETRY_MAX_DELAY_MS', milliseconds, '30000'),
-    maxConsecutiveFailures: get('MAX_CONSECUTIVE_FAILURES', positiveInt, '20'),
-    maxBodyBytes: get('MAX_REPLY_BYTES', positiveInt, String(16 * 1024 * 1024)),
-    ...local,
-  };
-  if (config.concurrency > 256) throw new ConfigError(label('SYNC_CONCURRENCY'), `must be at most 256, got '${config.concurrency}'`);
   if (config.apsTlsInsecure && config.apsCertSha256) {
     throw new ConfigError('APS_TLS_INSECURE', 'cannot be combined with APS_CERT_SHA256 (a pinned certificate is verified)');
   }

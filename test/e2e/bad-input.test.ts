@@ -125,6 +125,7 @@ test('settings out of range, or a CA file that is not one, exit 2 naming the var
     [{ APS_CA_FILE: notPem }, new RegExp(`^o365-backsync: APS_CA_FILE: '${notPem}' holds no PEM certificate`)],
     [{ OA_TLS: 'true', OA_CA_FILE: '/nonexistent/oa-ca.pem' }, /^o365-backsync: OA_CA_FILE: cannot read '\/nonexistent\/oa-ca\.pem': ENOENT/],
     [{ APS_CERT_SHA256: 'sha256:abc' }, /^o365-backsync: APS_CERT_SHA256: must be a SHA-256 fingerprint/],
+    [{ LOG_LEVEL: 'loud' }, /^o365-backsync: LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'/],
   ];
   for (const [extra, words] of cases) {
     const result = await runCli(['sync'], { ...env, ...extra }, w.cwd);

@@ -61,6 +61,7 @@ test('the two required settings are enough; everything else has its documented d
       logDir: '/var/log/sync',
       stateDir: '/var/lib/o365-backsync',
       metricsFile: undefined,
+      logLevel: 'info',
       envFile: undefined,
     },
   );
@@ -107,10 +108,11 @@ test('ports, booleans, URLs, methods, operations, intervals and fingerprints are
   refused({ APS_TOKEN_MAX_AGE: 'Infinity' }, /^APS_TOKEN_MAX_AGE: must be a positive number/);
   refused({ APS_CERT_SHA256: 'abcd' }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint \(64 hex digits, colons allowed\)$/);
   refused({ APS_CERT_SHA256: 'g'.repeat(64) }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint/);
-  const c = load({ OA_TLS: 'YES', APS_RESYNC_METHOD: 'post', APS_RESYNC_OPERATION: '/synchronize', SYNC_MIN_INTERVAL: '0', APS_TOKEN_MAX_AGE: '0.5', APS_CERT_SHA256: 'AB:'.repeat(31) + 'AB' });
+  refused({ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'$/);
+  const c = load({ OA_TLS: 'YES', APS_RESYNC_METHOD: 'post', APS_RESYNC_OPERATION: '/synchronize', SYNC_MIN_INTERVAL: '0', APS_TOKEN_MAX_AGE: '0.5', APS_CERT_SHA256: 'AB:'.repeat(31) + 'AB', LOG_LEVEL: 'Debug' });
   assert.deepEqual(
-    [c.oaTls, c.resyncMethod, c.resyncOperation, c.minIntervalSeconds, c.tokenMaxAgeMs, c.apsCertSha256],
-    [true, 'POST', 'synchronize', 0, 500, 'ab'.repeat(32)],
+    [c.oaTls, c.resyncMethod, c.resyncOperation, c.minIntervalSeconds, c.tokenMaxAgeMs, c.apsCertSha256, c.logLevel],
+    [true, 'POST', 'synchronize', 0, 500, 'ab'.repeat(32), 'debug'],
   );
 });
 
