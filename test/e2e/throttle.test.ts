@@ -49,13 +49,11 @@ test('at concurrency 16 the count rule counts tenants started: exactly one token
 });
 
 test('at concurrency 16 no request leaves with a token past APS_TOKEN_MAX_AGE', async () => {
-  // 1500 tenants at 10 ms each over 16 workers take at least 0.9 s, so tokens must be renewed by age.
-  // The simulator sees a token's age only when a request has arrived and waited its 10 ms, so its
-  // tokens live 100 ms longer than the tool's 250 ms limit: room for the trip across a loaded machine,
-  // which made a 250 ms lifetime fail now and then. A tool that kept tokens for 400 ms, or did not
-  // renew by age at all, shows up as refusals and an oldest token past 350 ms.
+  // 1500 tenants at 10 ms each over 16 workers take at least 0.9 s, so tokens must be renewed by age
+  // (the count rule is out of reach). maxTokenAgeSentMs is an age every token surely had when the
+  // tool sent it, whatever the load on the machine, so it is held to the tool's limit with no margin.
   const { sim, run } = await setup(
-    { instances: 1, tenantsPerInstance: 1500, pageCap: 100, latencyMs: 10, oaLatencyMs: 5, tokenLifetimeMs: 350 },
+    { instances: 1, tenantsPerInstance: 1500, pageCap: 100, latencyMs: 10, oaLatencyMs: 5 },
     { SYNC_CONCURRENCY: '16', APS_TOKEN_MAX_AGE: '0.25', TOKEN_REFRESH_EVERY: '100000' },
   );
   const result = await run();
@@ -64,14 +62,15 @@ test('at concurrency 16 no request leaves with a token past APS_TOKEN_MAX_AGE', 
   for (const [tenant, calls] of sim.stats.resyncCalls) assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
   assert.ok(sim.stats.peakInFlight > 4, `peak in flight ${sim.stats.peakInFlight}: the pass did not run concurrently`);
   assert.equal(sim.stats.staleTokenRefusals, 0);
-  assert.ok(sim.stats.maxTokenAgeUsedMs < 350, `oldest token used ${sim.stats.maxTokenAgeUsedMs} ms`);
+  assert.ok(sim.stats.maxTokenAgeSentMs < 250, `a token was sent at least ${sim.stats.maxTokenAgeSentMs} ms old`);
   assert.ok(sim.stats.tokensIssued >= 4, `tokens issued ${sim.stats.tokensIssued}`);
 });
 
 test('a retried resync goes out with a token within APS_TOKEN_MAX_AGE, however long it waited', async () => {
   // 10% of requests answer 503 and are retried after up to a few hundred ms: about as long as the
   // 250 ms the tool may use a token. The controller's own tokens live 30 minutes, so it never refuses
-  // one, and the oldest token it saw says whether a retry reused a token past the tool's limit.
+  // one. A retry leaves on a connection the other workers kept busy meanwhile, so the age the token
+  // surely had as it left includes the wait: a retry reusing a token past the limit shows there.
   const { sim, run } = await setup(
     { instances: 1, tenantsPerInstance: 300, latencyMs: 5, oaLatencyMs: 20, transient503Rate: 0.1, seed: 3 },
     { SYNC_CONCURRENCY: '16', APS_TOKEN_MAX_AGE: '0.25', RETRIES: '8', RETRY_MAX_DELAY_MS: '2000' },
@@ -80,5 +79,5 @@ test('a retried resync goes out with a token within APS_TOKEN_MAX_AGE, however l
   assert.equal(result.code, 0, result.stderr);
   assertEveryReadyTenantSynced(sim);
   assert.equal(sim.stats.staleTokenRefusals, 0);
-  assert.ok(sim.stats.maxTokenAgeUsedMs < 250, `oldest token used ${sim.stats.maxTokenAgeUsedMs} ms`);
+  assert.ok(sim.stats.maxTokenAgeSentMs < 250, `a token was sent at least ${sim.stats.maxTokenAgeSentMs} ms old`);
 });

@@ -1,14 +1,17 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { pause, readBody, send, sendHtml } from './replies';
 import { parseListQuery, RqlError } from './rql';
 import { type SimTenant, type TenantStore, tenantJson } from './tenants';
-import type { TokenRegistry } from './tokens';
+import type { Clock, TokenRegistry } from './tokens';
 import type { SimState } from './types';
 
 export interface ApsServerDeps {
   state: SimState;
   store: TenantStore;
   tokens: TokenRegistry;
+  /** The tokens' clock, also for when each call arrives. */
+  clock: Clock;
   tenantType: string;
   pageCap: number;
   latencyMs: number;
@@ -26,19 +29,23 @@ type Route = { kind: 'list' } | { kind: 'resource'; id: string } | { kind: 'oper
 /** The APS controller (protocol.md §2, §3): tenant listing with RQL, tenant reads and resync operations. */
 export function apsHandler(deps: ApsServerDeps): RequestListener {
   let inFlight = 0;
+  const lastArrival = new WeakMap<Socket, number>();
   return (req, res) => {
+    // The call before this one on its connection arrived before this one left (no pipelining).
+    const leftAfter = lastArrival.get(req.socket);
+    lastArrival.set(req.socket, deps.clock());
     const stats = deps.state.stats;
     stats.requests++;
     stats.peakInFlight = Math.max(stats.peakInFlight, ++inFlight);
     res.on('close', () => inFlight--);
-    handle(deps, req, res).catch((err: unknown) => {
+    handle(deps, req, res, leftAfter).catch((err: unknown) => {
       if (!res.headersSent) sendError(res, 500, 'APS::Hosting::Exception', String(err), 'error');
       else res.destroy(err as Error);
     });
   };
 }
 
-async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResponse, leftAfter: number | undefined): Promise<void> {
   const { state } = deps;
   const { stats } = state;
   await readBody(req);
@@ -66,6 +73,7 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
     return send(res, 500, 'application/json', AUTH_FAILED);
   }
   stats.maxTokenAgeUsedMs = Math.max(stats.maxTokenAgeUsedMs, auth.ageMs);
+  if (leftAfter !== undefined) stats.maxTokenAgeSentMs = Math.max(stats.maxTokenAgeSentMs, leftAfter - auth.issuedAt);
   if (route.kind === 'list') {
     if (method !== 'GET') return methodNotAllowed(res, method);
     return list(deps, res, auth.instanceId, query);

@@ -4,6 +4,7 @@ import { listen } from './listen';
 import { oaHandler } from './oa-server';
 import { seededRandom } from './prng';
 import { TenantStore } from './tenants';
+import { performance } from 'node:perf_hooks';
 import { TokenRegistry } from './tokens';
 import type { SimOptions, SimState, Simulator, SimStats } from './types';
 
@@ -28,7 +29,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const counts = Array.isArray(perInstance) ? perInstance : Array.from({ length: instanceCount }, () => perInstance);
   const tenantType = options.tenantType ?? DEFAULT_TENANT_TYPE;
   const store = new TenantStore(counts, options.provisioningEvery ?? 0);
-  const tokens = new TokenRegistry(options.tokenLifetimeMs ?? 30 * 60 * 1000);
+  const clock = options.clock ?? (() => performance.now());
+  const tokens = new TokenRegistry(options.tokenLifetimeMs ?? 30 * 60 * 1000, clock);
   const stats: SimStats = {
     oaCalls: [],
     tokensIssued: 0,
@@ -39,6 +41,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     listRequests: 0,
     staleTokenRefusals: 0,
     maxTokenAgeUsedMs: 0,
+    maxTokenAgeSentMs: 0,
     peakInFlight: 0,
     requests: 0,
   };
@@ -51,6 +54,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       state,
       store,
       tokens,
+      clock,
       tenantType,
       pageCap: options.pageCap ?? 1000,
       latencyMs: options.latencyMs ?? 0,

@@ -1,4 +1,5 @@
 import type { SimInstance, SimTenant } from './tenants';
+import type { Clock } from './tokens';
 
 export type TenantFault =
   | 'fail500' // permanent: 500 JSON APS::Hosting::Exception "Office 365 rejected the request for tenant <id>" on every resync
@@ -33,6 +34,8 @@ export interface SimOptions {
   pageCap?: number;
   /** Default 30 minutes; an APS call with a token older than this is refused. */
   tokenLifetimeMs?: number;
+  /** The clock token ages are measured on, in ms (default performance.now); a test can drive it by hand. */
+  clock?: Clock;
   /** Added delay before every APS reply (default 0). */
   latencyMs?: number;
   /** Added delay before every OA reply (default 0). */
@@ -69,8 +72,15 @@ export interface SimStats {
   listRequests: number;
   /** Calls refused because the token was expired, revoked or unknown. */
   staleTokenRefusals: number;
-  /** The oldest token age (ms) seen on an accepted call. */
+  /** The oldest token age (ms) seen on an accepted call, when the simulator got to it (after latencyMs). */
   maxTokenAgeUsedMs: number;
+  /**
+   * The oldest age (ms) a token surely had when the tool sent a call with it: from its issue to when the
+   * call before it on the same connection arrived (without pipelining, a call leaves only after the
+   * reply to the one before). The trip and a loaded machine can only make this smaller than the
+   * truth, never larger, so a test can hold it to the tool's limit with no margin.
+   */
+  maxTokenAgeSentMs: number;
   /** Max concurrent APS requests being handled. */
   peakInFlight: number;
   /** Total APS requests. */
