@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ListingFault, OaFault } from '../sim';
 import { type CliResult, runCli, startCli, summaryOf, until, simulatorSetup } from './harness';
+import { scratchDir } from '../tmp';
 
 /**
  * Replies that do not follow the protocol, and settings out of range: each ends in one clear line on
@@ -111,7 +111,7 @@ test('list items without aps.id are skipped with a warning, and the pass goes on
 
 test('settings out of range, or a CA file that is not one, exit 2 naming the variable before any network call', async () => {
   const { sim, w, env } = await setup({});
-  const dir = mkdtempSync(join(tmpdir(), 'obs-bad-ca-'));
+  const dir = scratchDir('obs-bad-ca-');
   const notPem = join(dir, 'ca.txt');
   writeFileSync(notPem, 'not a certificate\n');
   const cases: [Record<string, string>, RegExp][] = [

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
 import { startSimulator, type SimOptions, type Simulator } from '../sim';
+import { scratchDir } from '../tmp';
 
 /** The real CLI, as an operator or cron starts it. */
 export const CLI = resolve(__dirname, '../../../bin/o365-backsync');
@@ -19,7 +19,7 @@ export interface Workdir {
 
 /** Fresh folders for one test: its own cwd (so no stray .env is read), log and state. */
 export function workdir(): Workdir {
-  const cwd = mkdtempSync(join(tmpdir(), 'obs-e2e-'));
+  const cwd = scratchDir('obs-e2e-');
   const logDir = join(cwd, 'log');
   const stateDir = join(cwd, 'state');
   return {

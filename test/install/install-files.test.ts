@@ -1,22 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/runtime/config';
 import { LOG_FILE_NAME } from '../../src/runtime/logger';
 import { CLI, simulatorSetup, until } from '../e2e/harness';
+import { scratchDir } from '../tmp';
+import { missing } from '../tools';
 
 /** The systemd units and the logrotate file the README hands to operators, checked with the real tools. */
 const HERE = resolve(__dirname, '../../../test/install');
 const file = (name: string): string => readFileSync(join(HERE, name), 'utf8');
-const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-const defaults = loadConfig({ scope: 'local', env: {}, cwd: mkdtempSync(join(tmpdir(), 'obs-install-')) });
+const defaults = loadConfig({ scope: 'local', env: {}, cwd: scratchDir('obs-install-') });
 const setup = simulatorSetup();
 
-test('the service and timer pass systemd-analyze verify, and the service writes where the defaults point', { skip: !has('systemd-analyze') && 'no systemd-analyze here' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-units-'));
+test('the service and timer pass systemd-analyze verify, and the service writes where the defaults point', { skip: missing('systemd-analyze') }, () => {
+  const dir = scratchDir('obs-units-');
   // verify insists that ExecStart exists: point it at this checkout's CLI.
   writeFileSync(join(dir, 'o365-backsync.service'), file('o365-backsync.service').replace('/usr/local/bin/o365-backsync', CLI));
   writeFileSync(join(dir, 'o365-backsync.timer'), file('o365-backsync.timer'));
@@ -27,7 +27,7 @@ test('the service and timer pass systemd-analyze verify, and the service writes 
   assert.equal(`/var/log/${/^LogsDirectory=(.+)$/m.exec(service)?.[1]}`, defaults.logDir);
 });
 
-test('logrotate renames the log; the pass running keeps writing to it, and the next run starts a fresh one', { skip: !has('logrotate') && 'no logrotate here' }, async () => {
+test('logrotate renames the log; the pass running keeps writing to it, and the next run starts a fresh one', { skip: missing('logrotate') }, async () => {
   const config = file('o365-backsync.logrotate');
   assert.match(config, new RegExp(`^${join(defaults.logDir, LOG_FILE_NAME)} \\{$`, 'm'));
   const { w, start, run } = await setup({ instances: 1, tenantsPerInstance: 40, latencyMs: 20 }, { SYNC_CONCURRENCY: '1' });

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors';
 import { loadConfig } from '../../src/runtime/config';
 import { otherCaFile } from '../sim';
 import { testCerts } from '../sim/certs';
+import { scratchDir } from '../tmp';
 
 const MINIMAL = { OFFICE_APP_ID: '41', OA_HOST: 'oa.example' };
 /** A folder of its own, so no stray ./.env is read. */
-const cwd = mkdtempSync(join(tmpdir(), 'obs-config-'));
+const cwd = scratchDir('obs-config-');
 
 function load(env: Record<string, string>, flags: Record<string, string | undefined> = {}, envFile?: string) {
   return loadConfig({ env: { ...MINIMAL, ...env }, flags, envFile, cwd });
@@ -132,7 +132,7 @@ test('no error message repeats the OA password', () => {
 });
 
 test('a CA file must be readable and hold PEM certificates, or the variable is named', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-ca-'));
+  const dir = scratchDir('obs-ca-');
   const notPem = join(dir, 'ca.der');
   writeFileSync(notPem, 'this is not a certificate\n');
   const damaged = join(dir, 'damaged.pem');
@@ -150,7 +150,7 @@ test('a CA file must be readable and hold PEM certificates, or the variable is n
 });
 
 test('the env file is read first, the environment wins over it and flags over both; empty means unset', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-envfile-'));
+  const dir = scratchDir('obs-envfile-');
   const file = join(dir, 'backsync.env');
   writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=from-file\nSYNC_CONCURRENCY=2\nRETRIES=5\nLOG_DIR=/file/log\n', { mode: 0o600 });
   const c = loadConfig({ envFile: file, env: { OA_HOST: 'from-env', SYNC_CONCURRENCY: '3', RETRIES: '' }, flags: { SYNC_CONCURRENCY: '9' }, cwd });
@@ -159,7 +159,7 @@ test('the env file is read first, the environment wins over it and flags over bo
 });
 
 test('./.env is found in the working folder', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-dotenv-'));
+  const dir = scratchDir('obs-dotenv-');
   writeFileSync(join(dir, '.env'), 'OFFICE_APP_ID=7\nOA_HOST=oa\n', { mode: 0o600 });
   const c = loadConfig({ env: {}, cwd: dir });
   assert.equal(c.officeAppId, 7);
@@ -167,7 +167,7 @@ test('./.env is found in the working folder', () => {
 });
 
 test('an env file that group or others can read is flagged, for the warning', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-envmode-'));
+  const dir = scratchDir('obs-envmode-');
   for (const [mode, flagged] of [[0o600, false], [0o400, false], [0o640, true], [0o604, true], [0o644, true]] as const) {
     const file = join(dir, `m${mode.toString(8)}.env`);
     writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa\n', { mode });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderMetrics, writeMetrics } from '../../src/runtime/metrics';
 import { PassStateStore, type LastPass } from '../../src/runtime/pass-state';
+import { scratchDir } from '../tmp';
 
 const last: LastPass = {
   startedAt: '2026-11-27T06:00:00.000Z',
@@ -73,7 +73,7 @@ test('with no history only "in progress" is said; a last pass from before lastCo
 });
 
 test('the file is replaced whole, readable by the collector, with no temporary file left', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-metrics-'));
+  const dir = scratchDir('obs-metrics-');
   const path = join(dir, 'o365-backsync.prom');
   const store = new PassStateStore(join(dir, 'state-that-does-not-exist'), () => assert.fail('no warning expected'));
   writeMetrics(path, store);

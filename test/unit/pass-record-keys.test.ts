@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import {} from 'node:fs';
 import { test } from 'node:test';
 import { PassStateStore } from '../../src/runtime/pass-state';
+import { scratchDir } from '../tmp';
 
 /** The journal's in-memory record packs UUIDs into compact keys; what it remembers must not change. */
 const UUID = '9f1c2a3b-4d5e-4f60-8a7b-0c1d2e3f4a5b';
 
 test('packed and unpacked tenant ids are told apart by instance, by case and by kind, before and after a resume', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-keys-'));
+  const dir = scratchDir('obs-keys-');
   const store = new PassStateStore(dir, () => undefined);
   const first = store.open(41, new Date('2026-11-27T06:00:00Z'));
   const ids = [UUID, UUID.toUpperCase(), 'tenant_1', 'x'.repeat(24), '9f1c2a3b4d5e4f608a7b0c1d2e3f4a5b'];

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { JOURNAL_FILE, LAST_PASS_FILE, PASS_FILE, PassStateStore } from '../../src/runtime/pass-state';
+import { scratchDir } from '../tmp';
 
 function store() {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-state-'));
+  const dir = scratchDir('obs-state-');
   const warnings: string[] = [];
   return { dir, warnings, store: new PassStateStore(dir, (m) => warnings.push(m)) };
 }

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { acquireRunLock, HOLDER_FILE, lockHolder } from '../../src/runtime/run-lock';
+import { scratchDir } from '../tmp';
 
 const lockModule = join(__dirname, '../../src/runtime/run-lock.js');
-const stateDir = () => mkdtempSync(join(tmpdir(), 'obs-lock-'));
+const stateDir = () => scratchDir('obs-lock-');
 
 /**
  * A separate process that loads the lock module, waits for the common start time `startAt` (so that
