@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { startSimulator } from '../sim';
+import { missing } from '../tools';
 import { runCli, summaryOf, workdir } from './harness';
 
 /**
@@ -11,7 +12,7 @@ import { runCli, summaryOf, workdir } from './harness';
  */
 const STANDIN = resolve(__dirname, '../../../test/sim/oa_standin.py');
 
-test('against an independent OA stand-in, several hundred tenants across several instances are each resynced exactly once', async () => {
+test('against an independent OA stand-in, several hundred tenants across several instances are each resynced exactly once', { skip: missing('python3') }, async () => {
   const sim = await startSimulator({ instances: 4, tenantsPerInstance: [90, 120, 60, 110], pageCap: 25, provisioningEvery: 10 });
   const python = spawn('python3', [STANDIN, sim.oaUrl]);
   after(async () => {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { missing } from '../tools';
 import { runCliOnTerminal, simulatorSetup } from './harness';
 
 /** A person at a terminal: live progress per instance, readable warnings, a short summary. */
 const setup = simulatorSetup();
 
-test('a run on a terminal shows each instance progress, warnings as readable lines, and a summary; the log stays JSON', async () => {
+test('a run on a terminal shows each instance progress, warnings as readable lines, and a summary; the log stays JSON', { skip: missing('script') }, async () => {
   const { sim, w, env } = await setup({ instances: 2, tenantsPerInstance: 10 });
   const bad = sim.readyTenants()[12]!;
   sim.setFault(bad.id, 'fail500');
@@ -20,7 +21,7 @@ test('a run on a terminal shows each instance progress, warnings as readable lin
   assert.equal(failed?.tenantId, bad.id, 'the file log keeps JSON lines');
 });
 
-test('--json on a terminal prints only the JSON summary', async () => {
+test('--json on a terminal prints only the JSON summary', { skip: missing('script') }, async () => {
   const { w, env } = await setup({ instances: 1, tenantsPerInstance: 5 });
   const result = await runCliOnTerminal(['sync', '--json'], env, w.cwd);
   assert.equal(result.code, 0);
