@@ -2,99 +2,233 @@
  * Every failure the tool reports is one of these. Each has a stable `code` that logs and tests can
  * match on, and a message that carries the remote's own words. Secrets never enter a message:
  * callers build messages from replies and settings, never from headers or credentials.
- * `src/cli/exit-codes.ts` is the one place that turns them into exit codes.
+ *
+ * This is the one place that says what a failure is: each class states, once, whether it is worth
+ * another try, whether it asks us to slow down, whether it is about one tenant or about the controller
+ * or OA, whether the controller refused the token, and the exit code it ends a run with. The rest of
+ * the tool reads those properties (through `traitsOf` for anything thrown) and never asks "which class".
  */
 export type Remote = 'oa' | 'aps';
 
-export class BacksyncError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+/** The exit codes cron, monitoring and operators rely on. */
+export const EXIT = {
+  /** Every tenant synced or skipped; also "another run is active" and "not due yet". */
+  ok: 0,
+  /** The pass finished but some tenants failed. */
+  tenantsFailed: 1,
+  /** Configuration or usage error. */
+  usage: 2,
+  /** OA or the APS controller could not be reached, or refused us. */
+  unreachable: 3,
+  /** A bug in this tool: the log has the stack. */
+  internal: 70,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export type ErrorCode =
+  | 'OBS_ERR_CONFIG' | 'OBS_ERR_OA' | 'OBS_ERR_OA_FAULT' | 'OBS_ERR_OA_HTTP' | 'OBS_ERR_APS'
+  | 'OBS_ERR_PROTOCOL' | 'OBS_ERR_BODY_TOO_LARGE' | 'OBS_ERR_NETWORK' | 'OBS_ERR_TLS' | 'OBS_ERR_CONTROLLER_DOWN';
+
+/**
+ * 'tenant': about the one tenant a call was for; the pass counts it and goes on. 'service': about the
+ * controller, a proxy, the network or OA; too many in a row mean the controller is down.
+ */
+export type Scope = 'tenant' | 'service';
+
+/** What the rest of the tool asks of a failure. */
+export interface ErrorTraits {
+  /** Undefined for a failure that is not one of ours: a bug. */
+  readonly code: ErrorCode | undefined;
+  readonly exitCode: ExitCode;
+  /** "Not now" rather than "no": worth another try after a pause. */
+  readonly retryable: boolean;
+  /** The remote says it has too much to do: run fewer requests at once. */
+  readonly throttling: boolean;
+  readonly scope: Scope;
+  /** The controller refused the token: renew it and try once more. */
+  readonly tokenRefused: boolean;
+  /** The tenant no longer exists (removed since it was listed): skipped, not failed. */
+  readonly tenantGone: boolean;
+  /** The message itself names the setting that fixes it. */
+  readonly namesFix: boolean;
+  /** How long the remote asked us to wait before trying again (Retry-After). */
+  readonly retryAfterMs?: number;
+}
+
+/** Anything else thrown is a bug in this tool: it fails the tenant it happened on, and a run with it exits 70. */
+const BUG: ErrorTraits = { code: undefined, exitCode: EXIT.internal, retryable: false, throttling: false, scope: 'tenant', tokenRefused: false, tenantGone: false, namesFix: false };
+
+export function traitsOf(e: unknown): ErrorTraits {
+  return e instanceof BacksyncError ? e : BUG;
+}
+
+/** What each class states about itself: every trait, in its own definition. */
+type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs'>> & { code: ErrorCode };
+
+export abstract class BacksyncError extends Error implements ErrorTraits {
+  declare readonly code: ErrorCode;
+  declare readonly exitCode: ExitCode;
+  declare readonly retryable: boolean;
+  declare readonly throttling: boolean;
+  declare readonly scope: Scope;
+  declare readonly tokenRefused: boolean;
+  declare readonly tenantGone: boolean;
+  declare readonly namesFix: boolean;
+
+  constructor(traits: OwnTraits, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
-    this.code = code;
+    Object.assign(this, traits);
   }
 }
+
+/**
+ * The statuses that say "not now": overload (429, 503) and a proxy whose backend did not answer (502,
+ * 504). Of those, 429 and 503 also say "too much": a proxy's 502 or 504 does not mean we sent too many.
+ */
+const RETRYABLE_STATUSES: readonly number[] = [429, 502, 503, 504];
+const THROTTLING_STATUSES: readonly number[] = [429, 503];
 
 /** A setting is missing or malformed; `variable` names it as the operator wrote it. */
 export class ConfigError extends BacksyncError {
   constructor(readonly variable: string, problem: string) {
-    super('OBS_ERR_CONFIG', `${variable}: ${problem}`);
+    // A wrong setting is wrong for every tenant alike.
+    super(
+      { code: 'OBS_ERR_CONFIG', exitCode: EXIT.usage, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: true },
+      `${variable}: ${problem}`,
+    );
   }
 }
 
-/** OA answered `status: -1`. */
+/**
+ * OA answered `status: -1`. OA is reached mid-pass only to renew a token, so nothing it answers (here
+ * and in the other OA errors) is ever one tenant's fault.
+ */
 export class OaError extends BacksyncError {
-  constructor(
-    readonly method: string,
-    readonly errorMessage: string,
-    readonly moduleId: string | undefined,
-    readonly extypeId: number | undefined,
-  ) {
-    super('OBS_ERR_OA', `OA ${method} failed: ${errorMessage}${moduleId ? ` (module ${moduleId}, extype ${extypeId ?? '?'})` : ''}`);
+  constructor(readonly method: string, readonly errorMessage: string, readonly moduleId: string | undefined, readonly extypeId: number | undefined) {
+    super(
+      { code: 'OBS_ERR_OA', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
+      `OA ${method} failed: ${errorMessage}${moduleId ? ` (module ${moduleId}, extype ${extypeId ?? '?'})` : ''}`,
+    );
   }
 }
 
 /** OA answered with an XML-RPC fault (unknown method, broken request). */
 export class OaFaultError extends BacksyncError {
   constructor(readonly method: string, readonly faultCode: number | undefined, readonly faultString: string) {
-    super('OBS_ERR_OA_FAULT', `OA ${method} fault ${faultCode ?? '?'}: ${faultString}`);
+    super(
+      { code: 'OBS_ERR_OA_FAULT', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
+      `OA ${method} fault ${faultCode ?? '?'}: ${faultString}`,
+    );
   }
 }
 
-/** The OA Public API's web server answered with a non-200 status (basic auth, proxy). */
+/**
+ * The OA Public API's web server answered with a non-200 status (basic auth, proxy). Basic auth is
+ * optional per installation: missing credentials are answered 401, wrong ones 403 (401 from some web
+ * servers), so both statuses name the settings to look at.
+ */
 export class OaHttpError extends BacksyncError {
-  constructor(readonly status: number, detail: string, readonly retryAfterMs?: number) {
-    super('OBS_ERR_OA_HTTP', `OA Public API answered HTTP ${status}${detail ? `: ${detail}` : ''}`);
+  constructor(readonly status: number, detail: string, readonly retryAfterMs?: number, credentialsSent = false) {
+    const refused = status === 401 || status === 403;
+    super(
+      {
+        code: 'OBS_ERR_OA_HTTP',
+        exitCode: EXIT.unreachable,
+        retryable: RETRYABLE_STATUSES.includes(status),
+        throttling: THROTTLING_STATUSES.includes(status),
+        scope: 'service',
+        tokenRefused: false,
+        tenantGone: false,
+        namesFix: refused,
+      },
+      `OA Public API answered HTTP ${status}${detail ? `: ${detail}` : ''}${refused ? `; ${credentialsFix(status, credentialsSent)}` : ''}`,
+    );
   }
 }
+
+function credentialsFix(status: number, sent: boolean): string {
+  if (sent) return 'OA refused OA_USER/OA_PASSWORD: check them';
+  if (status === 401) return 'OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD';
+  return 'OA refused this host: set OA_USER and OA_PASSWORD if it asks for basic auth, or allow this host in its allowed networks';
+}
+
+/**
+ * How the controller words a refused token, whatever the status that carries it (401 and 403 are
+ * refusals in any words): "Authentication failed." (`APS::Hosting::Exception`) and "Unauthorized
+ * request" (`APS::Util::Exception`), the latter also with its exception type in front of the message.
+ */
+const TOKEN_REFUSALS: readonly string[] = ['Authentication failed.', 'Unauthorized request'];
+const EXCEPTION_TYPE_PREFIX = /^[A-Za-z]\w*(?:::\w+)+:\s*/;
 
 /** The APS controller answered with an error status. */
 export class ApsError extends BacksyncError {
-  constructor(
-    readonly status: number,
-    readonly remoteMessage: string,
-    readonly remoteType: string | undefined,
-    readonly retryAfterMs?: number,
-  ) {
-    super('OBS_ERR_APS', `APS controller answered ${status}${remoteType ? ` ${remoteType}` : ''}: ${remoteMessage}`);
-  }
-
-  /** The controller refused the token: the caller should renew it and try once more. */
-  get tokenRefused(): boolean {
-    return this.status === 401 || this.status === 403 || this.remoteMessage.trim() === 'Authentication failed.';
-  }
-
-  /** Overload or a proxy in front of the controller: worth another try later. */
-  get transient(): boolean {
-    return [429, 502, 503, 504].includes(this.status);
+  constructor(readonly status: number, readonly remoteMessage: string, readonly remoteType: string | undefined, readonly retryAfterMs?: number) {
+    const retryable = RETRYABLE_STATUSES.includes(status);
+    super(
+      {
+        code: 'OBS_ERR_APS',
+        exitCode: EXIT.unreachable,
+        retryable,
+        throttling: THROTTLING_STATUSES.includes(status),
+        // Overload or a proxy is not the tenant's doing; any other answer is about the tenant asked for.
+        scope: retryable ? 'service' : 'tenant',
+        tokenRefused: status === 401 || status === 403 || TOKEN_REFUSALS.includes(remoteMessage.trim().replace(EXCEPTION_TYPE_PREFIX, '')),
+        // A resource removed since it was listed answers 404.
+        tenantGone: status === 404,
+        namesFix: false,
+      },
+      `APS controller answered ${status}${remoteType ? ` ${remoteType}` : ''}: ${remoteMessage}`,
+    );
   }
 }
 
 /** A reply that does not follow the protocol (bad XML, bad JSON, wrong shape, bad Content-Range). */
 export class ProtocolError extends BacksyncError {
   constructor(readonly remote: Remote, message: string, options?: { cause?: unknown }) {
-    super('OBS_ERR_PROTOCOL', message, options);
+    super(
+      { code: 'OBS_ERR_PROTOCOL', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: scopeOf(remote), tokenRefused: false, tenantGone: false, namesFix: false },
+      message,
+      options,
+    );
   }
 }
 
 /** A reply larger than the limit we accept for it. */
 export class BodyTooLargeError extends BacksyncError {
   constructor(readonly remote: Remote, readonly limitBytes: number, what: string) {
-    super('OBS_ERR_BODY_TOO_LARGE', `${what} exceeded the ${limitBytes}-byte reply limit (MAX_REPLY_BYTES)`);
+    super(
+      { code: 'OBS_ERR_BODY_TOO_LARGE', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: scopeOf(remote), tokenRefused: false, tenantGone: false, namesFix: true },
+      `${what} exceeded the ${limitBytes}-byte reply limit (MAX_REPLY_BYTES)`,
+    );
   }
+}
+
+/** A bad reply from the controller is about the tenant it was for; one from OA never is. */
+function scopeOf(remote: Remote): Scope {
+  return remote === 'oa' ? 'service' : 'tenant';
 }
 
 /** No usable connection: refused, reset, DNS, or no answer in time. */
 export class NetworkError extends BacksyncError {
   constructor(readonly remote: Remote, readonly url: string, detail: string, options?: { cause?: unknown }) {
-    super('OBS_ERR_NETWORK', `${remote === 'oa' ? 'OA Public API' : 'APS controller'} at ${url}: ${detail}`, options);
+    super(
+      { code: 'OBS_ERR_NETWORK', exitCode: EXIT.unreachable, retryable: true, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
+      `${remote === 'oa' ? 'OA Public API' : 'APS controller'} at ${url}: ${detail}`,
+      options,
+    );
   }
 }
 
 /** The peer's certificate was refused; the message names the setting that fixes it. */
 export class TlsError extends BacksyncError {
   constructor(readonly remote: Remote, readonly url: string, detail: string, fix: string, options?: { cause?: unknown }) {
-    super('OBS_ERR_TLS', `certificate of ${url} not trusted: ${detail}; ${fix}`, options);
+    super(
+      { code: 'OBS_ERR_TLS', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: true },
+      `certificate of ${url} not trusted: ${detail}; ${fix}`,
+      options,
+    );
   }
 }
 
@@ -105,7 +239,7 @@ export class TlsError extends BacksyncError {
 export class ControllerDownError extends BacksyncError {
   constructor(readonly failures: number, readonly lastError: Error, at?: number) {
     super(
-      'OBS_ERR_CONTROLLER_DOWN',
+      { code: 'OBS_ERR_CONTROLLER_DOWN', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
       at === undefined ? `stopped after ${failures} consecutive controller failures; last: ${lastError.message}` : `stopped at instance ${at}: ${lastError.message}`,
     );
   }

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
-import { ApsError, NetworkError, OaError, OaFaultError, OaHttpError, ProtocolError, TlsError } from '../errors';
+import { traitsOf } from '../errors';
 import { loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
 import type { Instance, InstanceToken } from '../sync/ports';
@@ -89,12 +89,12 @@ async function checkOa(config: Config, clients: Clients, line: Line): Promise<In
   try {
     instances = await clients.directory.listInstances(config.officeAppId);
   } catch (e) {
-    if (!(e instanceof OaError)) {
+    if (traitsOf(e).code !== 'OBS_ERR_OA') {
       line('FAIL', step, withFix(e, oaFix(config, e)));
       return undefined;
     }
     answered();
-    line('FAIL', `application ${config.officeAppId}`, `${e.message}; fix: OFFICE_APP_ID must be the Office 365 application's ID in OA (not an instance ID)`);
+    line('FAIL', `application ${config.officeAppId}`, `${(e as Error).message}; fix: OFFICE_APP_ID must be the Office 365 application's ID in OA (not an instance ID)`);
     return undefined;
   }
   answered();
@@ -111,17 +111,20 @@ function withFix(e: unknown, fix: string | undefined): string {
   return fix ? `${(e as Error).message}; fix: ${fix}` : (e as Error).message;
 }
 
-/** What to change after an OA failure; nothing where its message says it (a TLS refusal names its setting). */
+/** What to change after an OA failure; nothing where its message says it (a TLS or credentials refusal). */
 function oaFix(config: Config, e: unknown): string | undefined {
-  if (e instanceof TlsError) return undefined;
-  if (e instanceof NetworkError) return `check OA_HOST and OA_PORT (${config.oaPort}), that the OA Public API is enabled there, and that it allows this host's IP`;
-  if (e instanceof OaHttpError && e.status === 401) {
-    return config.oaUser ? 'OA refused OA_USER/OA_PASSWORD: check them' : 'OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD';
+  const { namesFix, code } = traitsOf(e);
+  if (namesFix) return undefined;
+  switch (code) {
+    case 'OBS_ERR_NETWORK':
+      return `check OA_HOST and OA_PORT (${config.oaPort}), that the OA Public API is enabled there, and that it allows this host's IP`;
+    case 'OBS_ERR_OA_HTTP':
+    case 'OBS_ERR_OA_FAULT':
+    case 'OBS_ERR_PROTOCOL':
+      return 'something answered that is not the OA Public API: check OA_HOST, OA_PORT (usually 8440) and OA_TLS';
+    default:
+      return undefined;
   }
-  if (e instanceof OaHttpError || e instanceof OaFaultError || e instanceof ProtocolError) {
-    return 'something answered that is not the OA Public API: check OA_HOST, OA_PORT (usually 8440) and OA_TLS';
-  }
-  return undefined;
 }
 
 /** The instance's token, its controller (reachable, certificate trusted) and its tenant count. */
@@ -152,9 +155,16 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
 
 /** What to change after a controller failure; nothing where its message says it. */
 function controllerFix(e: unknown): string | undefined {
-  if (e instanceof TlsError) return undefined;
-  if (e instanceof NetworkError) return "check that this host reaches the controller (firewall, port 6308), or set APS_URL to the controller's address";
-  if (e instanceof ApsError && e.tokenRefused) return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
-  if (e instanceof ApsError || e instanceof ProtocolError) return 'check APS_URL points at the APS controller (https://<OA host>:6308/) and APS_TENANT_TYPE';
-  return undefined;
+  const { namesFix, tokenRefused, code } = traitsOf(e);
+  if (namesFix) return undefined;
+  if (tokenRefused) return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
+  switch (code) {
+    case 'OBS_ERR_NETWORK':
+      return "check that this host reaches the controller (firewall, port 6308), or set APS_URL to the controller's address";
+    case 'OBS_ERR_APS':
+    case 'OBS_ERR_PROTOCOL':
+      return 'check APS_URL points at the APS controller (https://<OA host>:6308/) and APS_TENANT_TYPE';
+    default:
+      return undefined;
+  }
 }

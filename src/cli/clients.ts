@@ -1,5 +1,5 @@
 import { ApsClient } from '../aps/client';
-import { ApsError } from '../errors';
+import { traitsOf } from '../errors';
 import { Transport } from '../http/transport';
 import { OaClient } from '../oa/client';
 import type { Logger } from 'pino';
@@ -60,7 +60,7 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
         retryMaxDelayMs: config.retryMaxDelayMs,
         onRetry: (error, attempt, delayMs) => {
           logger.debug({ error: error.message, attempt, delayMs }, 'retrying a controller request');
-          if (error instanceof ApsError && (error.status === 429 || error.status === 503)) limiter.throttled();
+          if (traitsOf(error).throttling) limiter.throttled();
         },
         stop,
         onInvalidItem: (reason) => logger.warn({ instanceId: instance.id, reason }, 'listing item skipped'),

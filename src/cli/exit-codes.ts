@@ -1,23 +1,18 @@
-import { BacksyncError, ConfigError } from '../errors';
+import { EXIT, traitsOf, type ExitCode } from '../errors';
+import type { PassResult } from '../sync/pass';
 
-/** The exit codes cron, monitoring and operators rely on. This is the only place errors meet them. */
-export const EXIT = {
-  /** Every tenant synced or skipped; also "another run is active" and "not due yet". */
-  ok: 0,
-  /** The pass finished but some tenants failed. */
-  tenantsFailed: 1,
-  /** Configuration or usage error. */
-  usage: 2,
-  /** OA or the APS controller could not be reached, or refused us. */
-  unreachable: 3,
-  /** A bug in this tool: the log has the stack. */
-  internal: 70,
-} as const;
+/** The exit codes cron, monitoring and operators rely on; each error states its own in `src/errors.ts`. */
+export { EXIT };
 
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof ConfigError) return EXIT.usage;
-  if (error instanceof BacksyncError) return EXIT.unreachable;
-  return EXIT.internal;
+/** An error's own exit code; anything that is not one of ours is a bug (70). */
+export function exitCodeFor(error: unknown): ExitCode {
+  return traitsOf(error).exitCode;
+}
+
+/** A pass that ran: stopped by a failing controller or with an instance it could not finish is 3; failed tenants 1. */
+export function exitCodeForPass(result: PassResult): ExitCode {
+  if (result.interruptedBy instanceof Error || result.instanceFailures.length) return EXIT.unreachable;
+  return result.failed ? EXIT.tenantsFailed : EXIT.ok;
 }
 
 /** 128 + the signal's number, as shells report a process ended by that signal. */

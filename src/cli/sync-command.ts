@@ -10,7 +10,7 @@ import { trapSignals, type Signal } from '../runtime/shutdown';
 import { nextDueAt } from '../sync/pacing';
 import type { PassResult } from '../sync/pass';
 import { TenantTargets, type UnresolvedTenant } from '../sync/targeted';
-import { EXIT, exitCodeFor, exitCodeForSignal } from './exit-codes';
+import { EXIT, exitCodeFor, exitCodeForPass, exitCodeForSignal } from './exit-codes';
 import { errorCode, passLog } from './pass-log';
 import type { PassProgress } from './progress';
 import { formatSummary, summarize, type RunSummary } from './summary';
@@ -224,11 +224,6 @@ function warnAboutSettings({ config, logger }: Run): void {
     logger.warn({ envFile: config.envFile.path }, `${config.envFile.path} can be read by group or others; it holds secrets: chmod 600 it`);
   }
   if (config.apsTlsInsecure) logger.warn('APS_TLS_INSECURE=true: the controller certificate is NOT verified');
-}
-
-function exitCodeForPass(result: PassResult): number {
-  if (result.interruptedBy instanceof Error || result.instanceFailures.length) return EXIT.unreachable;
-  return result.failed ? EXIT.tenantsFailed : EXIT.ok;
 }
 
 /** The one line cron mails when a pass did not fully succeed. */

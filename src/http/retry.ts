@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApsError, NetworkError, OaHttpError } from '../errors';
+import { traitsOf } from '../errors';
 
 /**
- * Retries for failures that say "not now" rather than "no": no connection, no answer in time, and
- * 429/502/503/504. Delays are exponential with full jitter so that many workers do not come back in
+ * Retries for failures that say "not now" rather than "no" (each error says which it is: no
+ * connection, no answer in time, 429/502/503/504). Delays are exponential with full jitter so that many workers do not come back in
  * step, and a Retry-After from the server is honoured up to `maxDelayMs`.
  */
 export interface RetryOptions {
@@ -18,16 +18,10 @@ export interface RetryOptions {
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
 }
 
-export function isTransient(e: unknown): boolean {
-  if (e instanceof NetworkError) return true;
-  if (e instanceof ApsError) return e.transient;
-  if (e instanceof OaHttpError) return [429, 502, 503, 504].includes(e.status);
-  return false;
-}
-
 export function retryDelayMs(attempt: number, error: unknown, options: RetryOptions): number {
   const { maxDelayMs, baseDelayMs = 200, random = Math.random } = options;
-  if ((error instanceof ApsError || error instanceof OaHttpError) && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, maxDelayMs);
+  const { retryAfterMs } = traitsOf(error);
+  if (retryAfterMs !== undefined) return Math.min(retryAfterMs, maxDelayMs);
   return Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
 }
 
@@ -37,7 +31,7 @@ export async function withRetries<T>(call: () => Promise<T>, options: RetryOptio
     try {
       return await call();
     } catch (e) {
-      if (attempt >= options.retries || !isTransient(e) || options.stop?.aborted) throw e;
+      if (attempt >= options.retries || !traitsOf(e).retryable || options.stop?.aborted) throw e;
       const delay = retryDelayMs(attempt, e, options);
       options.onRetry?.(e as Error, attempt + 1, delay);
       await wait(delay);

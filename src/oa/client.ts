@@ -90,7 +90,9 @@ export class OaClient implements InstanceDirectory {
   // XML-RPC parser only yields "Unknown XML-RPC tag 'TITLE'".
   private async post(method: string, body: string): Promise<Reply> {
     const reply = await this.transport.send({ method: 'POST', url: this.url, headers: this.headers, body, what: `OA ${method} reply` });
-    if (reply.status !== 200) throw new OaHttpError(reply.status, errorPageWords(reply), parseRetryAfter(reply.headers['retry-after']));
+    if (reply.status !== 200) {
+      throw new OaHttpError(reply.status, errorPageWords(reply), parseRetryAfter(reply.headers['retry-after']), this.headers.authorization !== undefined);
+    }
     const type = headerValue(reply, 'content-type');
     if (!/^(text|application)\/xml\s*(;|$)/i.test(type)) {
       throw new ProtocolError('oa', `OA ${method}: expected an XML reply, got content type '${excerpt(type, 100) || 'none'}'`);

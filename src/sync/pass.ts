@@ -1,5 +1,4 @@
-import { ApsError, BacksyncError, ControllerDownError, OaError, OaFaultError, OaHttpError } from '../errors';
-import { isTransient } from '../http/retry';
+import { BacksyncError, ControllerDownError, traitsOf } from '../errors';
 import type { Instance, InstanceDirectory, InstanceToken, Tenant, TenantController } from './ports';
 import type { PassEvents } from './events';
 import { TokenPolicy } from './token-policy';
@@ -111,8 +110,9 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       events.instanceFailed?.(instance, e as Error);
       // A listing or token request that still fails after its retries leaves the rest of the instance
       // unreachable, and the next instance shares the controller: stop, so the next run resumes here.
-      if (isTransient(e)) health.unreachable(instance.id, e as Error);
-      else if (isGeneral(e)) health.generalFailure(e as Error);
+      const { retryable, scope } = traitsOf(e);
+      if (retryable) health.unreachable(instance.id, e as Error);
+      else if (scope === 'service') health.generalFailure(e as Error);
     } finally {
       result.tokenRefreshes += policy.renewals;
     }
@@ -146,22 +146,14 @@ async function resyncOne(
     return { outcome: 'failed', message: result.message };
   } catch (e) {
     const error = e as Error;
-    if (e instanceof ApsError && e.status === 404) {
+    const { tenantGone, scope } = traitsOf(e);
+    if (tenantGone) {
       events.tenantSkipped?.(instance, tenant, error.message);
       return { outcome: 'skipped' };
     }
     events.tenantFailed?.(instance, tenant, error.message);
-    return { outcome: 'failed', general: isGeneral(e) ? error : undefined, message: error.message };
+    return { outcome: 'failed', general: scope === 'service' ? error : undefined, message: error.message };
   }
-}
-
-/** Failures that say nothing about the tenant: the controller, a proxy, the network or OA is at fault. */
-function isGeneral(e: unknown): boolean {
-  if (isTransient(e)) return true;
-  if (!(e instanceof BacksyncError)) return false;
-  // OA is reached mid-pass only to renew a token, so nothing it answers (bad XML, a fault, a reply
-  // too large, no connection) is ever the tenant's fault.
-  return e.code === 'OBS_ERR_TLS' || e instanceof OaError || e instanceof OaFaultError || e instanceof OaHttpError || ('remote' in e && e.remote === 'oa');
 }
 
 /** Counts failures in a row that were not about any one tenant; too many means the controller is down. */

@@ -1,4 +1,4 @@
-import { ApsError } from '../errors';
+import { traitsOf } from '../errors';
 import type { InstanceToken } from './ports';
 
 /**
@@ -56,7 +56,7 @@ export class TokenPolicy {
     try {
       return await call(used.value.token);
     } catch (e) {
-      if (!(e instanceof ApsError) || !e.tokenRefused) throw e;
+      if (!traitsOf(e).tokenRefused) throw e;
       const fresh = await this.renewIfStill(used, forTenant);
       return call(fresh.value.token);
     }

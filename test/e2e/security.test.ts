@@ -68,7 +68,7 @@ test('a wrong OA password exits 3 with the refusal, and the password is in no ou
   const results = [await run(['sync', '--json']), await run(['sync'])];
   for (const r of results) {
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /^o365-backsync: OA Public API answered HTTP 401: 401 Authorization Required\n$/);
+    assert.match(r.stderr, /^o365-backsync: OA Public API answered HTTP 401: 401 Authorization Required; OA refused OA_USER\/OA_PASSWORD: check them\n$/);
   }
   assert.equal(results[0]!.stdout, '');
   assert.equal(sim.stats.oaCalls.length, 0, 'the refused calls never reached the API');

@@ -11,7 +11,7 @@ test('the field refusal body means "renew the token" whatever the status', () =>
   assert.equal(e.remoteMessage, 'Authentication failed.');
   assert.equal(e.remoteType, 'APS::Hosting::Exception');
   assert.equal(e.tokenRefused, true);
-  assert.equal(e.transient, false);
+  assert.equal(e.retryable, false);
 });
 
 test('a JSON error keeps the remote message and type, preferring type over error', () => {
@@ -33,12 +33,12 @@ test('a 401 is a token refusal even with an empty body', () => {
   assert.equal(e.remoteMessage, 'Unauthorized');
 });
 
-test("a proxy's HTML 503 is transient and named by its title, folded", () => {
+test("a proxy's HTML 503 is retryable and named by its title, folded", () => {
   const html = '<html><head><title>\n  503 Service\n\tTemporarily Unavailable </title></head><body><h1>Oops</h1></body></html>';
   const e = apsErrorFromReply(reply(503, html, { 'retry-after': '7', 'content-type': 'text/html' }));
   assert.equal(e.remoteMessage, '503 Service Temporarily Unavailable');
   assert.equal(e.remoteType, undefined);
-  assert.equal(e.transient, true);
+  assert.equal(e.retryable, true);
   assert.equal(e.retryAfterMs, 7000);
 });
 

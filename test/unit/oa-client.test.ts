@@ -96,7 +96,7 @@ test('lists instances with basic auth, posting the call as text/xml to /RPC2', a
   );
 });
 
-test('a 401 page from basic auth is an OaHttpError with its title, not retried, and without the password', async () => {
+test('a 401 page from basic auth is an OaHttpError with its title and the settings to check, not retried, and without the password', async () => {
   await withOa(
     (res) => {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="OA"', 'Content-Type': 'text/html; charset=iso-8859-1' });
@@ -106,7 +106,7 @@ test('a 401 page from basic auth is an OaHttpError with its title, not retried, 
       await assert.rejects(client.listInstances(41), (e: unknown) => {
         assert.ok(e instanceof OaHttpError);
         assert.equal(e.status, 401);
-        assert.equal(e.message, 'OA Public API answered HTTP 401: 401 Unauthorized');
+        assert.equal(e.message, 'OA Public API answered HTTP 401: 401 Unauthorized; OA refused OA_USER/OA_PASSWORD: check them');
         assert.ok(!e.message.includes(PASSWORD) && !e.message.includes(basicAuth.slice(6)));
         return true;
       });
@@ -114,6 +114,23 @@ test('a 401 page from basic auth is an OaHttpError with its title, not retried, 
     },
     { oaPassword: 'wrong-password' },
   );
+});
+
+test('a 401 to a client without credentials asks for OA_USER and OA_PASSWORD; a 403 to one with them says to check them', async () => {
+  const refuse = (status: number) => (res: ServerResponse) => {
+    res.writeHead(status, { 'Content-Type': 'text/html' });
+    res.end(`<html><head><title>${status} Refused</title></head></html>`);
+  };
+  await withOa(refuse(401), async (client) => {
+    await assert.rejects(client.listInstances(41), {
+      name: 'OaHttpError',
+      message: 'OA Public API answered HTTP 401: 401 Refused; OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD',
+    });
+  }, { oaUser: undefined, oaPassword: undefined });
+  await withOa(refuse(403), async (client, requests) => {
+    await assert.rejects(client.listInstances(41), { name: 'OaHttpError', message: 'OA Public API answered HTTP 403: 403 Refused; OA refused OA_USER/OA_PASSWORD: check them' });
+    assert.equal(requests.length, 1, 'a refusal is not retried');
+  });
 });
 
 test('a 503 from a proxy is retried and the next answer wins', async () => {

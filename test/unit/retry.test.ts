@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApsError, BodyTooLargeError, NetworkError, OaError, OaHttpError, ProtocolError, TlsError } from '../../src/errors';
-import { isTransient, parseRetryAfter, retryDelayMs, type RetryOptions, withRetries } from '../../src/http/retry';
+import { ApsError, BodyTooLargeError, NetworkError, OaError, OaHttpError, ProtocolError, TlsError, traitsOf } from '../../src/errors';
+import { parseRetryAfter, retryDelayMs, type RetryOptions, withRetries } from '../../src/http/retry';
 
 const network = (): NetworkError => new NetworkError('aps', 'https://oa.example:6308', 'ECONNRESET socket hang up');
 const aps = (status: number, retryAfterMs?: number): ApsError => new ApsError(status, 'words', undefined, retryAfterMs);
@@ -25,7 +25,8 @@ function recording(options: Partial<RetryOptions> = {}): RetryOptions & { delays
   return { retries: 3, maxDelayMs: 30_000, random: () => 0.5, wait: async (ms) => void delays.push(ms), delays, ...options };
 }
 
-test('network errors and 429/502/503/504 are transient; other statuses and bad replies are not', () => {
+test('network errors and 429/502/503/504 are retryable; other statuses and bad replies are not', () => {
+  const isTransient = (e: unknown): boolean => traitsOf(e).retryable;
   assert.equal(isTransient(network()), true);
   for (const status of [429, 502, 503, 504]) {
     assert.equal(isTransient(aps(status)), true, `APS ${status}`);
