@@ -4,7 +4,7 @@ import { pause, readBody, send, sendHtml } from './replies';
 import { parseListQuery, RqlError } from './rql';
 import { type SimTenant, type TenantStore, tenantJson } from './tenants';
 import type { Clock, TokenRegistry } from './tokens';
-import type { SimState } from './types';
+import type { SimState, TokenRefusalWording } from './types';
 
 export interface ApsServerDeps {
   state: SimState;
@@ -17,10 +17,17 @@ export interface ApsServerDeps {
   latencyMs: number;
   transient503Rate: number;
   random: () => number;
+  tokenRefusal: { wording: TokenRefusalWording; status: number };
 }
 
-/** The refusal of a stale token as seen in the field (protocol.md §2), byte for byte. */
-const AUTH_FAILED = '{"code": 500, "error": "APS::Hosting::Exception", "message": "Authentication failed."}';
+/**
+ * The refusal of a stale token: at 500 "Authentication failed." is byte for byte the one seen in the
+ * field (protocol.md §2); "Unauthorized request" is the other wording known (§6), in the same shape.
+ */
+function refusalBody({ wording, status }: ApsServerDeps['tokenRefusal']): string {
+  const [kind, message] = wording === 'authenticationFailed' ? ['APS::Hosting::Exception', 'Authentication failed.'] : ['APS::Util::Exception', 'Unauthorized request'];
+  return `{"code": ${status}, "error": "${kind}", "message": "${message}"}`;
+}
 const PREFIX = '/aps/2/resources';
 const OPERATIONS = new Set(['synchronize_async', 'synchronize']);
 
@@ -70,7 +77,7 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
   const auth = deps.tokens.check(typeof token === 'string' ? token : undefined);
   if (auth === undefined) {
     stats.staleTokenRefusals++;
-    return send(res, 500, 'application/json', AUTH_FAILED);
+    return send(res, deps.tokenRefusal.status, 'application/json', refusalBody(deps.tokenRefusal));
   }
   stats.maxTokenAgeUsedMs = Math.max(stats.maxTokenAgeUsedMs, auth.ageMs);
   if (leftAfter !== undefined) stats.maxTokenAgeSentMs = Math.max(stats.maxTokenAgeSentMs, leftAfter - auth.issuedAt);

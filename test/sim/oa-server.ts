@@ -20,7 +20,7 @@ export interface OaServerDeps {
   state: SimState;
   store: TenantStore;
   tokens: TokenRegistry;
-  auth?: { user: string; password: string };
+  auth?: { user: string; password: string; wrongStatus?: 401 | 403 };
   latencyMs: number;
   controllerUri: () => string;
 }
@@ -46,6 +46,7 @@ async function handle(deps: OaServerDeps, req: IncomingMessage, res: ServerRespo
   if ((req.url ?? '').split('?')[0] !== '/RPC2') return sendHtml(res, 404, 'Not Found');
   if (req.method !== 'POST') return sendHtml(res, 405, 'Not Allowed', { allow: 'POST' });
   if (deps.auth !== undefined && !authorized(req, deps.auth)) {
+    if (req.headers.authorization !== undefined && deps.auth.wrongStatus === 403) return sendHtml(res, 403, 'Forbidden');
     return sendHtml(res, 401, 'Authorization Required', { 'www-authenticate': 'Basic realm="OA"' });
   }
   let call: { method: string; params: unknown[] };
@@ -66,6 +67,8 @@ async function handle(deps: OaServerDeps, req: IncomingMessage, res: ServerRespo
       return sendXml(res, serializer.serializeFault({ faultCode: -32500, faultString: 'Internal server error: simulated fault' }));
     case 'statusMinusOne':
       return sendXml(res, serializer.serializeMethodResponse(oaError('Internal error: database is unavailable', 'Common', 1)));
+    case 'javaException':
+      return sendXml(res, serializer.serializeMethodResponse({ status: -1, error_message: 'java.lang.NullPointerException: null' }));
     case 'truncatedXml': {
       const xml = serialize(dispatch(deps, call.method, call.params));
       return sendXml(res, xml.slice(0, Math.floor(xml.length / 2)));

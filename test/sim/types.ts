@@ -19,7 +19,20 @@ export type ListingFault =
   | 'garbledContentRange' // Content-Range 'items 0-9 of 10'
   | 'oversized'; // every item padded with 16 KiB of description
 
-export type OaFault = 'statusMinusOne' | 'malformedXml' | 'truncatedXml' | 'fault' | 'html500' | 'hang';
+export type OaFault =
+  | 'statusMinusOne' // status -1 "Internal error: database is unavailable" (module Common, extype 1)
+  | 'javaException' // status -1 whose error_message is a raw Java exception, with no module_id (protocol.md §6)
+  | 'malformedXml'
+  | 'truncatedXml'
+  | 'fault'
+  | 'html500'
+  | 'hang';
+
+/**
+ * How the controller words its refusal of a stale token (protocol.md §2, §6): "Authentication failed."
+ * (APS::Hosting::Exception, seen in the field) or "Unauthorized request" (APS::Util::Exception).
+ */
+export type TokenRefusalWording = 'authenticationFailed' | 'unauthorizedRequest';
 
 export interface SimOptions {
   /** Default 41 (the Office 365 application ID). */
@@ -44,8 +57,13 @@ export interface SimOptions {
   https?: boolean;
   /** OA Public API over https with the bundled test certificate (default false). */
   oaHttps?: boolean;
-  /** Require HTTP basic auth on OA; wrong or missing credentials get a 401 HTML page. */
-  oaAuth?: { user: string; password: string };
+  /**
+   * Require HTTP basic auth on OA: missing credentials get a 401 HTML page, wrong ones `wrongStatus`
+   * (default 401, as a plain web server answers; OA's own answer is 403).
+   */
+  oaAuth?: { user: string; password: string; wrongStatus?: 401 | 403 };
+  /** How a stale token is refused: default "Authentication failed." at 500, as seen in the field. */
+  tokenRefusal?: { wording: TokenRefusalWording; status: number };
   /** Fraction (0..1) of APS requests answered 503 with an HTML body, drawn from a PRNG seeded with `seed`. */
   transient503Rate?: number;
   /** Default 1. */

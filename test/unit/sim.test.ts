@@ -432,3 +432,32 @@ test('ids are deterministic; https on both sides with the test CA; an unrelated 
   });
   await assert.rejects(oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, { dispatcher: untrusted }));
 });
+
+test('refusal switches: either token refusal wording at any status; OA answers a wrong password 403 when told; a raw Java exception', async (t) => {
+  for (const [wording, status, body] of [
+    ['unauthorizedRequest', 500, '{"code": 500, "error": "APS::Util::Exception", "message": "Unauthorized request"}'],
+    ['unauthorizedRequest', 403, '{"code": 403, "error": "APS::Util::Exception", "message": "Unauthorized request"}'],
+    ['authenticationFailed', 403, '{"code": 403, "error": "APS::Hosting::Exception", "message": "Authentication failed."}'],
+  ] as const) {
+    const s = await sim(t, { instances: 1, tenantsPerInstance: 2, tokenRefusal: { wording, status } });
+    const tok = await token(s, 1001);
+    assert.equal((await aps(s, tok, listing(`implementing(${TYPE})`))).status, 200);
+    s.revokeTokens();
+    const refused = await aps(s, tok, listing(`implementing(${TYPE})`));
+    assert.deepEqual([refused.status, refused.type, refused.body], [status, 'application/json', body]);
+    assert.equal(s.stats.staleTokenRefusals, 1);
+  }
+
+  const s = await sim(t, { oaAuth: { user: 'admin', password: 's3cret', wrongStatus: 403 } });
+  const basic = (password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
+  const wrong = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('wrong'));
+  assert.deepEqual([wrong.status, wrong.type, wrong.headers.get('www-authenticate')], [403, 'text/html', null]);
+  assert.equal((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 })).status, 401, 'missing credentials are still 401');
+  assert.equal((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('s3cret'))).status, 200);
+
+  s.setOaFault('javaException');
+  assert.deepEqual(await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('s3cret'))).body), {
+    status: -1,
+    error_message: 'java.lang.NullPointerException: null',
+  });
+});
