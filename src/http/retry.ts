@@ -3,8 +3,8 @@ import { traitsOf } from '../errors';
 
 /**
  * Retries for failures that say "not now" rather than "no" (each error says which it is: no
- * connection, no answer in time, 429/502/503/504). Delays are exponential with full jitter so that many workers do not come back in
- * step, and a Retry-After from the server is honoured up to `maxDelayMs`.
+ * connection, no answer in time, 429/502/503/504). Delays are exponential with full jitter so that
+ * many workers do not come back in step, and a Retry-After from the server is honoured up to `maxDelayMs`.
  */
 export interface RetryOptions {
   retries: number;
