@@ -5,7 +5,7 @@ import type { SimOptions, TokenRefusalWording } from '../sim';
 import { type SimSetup, summaryOf, until, simulatorSetup } from './harness';
 
 /**
- * How OA and the controller say no, in each of the ways known from the field (protocol.md §6), and
+ * How OA and the controller say no, in each of the ways known from the field and the vendor's KB, and
  * what the real CLI makes of it: a refused APS token is renewed whatever the words or status it comes
  * in; a refusal by OA ends the run with exit 3 and a line that names the settings to check.
  */

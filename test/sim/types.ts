@@ -21,7 +21,7 @@ export type ListingFault =
 
 export type OaFault =
   | 'statusMinusOne' // status -1 "Internal error: database is unavailable" (module Common, extype 1)
-  | 'javaException' // status -1 whose error_message is a raw Java exception, with no module_id (protocol.md §6)
+  | 'javaException' // status -1 whose error_message is a raw Java exception, as OA answers a misnamed argument
   | 'malformedXml'
   | 'truncatedXml'
   | 'fault'
@@ -29,8 +29,8 @@ export type OaFault =
   | 'hang';
 
 /**
- * How the controller words its refusal of a stale token (protocol.md §2, §6): "Authentication failed."
- * (APS::Hosting::Exception, seen in the field) or "Unauthorized request" (APS::Util::Exception).
+ * How the controller words its refusal of a stale token: "Authentication failed." (APS::Hosting::Exception,
+ * seen in the field) or "Unauthorized request" (APS::Util::Exception, named by a vendor KB article).
  */
 export type TokenRefusalWording = 'authenticationFailed' | 'unauthorizedRequest';
 
