@@ -22,12 +22,14 @@ export interface ApsServerDeps {
 
 /**
  * The refusal of a stale token: at 500 "Authentication failed." is byte for byte the one seen in the
- * field (protocol.md §2); "Unauthorized request" is the other wording a vendor KB article names, in the same shape.
+ * field (protocol.md §2); "Unauthorized request" is the other wording a vendor KB article names, in
+ * the same shape.
  */
 function refusalBody({ wording, status }: ApsServerDeps['tokenRefusal']): string {
   const [kind, message] = wording === 'authenticationFailed' ? ['APS::Hosting::Exception', 'Authentication failed.'] : ['APS::Util::Exception', 'Unauthorized request'];
   return `{"code": ${status}, "error": "${kind}", "message": "${message}"}`;
 }
+
 const PREFIX = '/aps/2/resources';
 const OPERATIONS = new Set(['synchronize_async', 'synchronize']);
 
