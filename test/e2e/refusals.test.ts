@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { after, test } from 'node:test';
-import type { SimOptions, TokenRefusalWording } from '../sim';
-import { type SimSetup, summaryOf, until, simulatorSetup } from './harness';
+import { test } from 'node:test';
+import type { TokenRefusalWording } from '../sim';
+import { summaryOf, until, simulatorSetup } from './harness';
 
 /**
  * How OA and the controller say no, in each of the ways known from the field and the vendor's KB, and
  * what the real CLI makes of it: a refused APS token is renewed whatever the words or status it comes
  * in; a refusal by OA ends the run with exit 3 and a line that names the settings to check.
  */
-const simulator = simulatorSetup({ RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '5000', CONNECT_TIMEOUT_MS: '5000' });
-const folders: string[] = [];
-after(() => folders.forEach((folder) => rmSync(folder, { recursive: true, force: true })));
-
-/** A simulator and fresh folders for one test; the folders are removed when the file is done. */
-async function setup(options: SimOptions, extraEnv?: Record<string, string>): Promise<SimSetup> {
-  const s = await simulator(options, extraEnv);
-  folders.push(s.w.cwd);
-  return s;
-}
+const setup = simulatorSetup({ RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '5000', CONNECT_TIMEOUT_MS: '5000' });
 
 const WORDS: Record<TokenRefusalWording, string> = { authenticationFailed: 'Authentication failed.', unauthorizedRequest: 'Unauthorized request' };
 
