@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { PassEvents } from '../sync/events';
+import type { PassEvents } from '../sync/ports';
 
 /** The pass's events as JSON log lines: per instance, per failed or skipped tenant, per renewal. */
 export function passLog(logger: Logger): PassEvents {

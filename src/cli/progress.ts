@@ -1,6 +1,5 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
-import type { PassEvents } from '../sync/events';
-import type { Instance } from '../sync/ports';
+import type { Instance, PassEvents } from '../sync/ports';
 import { duration } from './human';
 
 interface InstanceBar {

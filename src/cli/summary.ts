@@ -1,6 +1,6 @@
 import type { PassResult } from '../sync/pass';
 import { errorCode } from './pass-log';
-import type { PassCounts } from '../sync/summary';
+import type { PassCounts } from '../sync/counts';
 import type { UnresolvedTenant } from '../sync/targeted';
 
 /** The one object `--json` prints, and the final log line: what a pass did, in numbers. */

@@ -1,7 +1,7 @@
 import { closeSync, fdatasyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PassJournal } from '../sync/pass';
-import { emptyCounts, type PassCounts, type TenantOutcome } from '../sync/summary';
+import type { PassJournal } from '../sync/ports';
+import { emptyCounts, type PassCounts, type TenantOutcome } from '../sync/counts';
 import { writeFileAtomic } from './atomic-file';
 
 /**

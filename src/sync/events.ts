@@ -1,22 +1,19 @@
-import type { Instance, Tenant } from './ports';
-import type { PassCounts } from './summary';
-import type { RenewalReason } from './token-policy';
+import type { PassEvents } from './ports';
 
-/** What a pass tells its onlookers (the log, the progress bar) as it goes. Every hook is optional. */
-export interface PassEvents {
-  instancesListed?(instances: Instance[]): void;
-  instanceStarted?(instance: Instance): void;
-  /** How many ready tenants the controller says the instance has; heard again with each listing page. */
-  tenantsCounted?(instance: Instance, total: number): void;
-  instanceFinished?(instance: Instance, counts: PassCounts): void;
-  instanceFailed?(instance: Instance, error: Error): void;
-  tokenRenewed?(instance: Instance, reason: RenewalReason): void;
-  tenantDone?(instance: Instance, tenant: Tenant): void;
-  /** A tenant an earlier run of this pass had already done, passed over. */
-  tenantAlreadyDone?(instance: Instance, tenant: Tenant): void;
-  /** The controller answered a tenant's resync with 2xx, whatever its report says: it kept up. */
-  resyncAnswered?(instance: Instance, tenant: Tenant): void;
-  tenantFailed?(instance: Instance, tenant: Tenant, message: string, failedObjects?: { objectName: string; comment: string | null }[]): void;
-  tenantSkipped?(instance: Instance, tenant: Tenant, message: string): void;
-  wouldResync?(instance: Instance, tenant: Tenant): void;
+type Hook = (...args: unknown[]) => void;
+
+/**
+ * One set of pass events that tells every listener, in the order given, each hook it has. Spreading
+ * listeners into one object instead would keep only the last listener's hook of a name.
+ */
+export function fanOut(...listeners: (PassEvents | undefined)[]): PassEvents {
+  const present = listeners.filter((l): l is PassEvents => l !== undefined) as Record<string, Hook | undefined>[];
+  const combined: Record<string, Hook> = {};
+  for (const name of new Set(present.flatMap((l) => Object.keys(l)))) {
+    const hooks = present.map((l) => l[name]).filter((h): h is Hook => typeof h === 'function');
+    combined[name] = (...args) => {
+      for (const hook of hooks) hook(...args);
+    };
+  }
+  return combined as PassEvents;
 }

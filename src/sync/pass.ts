@@ -1,9 +1,8 @@
 import { BacksyncError, ControllerDownError, traitsOf } from '../errors';
-import type { Instance, InstanceDirectory, InstanceToken, Tenant, TenantController } from './ports';
-import type { PassEvents } from './events';
+import type { Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, Tenant, TenantController } from './ports';
 import { TokenPolicy } from './token-policy';
 import { runWorkers } from './workers';
-import { emptyCounts, type PassCounts, type TenantOutcome } from './summary';
+import { emptyCounts, type PassCounts, type TenantOutcome } from './counts';
 
 /**
  * One back-sync pass: the application's instances, then each instance's ready tenants, then one
@@ -19,12 +18,6 @@ export interface PassOptions {
   maxConsecutiveFailures: number;
   /** Limit the pass to these instance ids. */
   instances?: number[];
-}
-
-/** What the pass remembers between runs; in-memory tests and the state file implement it. */
-export interface PassJournal {
-  isDone(instanceId: number, tenantId: string): boolean;
-  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string): void;
 }
 
 export interface PassDeps {

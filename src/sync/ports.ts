@@ -1,6 +1,10 @@
+import type { PassCounts, TenantOutcome } from './counts';
+import type { RenewalReason } from './token-policy';
+
 /**
- * What the pass needs from the outside world, as small interfaces. The OA and APS adapters implement
- * them over the network; tests of the pass implement them in memory.
+ * What the pass needs from the outside world, and what it tells it, as small interfaces. The OA and
+ * APS adapters, the state files, the log and the progress bar implement them; tests of the pass
+ * implement them in memory.
  */
 
 /** One instance of the Office 365 application in OA. */
@@ -57,4 +61,32 @@ export interface TenantController {
 /** Finds one tenant by id among those an instance's token can see, whatever its status: for targeted runs. */
 export interface TenantFinder {
   findTenant(tenantId: string, token: string): Promise<Tenant | undefined>;
+}
+
+/** What the pass remembers between runs; in-memory tests and the state files implement it. */
+export interface PassJournal {
+  isDone(instanceId: number, tenantId: string): boolean;
+  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string): void;
+}
+
+/**
+ * What a pass tells its onlookers (the log, the progress bar, the concurrency limiter) as it goes.
+ * Every hook is optional; several onlookers are combined with `fanOut` (events.ts).
+ */
+export interface PassEvents {
+  instancesListed?(instances: Instance[]): void;
+  instanceStarted?(instance: Instance): void;
+  /** How many ready tenants the controller says the instance has; heard again with each listing page. */
+  tenantsCounted?(instance: Instance, total: number): void;
+  instanceFinished?(instance: Instance, counts: PassCounts): void;
+  instanceFailed?(instance: Instance, error: Error): void;
+  tokenRenewed?(instance: Instance, reason: RenewalReason): void;
+  tenantDone?(instance: Instance, tenant: Tenant): void;
+  /** A tenant an earlier run of this pass had already done, passed over. */
+  tenantAlreadyDone?(instance: Instance, tenant: Tenant): void;
+  /** The controller answered a tenant's resync with 2xx, whatever its report says: it kept up. */
+  resyncAnswered?(instance: Instance, tenant: Tenant): void;
+  tenantFailed?(instance: Instance, tenant: Tenant, message: string, failedObjects?: { objectName: string; comment: string | null }[]): void;
+  tenantSkipped?(instance: Instance, tenant: Tenant, message: string): void;
+  wouldResync?(instance: Instance, tenant: Tenant): void;
 }

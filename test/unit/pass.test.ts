@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApsError, ControllerDownError, NetworkError, ProtocolError } from '../../src/errors';
-import { runPass, type PassJournal, type PassOptions } from '../../src/sync/pass';
-import type { Authorized, InstanceDirectory, ResyncResult, Tenant, TenantController } from '../../src/sync/ports';
-import type { TenantOutcome } from '../../src/sync/summary';
+import { runPass, type PassOptions } from '../../src/sync/pass';
+import type { Authorized, InstanceDirectory, PassJournal, ResyncResult, Tenant, TenantController } from '../../src/sync/ports';
+import type { TenantOutcome } from '../../src/sync/counts';
 
 /** An in-memory OA and controller: the pass is plain logic and is tested without sockets here. */
 function world(tenantsPerInstance: Record<number, string[]>, behaviour: (tenant: string) => Promise<ResyncResult> = async () => ({ outcome: 'synced' })) {
