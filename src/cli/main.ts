@@ -1,11 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT } from './exit-codes';
+import { EXIT, exitCodeFor } from './exit-codes';
+import { instanceIdFlag, tenantIdFlag } from './flags';
 
 /**
  * The command-line wiring. Only commander is loaded up front: each command loads its own modules when
  * it runs, so `--help` and `--version` stay cheap under a cron that starts us every minute.
  */
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 const ENV_FILE = ['--env-file <path>', 'env file to read (default ./.env, else /etc/o365-backsync.env)'] as const;
 const STATE_DIR = ['--state-dir <dir>', 'lock and state files (STATE_DIR)'] as const;
 
@@ -25,8 +25,8 @@ export function buildProgram(): Command {
     .option('--dry-run', 'list instances and tenants, send no resync')
     .option('--force', 'start a pass even if pacing says it is not due (the lock still applies)')
     .option('--concurrency <n>', 'tenants resynced at once (SYNC_CONCURRENCY)')
-    .addOption(new Option('--instance <id>', 'only this instance (repeatable)').argParser(collect))
-    .addOption(new Option('--tenant <uuid>', 'resync just this tenant now, whatever pacing says (repeatable)').argParser(collect))
+    .addOption(new Option('--instance <id>', 'only this instance (repeatable)').argParser(instanceIdFlag))
+    .addOption(new Option('--tenant <uuid>', 'resync just this tenant now, whatever pacing says (repeatable)').argParser(tenantIdFlag))
     .option('--log-dir <dir>', 'where the JSON log goes (LOG_DIR)')
     .option(...STATE_DIR)
     .option('--metrics-file <path>', 'Prometheus textfile-collector metrics, rewritten by each run (METRICS_FILE)')
@@ -66,7 +66,9 @@ export async function run(argv = process.argv): Promise<void> {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
-    process.stderr.write(`o365-backsync: internal error: ${(e as Error).message}\n`);
-    process.exitCode = EXIT.internal;
+    // A flag's own parser refused its value (flags.ts), or a bug.
+    const code = exitCodeFor(e);
+    process.stderr.write(`o365-backsync: ${code === EXIT.internal ? 'internal error: ' : ''}${(e as Error).message}\n`);
+    process.exitCode = code;
   }
 }

@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadConfig, type LocalConfig } from '../runtime/config';
 import { LOG_FILE_NAME } from '../runtime/logger';
-import { PassStateStore, type LastPass, type TenantFailure } from '../runtime/pass-state';
+import type { LastPass, TenantFailure } from '../runtime/pass-record';
+import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
-import { AUTO_INTERVAL_FACTOR, intervalMs, nextDueAt } from '../sync/pacing';
+import { AUTO_INTERVAL_FACTOR, intervalMs } from '../sync/pacing';
+import { decideRun, describeDiscard, type RunDecision } from '../sync/run-decision';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { duration } from './human';
 
@@ -32,8 +34,12 @@ export interface Status {
   /** 1.5 x the last full pass, the vendor's guidance; what SYNC_MIN_INTERVAL=auto uses. */
   recommendedIntervalSeconds: number | null;
   minInterval: 'auto' | number;
-  /** Whether the next run cron starts will start (or resume) a pass, and when one will start. */
-  next: { startsPass: boolean; at: string | null; reason: 'running' | 'resume' | 'first' | 'due' | 'not-due' };
+  /**
+   * What the next run cron starts will do, as `sync` decides it: whether it starts (or resumes) a
+   * pass, and when one will start; `why` says why an unfinished pass is discarded, or what status
+   * cannot tell ('unknown': null for both then).
+   */
+  next: { startsPass: boolean | null; at: string | null; reason: RunDecision['reason']; why: string | null };
   logFile: string;
   stateDir: string;
   warnings: string[];
@@ -66,11 +72,16 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     }
   }
   const store = new PassStateStore(stateDir, (message) => warnings.push(message));
-  const last = present ? store.lastPass() : undefined;
-  const unfinished = present ? store.peekUnfinished() : undefined;
+  const { unfinished, last } = present ? store.runState() : { unfinished: undefined, last: undefined };
   const holder = present ? await lockHolder(stateDir) : undefined;
   const activeRun = holder === undefined ? null : holder === 'unknown' ? { pid: null, startedAt: null } : { pid: holder.pid, startedAt: holder.startedAt };
-  const done = unfinished ? store.doneSoFar() : undefined;
+  const header = unfinished === 'damaged' ? undefined : unfinished;
+  const done = header ? store.doneSoFar() : undefined;
+  const decision = decideRun(
+    { running: activeRun !== null, unfinished, last },
+    { appId: config.officeAppId, tenantType: config.tenantType, minInterval: config.minIntervalSeconds },
+    now,
+  );
 
   if (last && typeof config.minIntervalSeconds === 'number' && config.minIntervalSeconds > 0 && last.durationMs > 0.7 * config.minIntervalSeconds * 1000) {
     warnings.push(
@@ -95,28 +106,28 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     lastSuccessAt: last?.lastCompleteAt ?? (last?.complete ? last.finishedAt : null),
     activeRun,
     inProgress:
-      unfinished && done
-        ? { startedAt: unfinished.startedAt, runs: unfinished.runs, pid: activeRun?.pid ?? null, tenants: done.tenants, synced: done.synced, failed: done.failed, skipped: done.skipped }
+      header && done
+        ? { startedAt: header.startedAt, runs: header.runs, pid: activeRun?.pid ?? null, tenants: done.tenants, synced: done.synced, failed: done.failed, skipped: done.skipped }
         : null,
     failedTenants: last?.failures ?? [],
     failedTenantsOmitted: last?.failuresOmitted ?? 0,
     recommendedIntervalSeconds: last ? Math.round(intervalMs(last, 'auto') / 1000) : null,
     minInterval: config.minIntervalSeconds,
-    next: nextPass(now, activeRun !== null, unfinished !== undefined, last, config.minIntervalSeconds),
+    next: nextRun(decision, now),
     logFile: join(config.logDir, LOG_FILE_NAME),
     stateDir,
     warnings,
   };
 }
 
-/** The decision `sync` makes on its next start, made the same way: the lock, then resume, then pacing. */
-function nextPass(now: number, running: boolean, unfinished: boolean, last: LastPass | undefined, minInterval: 'auto' | number): Status['next'] {
-  if (running) return { startsPass: false, at: null, reason: 'running' };
-  if (unfinished) return { startsPass: true, at: new Date(now).toISOString(), reason: 'resume' };
-  const dueAt = nextDueAt(last, minInterval);
-  if (dueAt === undefined) return { startsPass: true, at: new Date(now).toISOString(), reason: 'first' };
-  if (dueAt <= now) return { startsPass: true, at: new Date(now).toISOString(), reason: 'due' };
-  return { startsPass: false, at: new Date(dueAt).toISOString(), reason: 'not-due' };
+/** The decision as `status --json` shows it. */
+export function nextRun(decision: RunDecision, now: number): Status['next'] {
+  const { reason, startsPass } = decision;
+  const at = reason === 'not-due' ? decision.dueAt : startsPass ? now : undefined;
+  let why: string | null = null;
+  if (reason === 'unknown') why = `the unfinished pass is resumed only if ${decision.setting} is still ${decision.was}, and it is not set here (or not valid)`;
+  else if ('discard' in decision && decision.discard) why = `the unfinished pass ${describeDiscard(decision.discard)}: the next run discards it`;
+  return { startsPass: startsPass ?? null, at: at === undefined ? null : new Date(at).toISOString(), reason, why };
 }
 
 const FAILURES_SHOWN = 10;
@@ -154,16 +165,19 @@ function formatStatus(s: Status, now = Date.now()): string {
 }
 
 function describeNext(next: Status['next'], now: number): string {
+  const why = next.why ? `; ${next.why}` : '';
   switch (next.reason) {
     case 'running':
       return 'a run is active; runs started meanwhile exit at once';
     case 'resume':
       return 'the next run resumes the unfinished pass';
     case 'first':
-      return 'the next run starts the first pass';
+      return `the next run starts the first pass${why}`;
     case 'due':
-      return 'due now: the next run starts one';
+      return `due now: the next run starts one${why}`;
     case 'not-due':
-      return `due at ${next.at} (in ${duration((Date.parse(next.at!) - now) / 1000)}); runs before then exit at once`;
+      return `due at ${next.at} (in ${duration((Date.parse(next.at!) - now) / 1000)}); runs before then exit at once${why}`;
+    case 'unknown':
+      return `cannot tell${why}`;
   }
 }

@@ -1,19 +1,19 @@
 import type { Logger, StreamEntry } from 'pino';
-import { ConfigError } from '../errors';
 import { loadConfig, type Config } from '../runtime/config';
 import { openRunLog, type RunLog } from '../runtime/logger';
 import { writeMetrics } from '../runtime/metrics';
-import { PassStateStore, type RunningPass } from '../runtime/pass-state';
+import { PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../runtime/pass-state';
 import { acquireRunLock } from '../runtime/run-lock';
 import { SecretScrubber } from '../runtime/secrets';
 import { trapSignals, type Signal } from '../runtime/shutdown';
-import { nextDueAt } from '../sync/pacing';
+import { fanOut } from '../sync/events';
 import type { PassResult } from '../sync/pass';
-import { TenantTargets, type UnresolvedTenant } from '../sync/targeted';
+import { decideRun, describeDiscard, type PassDecision } from '../sync/run-decision';
+import { TenantTargets } from '../sync/targeted';
 import { EXIT, exitCodeFor, exitCodeForPass, exitCodeForSignal } from './exit-codes';
 import { errorCode, passLog } from './pass-log';
 import type { PassProgress } from './progress';
-import { formatSummary, summarize, type RunSummary } from './summary';
+import { reportPass } from './report';
 
 export interface SyncFlags {
   envFile?: string;
@@ -21,7 +21,8 @@ export interface SyncFlags {
   dryRun?: boolean;
   force?: boolean;
   concurrency?: string;
-  instance?: string[];
+  /** Parsed by their argParsers (flags.ts). */
+  instance?: number[];
   tenant?: string[];
   logDir?: string;
   stateDir?: string;
@@ -57,11 +58,9 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
       flags: { SYNC_CONCURRENCY: flags.concurrency, LOG_DIR: flags.logDir, STATE_DIR: flags.stateDir, METRICS_FILE: flags.metricsFile },
     });
     scrubber.add(config.oaPassword);
-    const instances = flags.instance?.map(parseInstanceId);
-    const tenants = flags.tenant?.map(parseTenantId);
     const { progress, echo } = terminalFor(flags);
     const log = openRunLog(config.logDir, scrubber, config.logLevel, echo);
-    run = { config, log, logger: log.logger, scrubber, flags, instances, tenants, progress, startedAt: new Date(), say };
+    run = { config, log, logger: log.logger, scrubber, flags, instances: flags.instance, tenants: flags.tenant, progress, startedAt: new Date(), say };
   } catch (e) {
     say((e as Error).message);
     return exitCodeFor(e);
@@ -86,26 +85,37 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
 }
 
 async function underLock(run: Run): Promise<number> {
-  const { config, logger, flags } = run;
+  const { config, flags } = run;
   warnAboutSettings(run);
   // Dry runs and runs limited to some instances or tenants are not full passes: they neither wait for
   // pacing nor count as a pass, and they leave any unfinished full pass for the next cron run.
   const fullPass = !flags.dryRun && !run.instances?.length && !run.tenants?.length;
-  const store = new PassStateStore(config.stateDir, (message) => logger.warn(message));
   let running: RunningPass | undefined;
   if (fullPass) {
-    const unfinished = store.unfinished(config.officeAppId);
-    if (!unfinished && !flags.force) {
-      const dueAt = nextDueAt(store.lastPass(), config.minIntervalSeconds);
-      if (dueAt !== undefined && dueAt > run.startedAt.getTime()) {
-        logger.info({ dueAt: new Date(dueAt).toISOString() }, `not due yet; next pass due at ${new Date(dueAt).toISOString()}`);
-        return EXIT.ok;
-      }
-    }
-    running = store.open(config.officeAppId, run.startedAt, unfinished);
+    const store = new PassStateStore(config.stateDir, (message) => run.logger.warn(message));
+    const identity = { appId: config.officeAppId, tenantType: config.tenantType };
+    const decision = decideRun({ running: false, ...store.runState() }, { ...identity, minInterval: config.minIntervalSeconds }, run.startedAt.getTime());
+    running = openPass(run, store, decision);
+    if (!running) return EXIT.ok;
     publishMetrics(run);
   }
   return passUnderLock(run, running);
+}
+
+/** Acts on the decision `status` announces: resume, start, or (not due, and no --force) nothing. */
+function openPass({ config, logger, flags, startedAt }: Run, store: PassStateStore, decision: PassDecision<PassHeader>): RunningPass | undefined {
+  const starts = decision.startsPass || flags.force === true;
+  if (decision.reason !== 'resume' && decision.discard) {
+    logger.warn(`unfinished pass in ${store.path(PASS_FILE)} ${describeDiscard(decision.discard)}; ${starts ? 'starting a fresh pass' : 'discarding it'}`);
+    store.discard();
+  }
+  if (!starts && decision.reason === 'not-due') {
+    const dueAt = new Date(decision.dueAt).toISOString();
+    logger.info({ dueAt }, `not due yet; next pass due at ${dueAt}`);
+    return undefined;
+  }
+  const resume = decision.reason === 'resume' ? decision.resume : undefined;
+  return store.open({ appId: config.officeAppId, tenantType: config.tenantType }, startedAt, resume);
 }
 
 async function passUnderLock(run: Run, running: RunningPass | undefined): Promise<number> {
@@ -151,7 +161,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
       {
         directory: clients.directory,
         controllerFor: targets ? targets.controllerFor(clients.controllerFor) : clients.controllerFor,
-        events: { ...passLog(logger), ...run.progress?.events, resyncAnswered: () => clients.limiter.succeeded() },
+        events: fanOut(passLog(logger), run.progress?.events, { resyncAnswered: () => clients.limiter.succeeded() }),
         // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
         journal: running && {
           isDone: (instanceId, tenantId) => running.isDone(instanceId, tenantId),
@@ -178,19 +188,8 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
   let exitCode = stoppedBy ? exitCodeForSignal(stoppedBy) : exitCodeForPass(result);
   // An asked-for tenant that was not resynced is a tenant that failed.
   if (unresolved.length && exitCode === EXIT.ok) exitCode = EXIT.tenantsFailed;
-  report(run, result, exitCode, unresolved);
+  reportPass({ ...run, logPath: run.log.path, json: flags.json === true, dryRun }, result, exitCode, unresolved);
   return exitCode;
-}
-
-function report(run: Run, result: PassResult, exitCode: number, unresolved: UnresolvedTenant[]): void {
-  const summary: RunSummary = {
-    ...summarize(result, run.startedAt.getTime(), Date.now(), run.flags.dryRun === true, exitCode),
-    ...(unresolved.length ? { notResynced: unresolved } : {}),
-  };
-  run.logger.info(summary, 'pass finished');
-  if (run.flags.json) process.stdout.write(`${run.scrubber.scrub(JSON.stringify(summary))}\n`);
-  else if (process.stdout.isTTY) process.stdout.write(`${run.scrubber.scrub(formatSummary(summary, run.log.path))}\n`);
-  if (exitCode !== EXIT.ok && !process.stdout.isTTY) run.say(problemLine(result, unresolved, run.log.path));
 }
 
 /** A person at a terminal sees progress and readable warnings; cron and --json see neither, nor load them. */
@@ -224,28 +223,4 @@ function warnAboutSettings({ config, logger }: Run): void {
     logger.warn({ envFile: config.envFile.path }, `${config.envFile.path} can be read by group or others; it holds secrets: chmod 600 it`);
   }
   if (config.apsTlsInsecure) logger.warn('APS_TLS_INSECURE=true: the controller certificate is NOT verified');
-}
-
-/** The one line cron mails when a pass did not fully succeed. */
-function problemLine(result: PassResult, unresolved: UnresolvedTenant[], logPath: string): string {
-  if (result.interruptedBy instanceof Error) return result.interruptedBy.message;
-  if (result.interruptedBy === 'signal') return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
-  const first = result.instanceFailures[0];
-  if (first) return `instance ${first.instanceId}: ${first.error.message}`;
-  if (unresolved[0] && !result.failed) return `tenant ${unresolved[0].tenantId} ${unresolved[0].reason}${unresolved.length > 1 ? ` (and ${unresolved.length - 1} more; details in ${logPath})` : ''}`;
-  return `${result.failed} of ${result.tenants} tenants failed; details in ${logPath}`;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function parseTenantId(value: string): string {
-  if (!UUID.test(value)) throw new ConfigError('--tenant', `must be a tenant's APS resource id (a UUID), got '${value}'`);
-  return value.toLowerCase();
-}
-
-function parseInstanceId(value: string): number {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new ConfigError('--instance', `must be an instance id (a whole number), got '${value}'`);
-  }
-  return Number(value);
 }

@@ -72,7 +72,10 @@ export type Config = { [K in AlwaysSetKey]: ValueOf<Settings[K]> } & { [K in Exc
 
 type LocalKey = { [K in keyof Settings]: Settings[K] extends { local: true } ? K : never }[keyof Settings];
 /** The settings of this host's own files, all `status` reads: it must work without OA's settings. */
-export type LocalConfig = Pick<Config, LocalKey | 'envFile'>;
+export type LocalConfig = Pick<Config, LocalKey | 'envFile'> & Partial<Pick<Config, ResumeKey>>;
+/** Whether an unfinished pass is resumed depends on these; `status` reads them leniently (see loadConfig). */
+const RESUME_KEYS = ['officeAppId', 'tenantType'] as const;
+type ResumeKey = (typeof RESUME_KEYS)[number];
 
 type Raw = Record<string, string | undefined>;
 
@@ -106,7 +109,17 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   const entries = Object.entries(SETTINGS).filter(([, setting]) => options.scope !== 'local' || ('local' in setting && setting.local));
   const config = Object.fromEntries(entries.map(([key, setting]) => [key, read(setting)])) as Config;
   config.envFile = envFile;
-  if (options.scope === 'local') return config;
+  if (options.scope === 'local') {
+    // Not set or not valid, they leave them undefined, and `status` says it cannot tell.
+    for (const key of RESUME_KEYS) {
+      try {
+        Object.assign(config, { [key]: read(SETTINGS[key]) });
+      } catch {
+        // A value `sync` would refuse is one `status` cannot judge.
+      }
+    }
+    return config;
+  }
 
   if ((config.oaUser === undefined) !== (config.oaPassword === undefined)) {
     throw new ConfigError(config.oaUser === undefined ? 'OA_USER' : 'OA_PASSWORD', 'OA_USER and OA_PASSWORD must be set together');

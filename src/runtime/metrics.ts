@@ -1,5 +1,6 @@
 import { writeFileAtomic } from './atomic-file';
-import type { LastPass, PassHeader, PassStateStore } from './pass-state';
+import type { LastPass } from './pass-record';
+import type { PassHeader, PassStateStore } from './pass-state';
 
 /**
  * Metrics for node_exporter's textfile collector, so monitoring can alert on a success timestamp that
@@ -44,7 +45,9 @@ export function renderMetrics({ last, unfinished }: MetricsSource): string {
 
 /** Rewrites the metrics file from the state files as they are now. */
 export function writeMetrics(path: string, store: PassStateStore): void {
-  writeFileAtomic(path, renderMetrics({ last: store.lastPass(), unfinished: store.peekUnfinished() }), 0o644);
+  const unfinished = store.unfinished();
+  // A damaged pass file is no pass in progress: the next run discards it.
+  writeFileAtomic(path, renderMetrics({ last: store.lastPass(), unfinished: unfinished === 'damaged' ? undefined : unfinished }), 0o644);
 }
 
 function unixSeconds(iso: string): number {

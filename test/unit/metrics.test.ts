@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderMetrics, writeMetrics } from '../../src/runtime/metrics';
-import { PassStateStore, type LastPass } from '../../src/runtime/pass-state';
+import type { LastPass } from '../../src/runtime/pass-record';
+import { PassStateStore } from '../../src/runtime/pass-state';
 import { scratchDir } from '../tmp';
 
 const last: LastPass = {

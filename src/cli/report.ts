@@ -1,7 +1,36 @@
-import type { PassResult } from '../sync/pass';
-import { errorCode } from './pass-log';
+import type { Logger } from 'pino';
+import type { SecretScrubber } from '../runtime/secrets';
 import type { PassCounts } from '../sync/counts';
+import type { PassResult } from '../sync/pass';
 import type { UnresolvedTenant } from '../sync/targeted';
+import { EXIT } from './exit-codes';
+import { errorCode } from './pass-log';
+
+/**
+ * What a run says when its pass is over: the final log line always; on stdout the JSON summary
+ * (--json) or a few lines for a person at a terminal; on stderr, for cron to mail, one line when the
+ * pass did not fully succeed.
+ */
+export interface ReportTarget {
+  logger: Logger;
+  scrubber: SecretScrubber;
+  logPath: string;
+  json: boolean;
+  dryRun: boolean;
+  startedAt: Date;
+  say(line: string): void;
+}
+
+export function reportPass(to: ReportTarget, result: PassResult, exitCode: number, unresolved: UnresolvedTenant[]): void {
+  const summary: RunSummary = {
+    ...summarize(result, to.startedAt.getTime(), Date.now(), to.dryRun, exitCode),
+    ...(unresolved.length ? { notResynced: unresolved } : {}),
+  };
+  to.logger.info(summary, 'pass finished');
+  if (to.json) process.stdout.write(`${to.scrubber.scrub(JSON.stringify(summary))}\n`);
+  else if (process.stdout.isTTY) process.stdout.write(`${to.scrubber.scrub(formatSummary(summary, to.logPath))}\n`);
+  if (exitCode !== EXIT.ok && !process.stdout.isTTY) to.say(problemLine(result, unresolved, to.logPath));
+}
 
 /** The one object `--json` prints, and the final log line: what a pass did, in numbers. */
 export interface RunSummary extends PassCounts {
@@ -48,4 +77,14 @@ export function formatSummary(s: RunSummary, logPath: string): string {
   for (const t of s.notResynced ?? []) lines.push(`tenant ${t.tenantId} ${t.reason}`);
   lines.push(`log: ${logPath}`);
   return lines.join('\n');
+}
+
+/** The one line cron mails when a pass did not fully succeed. */
+function problemLine(result: PassResult, unresolved: UnresolvedTenant[], logPath: string): string {
+  if (result.interruptedBy instanceof Error) return result.interruptedBy.message;
+  if (result.interruptedBy === 'signal') return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
+  const first = result.instanceFailures[0];
+  if (first) return `instance ${first.instanceId}: ${first.error.message}`;
+  if (unresolved[0] && !result.failed) return `tenant ${unresolved[0].tenantId} ${unresolved[0].reason}${unresolved.length > 1 ? ` (and ${unresolved.length - 1} more; details in ${logPath})` : ''}`;
+  return `${result.failed} of ${result.tenants} tenants failed; details in ${logPath}`;
 }
