@@ -143,7 +143,8 @@ function formatStatus(s: Status, now = Date.now()): string {
   } else lines.push('last pass:   none finished yet');
   if (s.inProgress) {
     const p = s.inProgress;
-    const who = p.pid !== null ? `run pid ${p.pid} is working on it` : 'no run is working on it now; the next run resumes it';
+    // What becomes of it is the decision's to say, on the "next pass" line, unless it is plainly resumed.
+    const who = p.pid !== null ? `run pid ${p.pid} is working on it` : `no run is working on it now${s.next.reason === 'resume' ? '; the next run resumes it' : ''}`;
     lines.push(`in progress: pass started ${when(p.startedAt)}: ${p.tenants} tenants done so far (${counts(p)}); ${who}`);
   } else if (s.activeRun) {
     lines.push(`in progress: run pid ${s.activeRun.pid ?? '?'} holds the lock (a dry or targeted run, or one just starting)`);

@@ -45,7 +45,7 @@ test('after a pass: its numbers, its failed tenants with the controller words, t
   assert.equal(s.lastSuccessAt, s.lastRun!.finishedAt);
   assert.deepEqual(s.failedTenants, [{ instanceId: 1002, tenantId: bad.id, error: `APS controller answered 500 APS::Hosting::Exception: Office 365 rejected the request for tenant ${bad.id}` }]);
   assert.equal(s.recommendedIntervalSeconds, Math.round((s.lastRun!.durationMs * 1.5) / 1000));
-  assert.deepEqual(s.next, { startsPass: false, at: new Date(Date.parse(pass.startedAt as string) + 3_600_000).toISOString(), reason: 'not-due' });
+  assert.deepEqual(s.next, { startsPass: false, at: new Date(Date.parse(pass.startedAt as string) + 3_600_000).toISOString(), reason: 'not-due', why: null });
   assert.equal(s.logFile, join(w.logDir, 'o365-backsync.log'));
   assert.deepEqual({ requests: sim.stats.requests, oaCalls: sim.stats.oaCalls.length }, { requests, oaCalls }, 'status made no network call');
 
