@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadConfig, type LocalConfig } from '../runtime/config';
 import { LOG_FILE_NAME } from '../runtime/logger';
-import type { LastPass, TenantFailure } from '../runtime/pass-record';
+import { lastSuccessAt, type LastPass, type TenantFailure } from '../runtime/pass-record';
 import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
 import { AUTO_INTERVAL_FACTOR, intervalMs } from '../sync/pacing';
@@ -103,7 +103,7 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
           complete: last.complete,
         }
       : null,
-    lastSuccessAt: last?.lastCompleteAt ?? (last?.complete ? last.finishedAt : null),
+    lastSuccessAt: lastSuccessAt(last) ?? null,
     activeRun,
     inProgress:
       header && done

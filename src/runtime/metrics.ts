@@ -1,5 +1,5 @@
 import { writeFileAtomic } from './atomic-file';
-import type { LastPass } from './pass-record';
+import { lastSuccessAt, type LastPass } from './pass-record';
 import type { PassHeader, PassStateStore } from './pass-state';
 
 /**
@@ -20,8 +20,7 @@ export function renderMetrics({ last, unfinished }: MetricsSource): string {
   const gauge = (name: string, help: string, samples: [labels: string, value: number][]): void => {
     lines.push(`# HELP ${PREFIX}${name} ${help}`, `# TYPE ${PREFIX}${name} gauge`, ...samples.map(([labels, value]) => `${PREFIX}${name}${labels} ${value}`));
   };
-  // last-pass.json files from before lastCompleteAt existed still say whether their pass was complete.
-  const lastSuccess = last?.lastCompleteAt ?? (last?.complete ? last.finishedAt : undefined);
+  const lastSuccess = lastSuccessAt(last);
   if (lastSuccess) {
     gauge('last_success_timestamp_seconds', 'When the last full pass that reached every instance finished, in Unix time (tenant failures do not hold it back).', [['', unixSeconds(lastSuccess)]]);
   }

@@ -27,6 +27,12 @@ export interface LastPass extends PassCounts {
   lastCompleteAt?: string;
 }
 
+/** When the last full pass that reached every instance finished, if one did. */
+export function lastSuccessAt(last: LastPass | undefined): string | undefined {
+  // last-pass.json files from before lastCompleteAt existed still say whether their pass was complete.
+  return last?.lastCompleteAt ?? (last?.complete ? last.finishedAt : undefined);
+}
+
 /** What the pass itself reports when it finishes, beside what the record counted. */
 export type PassEnding = Pick<LastPass, 'instances' | 'tokenRefreshes' | 'complete'>;
 

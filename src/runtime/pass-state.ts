@@ -5,7 +5,7 @@ import type { PassJournal } from '../sync/ports';
 import type { PassIdentity, RunState } from '../sync/run-decision';
 import { writeFileAtomic } from './atomic-file';
 import { JOURNAL_FILE, JournalWriter, readJournal } from './pass-journal';
-import { PassRecord, type LastPass, type PassEnding } from './pass-record';
+import { lastSuccessAt, PassRecord, type LastPass, type PassEnding } from './pass-record';
 
 /**
  * What survives between runs, in STATE_DIR:
@@ -154,7 +154,7 @@ export class RunningPass implements PassJournal {
   finish(ending: PassEnding, now = Date.now()): LastPass {
     this.journal.close();
     const durationMs = this.header.activeMs + (now - this.runStartedAt);
-    const last = this.record.finished(this.header.startedAt, durationMs, ending, now, this.store.lastPass()?.lastCompleteAt);
+    const last = this.record.finished(this.header.startedAt, durationMs, ending, now, lastSuccessAt(this.store.lastPass()));
     this.store.writeLastPass(last);
     return last;
   }

@@ -131,3 +131,11 @@ test('the last complete pass is remembered across passes that did not reach ever
   const first = store().store.open(PASS_FOR, new Date()).finish({ instances: 1, tokenRefreshes: 0, complete: false });
   assert.equal('lastCompleteAt' in first, false);
 });
+
+test('a last-pass file from before lastCompleteAt was recorded still carries its own success over to a partial pass', () => {
+  const { dir, store: s } = store();
+  const old = { startedAt: '2026-11-27T05:00:00.000Z', finishedAt: '2026-11-27T05:01:00.000Z', durationMs: 60_000, complete: true };
+  writeFileSync(join(dir, LAST_PASS_FILE), JSON.stringify({ ...old, tenants: 1, synced: 1, failed: 0, skipped: 0, instances: 1, tokenRefreshes: 0, failures: [], failuresOmitted: 0 }));
+  const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z')).finish({ instances: 2, tokenRefreshes: 0, complete: false });
+  assert.equal(partial.lastCompleteAt, old.finishedAt);
+});
