@@ -16,6 +16,14 @@ const last = { startedAt: iso(NOW - 10 * 60_000), durationMs: 10 * 60_000 };
 const settings: RunSettings = { appId: 41, tenantType: TYPE, minInterval: 'auto' };
 const state = (over: Partial<RunState> = {}): RunState => ({ running: false, unfinished: undefined, last: undefined, ...over });
 
+const typeChanged = { reason: 'first', startsPass: true, discard: { because: 'tenant type', was: 'http://example.com/Tenant/1.0', now: TYPE } };
+const typeChangedNext: Status['next'] = {
+  startsPass: true,
+  at: iso(NOW),
+  reason: 'first',
+  why: `the unfinished pass was for tenant type http://example.com/Tenant/1.0, not ${TYPE} (APS_TENANT_TYPE): the next run discards it`,
+};
+
 const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; decision: Record<string, unknown>; next: Status['next'] }[] = [
   {
     name: 'another run holds the lock, whatever the files say',
@@ -74,13 +82,8 @@ const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; d
   {
     name: 'APS_TENANT_TYPE changed: discarded',
     state: state({ unfinished: pass({ tenantType: 'http://example.com/Tenant/1.0' }) }),
-    decision: { reason: 'first', startsPass: true, discard: { because: 'tenant type', was: 'http://example.com/Tenant/1.0', now: TYPE } },
-    next: {
-      startsPass: true,
-      at: iso(NOW),
-      reason: 'first',
-      why: `the unfinished pass was for tenant type http://example.com/Tenant/1.0, not ${TYPE} (APS_TENANT_TYPE): the next run discards it`,
-    },
+    decision: typeChanged,
+    next: typeChangedNext,
   },
   {
     name: 'a damaged pass file: discarded, and pacing decides (due)',
@@ -107,13 +110,8 @@ const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; d
     name: 'status without OFFICE_APP_ID, but the tenant type it knows differs: discarded all the same',
     state: state({ unfinished: pass({ tenantType: 'http://example.com/Tenant/1.0' }) }),
     settings: { appId: undefined },
-    decision: { reason: 'first', startsPass: true, discard: { because: 'tenant type', was: 'http://example.com/Tenant/1.0', now: TYPE } },
-    next: {
-      startsPass: true,
-      at: iso(NOW),
-      reason: 'first',
-      why: `the unfinished pass was for tenant type http://example.com/Tenant/1.0, not ${TYPE} (APS_TENANT_TYPE): the next run discards it`,
-    },
+    decision: typeChanged,
+    next: typeChangedNext,
   },
   {
     name: 'status with an APS_TENANT_TYPE it cannot read: cannot tell for a pass that recorded one',
