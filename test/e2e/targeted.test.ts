@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { simulatorSetup, summaryOf, until } from './harness';
+import { runCli, simulatorSetup, summaryOf, until, workdir } from './harness';
 
 /** `--tenant UUID`: resync just those tenants now; the lock applies, pacing and the full-pass state do not. */
 const setup = simulatorSetup();
@@ -60,4 +60,12 @@ test('a --tenant that is not a UUID is a usage error', async () => {
   assert.equal(result.code, 2);
   assert.equal(result.stderr, "o365-backsync: --tenant: must be a tenant's APS resource id (a UUID), got '../etc'\n");
   assert.equal(sim.stats.oaCalls.length, 0);
+});
+
+test('an --instance that is not a whole number is a usage error, before any setting is read', async () => {
+  const w = workdir();
+  for (const bad of ['10x', '-1', '1e3']) {
+    const result = await runCli(['sync', '--instance', '1001', '--instance', bad], w.env, w.cwd);
+    assert.deepEqual([result.code, result.stdout, result.stderr], [2, '', `o365-backsync: --instance: must be an instance id (a whole number), got '${bad}'\n`]);
+  }
 });
