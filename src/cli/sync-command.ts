@@ -8,7 +8,7 @@ import { SecretScrubber } from '../runtime/secrets';
 import { trapSignals, type Signal } from '../runtime/shutdown';
 import { fanOut } from '../sync/events';
 import type { PassResult } from '../sync/pass';
-import { decideRun, describeDiscard, type PassDecision } from '../sync/run-decision';
+import { decideRun, describeDiscard, type PassDecision, type PassIdentity } from '../sync/run-decision';
 import { TenantTargets } from '../sync/targeted';
 import { EXIT, exitCodeFor, exitCodeForPass, exitCodeForSignal } from './exit-codes';
 import { errorCode, passLog } from './pass-log';
@@ -35,8 +35,6 @@ interface Run {
   logger: Logger;
   scrubber: SecretScrubber;
   flags: SyncFlags;
-  instances?: number[];
-  tenants?: string[];
   /** Live progress on the terminal: interactive runs only. */
   progress?: PassProgress;
   startedAt: Date;
@@ -60,7 +58,7 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
     scrubber.add(config.oaPassword);
     const { progress, echo } = terminalFor(flags);
     const log = openRunLog(config.logDir, scrubber, config.logLevel, echo);
-    run = { config, log, logger: log.logger, scrubber, flags, instances: flags.instance, tenants: flags.tenant, progress, startedAt: new Date(), say };
+    run = { config, log, logger: log.logger, scrubber, flags, progress, startedAt: new Date(), say };
   } catch (e) {
     say((e as Error).message);
     return exitCodeFor(e);
@@ -89,13 +87,13 @@ async function underLock(run: Run): Promise<number> {
   warnAboutSettings(run);
   // Dry runs and runs limited to some instances or tenants are not full passes: they neither wait for
   // pacing nor count as a pass, and they leave any unfinished full pass for the next cron run.
-  const fullPass = !flags.dryRun && !run.instances?.length && !run.tenants?.length;
+  const fullPass = !flags.dryRun && !flags.instance?.length && !flags.tenant?.length;
   let running: RunningPass | undefined;
   if (fullPass) {
     const store = new PassStateStore(config.stateDir, (message) => run.logger.warn(message));
     const identity = { appId: config.officeAppId, tenantType: config.tenantType };
     const decision = decideRun({ running: false, ...store.runState() }, { ...identity, minInterval: config.minIntervalSeconds }, run.startedAt.getTime());
-    running = openPass(run, store, decision);
+    running = openPass(run, store, decision, identity);
     if (!running) return EXIT.ok;
     publishMetrics(run);
   }
@@ -103,7 +101,7 @@ async function underLock(run: Run): Promise<number> {
 }
 
 /** Acts on the decision `status` announces: resume, start, or (not due, and no --force) nothing. */
-function openPass({ config, logger, flags, startedAt }: Run, store: PassStateStore, decision: PassDecision<PassHeader>): RunningPass | undefined {
+function openPass({ logger, flags, startedAt }: Run, store: PassStateStore, decision: PassDecision<PassHeader>, identity: Required<PassIdentity>): RunningPass | undefined {
   const starts = decision.startsPass || flags.force === true;
   if (decision.reason !== 'resume' && decision.discard) {
     logger.warn(`unfinished pass in ${store.path(PASS_FILE)} ${describeDiscard(decision.discard)}; ${starts ? 'starting a fresh pass' : 'discarding it'}`);
@@ -115,7 +113,7 @@ function openPass({ config, logger, flags, startedAt }: Run, store: PassStateSto
     return undefined;
   }
   const resume = decision.reason === 'resume' ? decision.resume : undefined;
-  return store.open({ appId: config.officeAppId, tenantType: config.tenantType }, startedAt, resume);
+  return store.open(identity, startedAt, resume);
 }
 
 async function passUnderLock(run: Run, running: RunningPass | undefined): Promise<number> {
@@ -137,7 +135,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
     },
   );
   logger.info(
-    { appId: config.officeAppId, dryRun, concurrency: config.concurrency, instances: run.instances, resumed: running?.resumed ?? false, passStartedAt: running?.header.startedAt },
+    { appId: config.officeAppId, dryRun, concurrency: config.concurrency, instances: flags.instance, resumed: running?.resumed ?? false, passStartedAt: running?.header.startedAt },
     running?.resumed ? 'pass resumed' : 'pass started',
   );
   // The network stack loads only now that a pass will really run.
@@ -145,7 +143,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
   const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
   (require('../runtime/heap-settings') as typeof import('../runtime/heap-settings')).settleHeapForPass();
   const clients = connect(config, run.scrubber, logger, stop.signal);
-  const targets = run.tenants?.length ? new TenantTargets(run.tenants) : undefined;
+  const targets = flags.tenant?.length ? new TenantTargets(flags.tenant) : undefined;
   let result: PassResult;
   try {
     result = await runPass(
@@ -156,7 +154,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
         tokenRefreshEvery: config.tokenRefreshEvery,
         tokenMaxAgeMs: config.tokenMaxAgeMs,
         maxConsecutiveFailures: config.maxConsecutiveFailures,
-        instances: run.instances,
+        instances: flags.instance,
       },
       {
         directory: clients.directory,
