@@ -181,6 +181,23 @@ test('an env file given explicitly must exist', () => {
 
 test("the 'local' scope reads only this host's settings: status works without OA's", () => {
   const local = loadConfig({ scope: 'local', env: { STATE_DIR: '/srv/state', SYNC_MIN_INTERVAL: '600', OA_PORT: 'not a port' }, cwd });
-  assert.deepEqual(local, { minIntervalSeconds: 600, logDir: '/var/log/sync', stateDir: '/srv/state', metricsFile: undefined, envFile: undefined });
+  assert.deepEqual(local, {
+    minIntervalSeconds: 600,
+    logDir: '/var/log/sync',
+    stateDir: '/srv/state',
+    metricsFile: undefined,
+    envFile: undefined,
+    officeAppId: undefined,
+    tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
+  });
   assert.throws(() => loadConfig({ scope: 'local', env: { SYNC_MIN_INTERVAL: 'soon' }, cwd }), /^ConfigError: SYNC_MIN_INTERVAL: /);
+});
+
+test("the 'local' scope reads what decides a resume leniently: a value sync would refuse is one status cannot judge", () => {
+  const read = (env: Record<string, string>) => {
+    const { officeAppId, tenantType } = loadConfig({ scope: 'local', env, cwd });
+    return { officeAppId, tenantType };
+  };
+  assert.deepEqual(read({ OFFICE_APP_ID: '42', APS_TENANT_TYPE: 'http://example.com/T/1.0' }), { officeAppId: 42, tenantType: 'http://example.com/T/1.0' });
+  assert.deepEqual(read({ OFFICE_APP_ID: 'forty-two', APS_TENANT_TYPE: '  ' }), { officeAppId: undefined, tenantType: undefined });
 });
