@@ -83,9 +83,10 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     now,
   );
 
+  const recommendedSeconds = last ? Math.round(intervalMs(last, 'auto') / 1000) : null;
   if (last && typeof config.minIntervalSeconds === 'number' && config.minIntervalSeconds > 0 && last.durationMs > 0.7 * config.minIntervalSeconds * 1000) {
     warnings.push(
-      `the last pass took ${duration(last.durationMs / 1000)}, more than 70% of SYNC_MIN_INTERVAL (${config.minIntervalSeconds}s): widen it to about ${Math.round(intervalMs(last, 'auto') / 1000)}s, or set it to auto`,
+      `the last pass took ${duration(last.durationMs / 1000)}, more than 70% of SYNC_MIN_INTERVAL (${config.minIntervalSeconds}s): widen it to about ${recommendedSeconds}s, or set it to auto`,
     );
   }
   return {
@@ -111,7 +112,7 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
         : null,
     failedTenants: last?.failures ?? [],
     failedTenantsOmitted: last?.failuresOmitted ?? 0,
-    recommendedIntervalSeconds: last ? Math.round(intervalMs(last, 'auto') / 1000) : null,
+    recommendedIntervalSeconds: recommendedSeconds,
     minInterval: config.minIntervalSeconds,
     next: nextRun(decision, now),
     logFile: join(config.logDir, LOG_FILE_NAME),
