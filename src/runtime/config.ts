@@ -110,14 +110,15 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   const config = Object.fromEntries(entries.map(([key, setting]) => [key, read(setting)])) as Config;
   config.envFile = envFile;
   if (options.scope === 'local') {
-    // Not set or not valid, they leave them undefined, and `status` says it cannot tell.
-    for (const key of RESUME_KEYS) {
+    // Not set, or set to a value `sync` would refuse: undefined, and `status` says it cannot tell.
+    const leniently = (setting: Setting<unknown>): unknown => {
       try {
-        Object.assign(config, { [key]: read(SETTINGS[key]) });
+        return read(setting);
       } catch {
-        // A value `sync` would refuse is one `status` cannot judge.
+        return undefined;
       }
-    }
+    };
+    for (const key of RESUME_KEYS) Object.assign(config, { [key]: leniently(SETTINGS[key]) });
     return config;
   }
 
