@@ -2,10 +2,11 @@ import { ProtocolError } from '../errors';
 import { type RetryOptions, withRetries } from '../http/retry';
 import type { Reply, SendOptions, Transport } from '../http/transport';
 import type { Authorized, ResyncResult, Tenant, TenantController, TenantFinder } from '../sync/ports';
-import { type ContentRange, parseContentRange } from './content-range';
+import { parseContentRange } from './content-range';
 import { apsErrorFromReply } from './error-reply';
 import { tenantListQuery, tenantLookupQuery } from './rql';
 import { parseSyncReport } from './sync-report';
+import { type ListingPage, walkTenants } from './tenant-walk';
 import { excerpt } from '../http/remote-text';
 
 /**
@@ -29,13 +30,6 @@ export interface ApsClientOptions {
   onInvalidItem?: (reason: string) => void;
 }
 
-interface Page {
-  tenants: Tenant[];
-  /** Items in the reply, valid or not: what the Content-Range must account for. */
-  size: number;
-  range: ContentRange;
-}
-
 /**
  * Resource ids are UUIDs. Letters, digits, `-` and `_` are let through so that an installation with
  * other ids still works; `.` is not, because a `..` segment would survive percent-encoding and make
@@ -55,39 +49,18 @@ export class ApsClient implements TenantController, TenantFinder {
     this.retry = { retries: options.retries, maxDelayMs: options.retryMaxDelayMs, onRetry: options.onRetry, stop: options.stop };
   }
 
-  /**
-   * Pages by the bounds the controller reports rather than by the page size asked for, since it may
-   * cap a page below that. Only the page being handed out is held. A page must start where it was
-   * asked to and account for every item it holds; otherwise tenants would be listed twice, skipped,
-   * or (with a controller that ignores the offset) listed forever.
-   */
-  async *listTenants(authorized: Authorized, signal?: AbortSignal, onTotal?: (total: number) => void): AsyncGenerator<Tenant> {
-    let offset = 0;
-    while (!signal?.aborted) {
-      // Retried around the token policy, so a retry after a long wait still goes out with a fresh enough token.
-      const page = await withRetries(() => authorized((token) => this.getPage(token, offset)), this.retry);
-      const { range, size } = page;
-      onTotal?.(range.total);
-      if (size === 0) return;
-      if (!('first' in range) || range.first !== offset || range.last - range.first + 1 !== size) {
-        const stated = 'first' in range ? `${range.first}-${range.last}/${range.total}` : `*/${range.total}`;
-        throw new ProtocolError('aps', `APS controller answered the tenant page from offset ${offset} with ${size} items but Content-Range 'items ${stated}'`);
-      }
-      for (const tenant of page.tenants) {
-        if (signal?.aborted) return;
-        yield tenant;
-      }
-      offset = range.last + 1;
-      if (offset >= range.total) return;
-    }
+  /** Walks the listing sorted by id, so that it stays exact while tenants come and go (see tenant-walk.ts). */
+  listTenants(authorized: Authorized, signal?: AbortSignal, onTotal?: (total: number) => void): AsyncGenerator<Tenant> {
+    const { pageSize, onInvalidItem } = this.options;
+    // Retried around the token policy, so a retry after a long wait still goes out with a fresh enough token.
+    const fetchPage = (offset: number, count: number) => withRetries(() => authorized((token) => this.getPage(token, offset, count)), this.retry);
+    return walkTenants(fetchPage, { pageSize, signal, onTotal, onInvalidItem });
   }
 
+  /** The total a one-item page states; an empty page has no range to read (see tenant-walk.ts) and counts 0. */
   async countTenants(token: string): Promise<number> {
-    const reply = await withRetries(
-      () => this.send({ method: 'GET', url: this.listUrl(0, 1), headers: this.headers(token), what: 'tenant count reply' }),
-      this.retry,
-    );
-    return parseContentRange(reply.headers['content-range']).total;
+    const page = await withRetries(() => this.getPage(token, 0, 1), this.retry);
+    return page.items.length === 0 ? 0 : parseContentRange(page.contentRange).total;
   }
 
   /** The tenant with this id among those the token can see, whatever its status; undefined when it sees none. */
@@ -128,22 +101,9 @@ export class ApsClient implements TenantController, TenantFinder {
     return parseSyncReport(reply.body);
   }
 
-  private async getPage(token: string, offset: number): Promise<Page> {
-    const reply = await this.send({
-      method: 'GET',
-      url: this.listUrl(offset, this.options.pageSize),
-      headers: this.headers(token),
-      what: 'tenant list page',
-    });
-    const items = jsonArray(reply.body, offset);
-    const range = parseContentRange(reply.headers['content-range']);
-    const tenants: Tenant[] = [];
-    items.forEach((item, i) => {
-      const tenant = tenantOf(item);
-      if (typeof tenant === 'string') this.options.onInvalidItem?.(`tenant list item ${offset + i} skipped: ${tenant}`);
-      else tenants.push(tenant);
-    });
-    return { tenants, size: items.length, range };
+  private async getPage(token: string, offset: number, count: number): Promise<ListingPage> {
+    const reply = await this.send({ method: 'GET', url: this.listUrl(offset, count), headers: this.headers(token), what: 'tenant list page' });
+    return { items: jsonArray(reply.body, offset).map(tenantOf), contentRange: reply.headers['content-range'] };
   }
 
   private async send(req: SendOptions): Promise<Reply> {

@@ -2,9 +2,11 @@ import { ProtocolError } from '../errors';
 import { excerpt } from '../http/remote-text';
 
 /**
- * The controller's `Content-Range` on a listing: `items <first>-<last>/<total>`, or `items *\/<total>`
- * when the page is empty. It is the only place the total and the real page bounds are stated, since
- * the controller may return fewer items than asked for.
+ * The controller's `Content-Range` on a listing page that holds items: `items <first>-<last>/<total>`
+ * (inclusive bounds). It is the only place the total and the real page bounds are stated, since the
+ * controller may return fewer items than asked for. `items *\/<total>` is read too, so that a page
+ * claiming to be empty while holding items is reported as such. An empty page's range is never read:
+ * its form is undocumented (tenant-walk.ts).
  */
 export type ContentRange = { first: number; last: number; total: number } | { total: number };
 

@@ -1,5 +1,7 @@
 /**
- * The RQL query that lists an instance's ready tenants, one page at a time.
+ * The RQL query that lists an instance's ready tenants, one page at a time, sorted by id so that the
+ * walk can find its place again when tenants come and go (tenant-walk.ts). `sort(+aps.id)` is written
+ * as the vendor's own scripts write it, the `+` unencoded.
  *
  * APS controllers read RQL raw from the query string (`/aps/2/resources?implementing(http://...),limit(0,100)`),
  * so the query is not encoded as a whole: `( ) ,` are RQL's own syntax, and `:` and `/` are legal in a
@@ -11,7 +13,7 @@
  * vendor's examples write it.
  */
 export function tenantListQuery(tenantType: string, offset: number, count: number): string {
-  return `implementing(${rqlValue(tenantType)}),eq(aps.status,aps:ready),select(aps.id,aps.status),limit(${offset},${count})`;
+  return `implementing(${rqlValue(tenantType)}),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(${offset},${count})`;
 }
 
 /**

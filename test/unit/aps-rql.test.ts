@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rqlValue, tenantListQuery, tenantLookupQuery } from '../../src/aps/rql';
 
-test('the tenant query filters on readiness, selects id and status, and pages', () => {
+test('the tenant query filters on readiness, selects id and status, sorts by id, and pages', () => {
   assert.equal(
     tenantListQuery('http://www.parallels.com/Office365/Tenant/2.8', 6, 500),
-    'implementing(http://www.parallels.com/Office365/Tenant/2.8),eq(aps.status,aps:ready),select(aps.id,aps.status),limit(6,500)',
+    'implementing(http://www.parallels.com/Office365/Tenant/2.8),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(6,500)',
   );
 });
 
