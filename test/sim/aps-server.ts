@@ -1,10 +1,10 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pause, readBody, send, sendHtml } from './replies';
-import { parseListQuery, RqlError } from './rql';
+import { type ListQuery, parseListQuery, RqlError, withinIdBounds } from './rql';
 import { type SimTenant, type TenantStore, tenantJson } from './tenants';
 import type { Clock, TokenRegistry } from './tokens';
-import type { SimState, TokenRefusalWording } from './types';
+import type { ChurnOptions, EmptyPageRange, SimState, TokenRefusalWording } from './types';
 
 export interface ApsServerDeps {
   state: SimState;
@@ -18,6 +18,9 @@ export interface ApsServerDeps {
   transient503Rate: number;
   random: () => number;
   tokenRefusal: { wording: TokenRefusalWording; status: number };
+  emptyPageRange: EmptyPageRange;
+  partialContent: boolean;
+  churn?: ChurnOptions & { random: () => number };
 }
 
 /**
@@ -70,6 +73,10 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
   if (route?.kind === 'operation') {
     stats.resyncCalls.set(route.id, (stats.resyncCalls.get(route.id) ?? 0) + 1);
     stats.resyncOperations.push({ tenant: route.id, method, path: route.operation, query });
+    const { churn } = deps;
+    if (churn !== undefined && stats.resyncOperations.length === churn.afterResyncs) {
+      stats.churned = deps.store.churn(churn.removeFraction, churn.addPerInstance, churn.random);
+    }
   }
   if (state.controllerDown || (deps.transient503Rate > 0 && deps.random() < deps.transient503Rate)) {
     return sendHtml(res, 503, 'Service Temporarily Unavailable');
@@ -118,38 +125,50 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
     if (err instanceof RqlError) return sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
     throw err;
   }
-  const listed = query.implementing === undefined || query.implementing === deps.tenantType ? deps.store.list(instanceId, query.status) : [];
-  const all = query.id === undefined ? listed : listed.filter((t) => t.id === query.id);
+  const all = selected(deps, instanceId, query);
   const count = Math.min(query.count ?? deps.pageCap, deps.pageCap);
   const page = all.slice(query.offset, query.offset + count);
-  const range = page.length === 0 ? `items */${all.length}` : `items ${query.offset}-${query.offset + page.length - 1}/${all.length}`;
+  const range = page.length > 0 ? `items ${query.offset}-${query.offset + page.length - 1}/${all.length}` : emptyRange(deps.emptyPageRange, query.offset, all.length);
   const items = page.map((t) => tenantJson(t, deps.tenantType));
+  const status = deps.partialContent ? 206 : 200;
+  const headers: Record<string, string> = range === undefined ? {} : { 'content-range': range };
   const spoiled = deps.state.listingFault;
-  if (spoiled === undefined || query.offset < spoiled.fromOffset) {
-    return send(res, 200, 'application/json', JSON.stringify(items), { 'content-range': range });
+  if (spoiled?.fault === 'missingApsId') {
+    // A broken resource: the one at that place in the listing lacks its id in every page that holds it.
+    const at = spoiled.fromOffset - query.offset;
+    const broken = items.map((item, i) => (i === at ? { ...item, aps: { ...(item as { aps: object }).aps, id: undefined } } : item));
+    return send(res, status, 'application/json', JSON.stringify(broken), headers);
   }
+  if (spoiled === undefined || query.offset < spoiled.fromOffset) return send(res, status, 'application/json', JSON.stringify(items), headers);
   const body = JSON.stringify(items);
   switch (spoiled.fault) {
     case 'notJson':
-      return sendHtml(res, 200, 'Welcome', { 'content-range': range });
+      return sendHtml(res, 200, 'Welcome', headers);
     case 'truncatedJson':
-      return send(res, 200, 'application/json', body.slice(0, Math.floor(body.length / 2)), { 'content-range': range });
+      return send(res, 200, 'application/json', body.slice(0, Math.floor(body.length / 2)), headers);
     case 'notArray':
       return sendJson(res, 200, { items, total: all.length });
-    case 'missingApsId': {
-      const [first, ...rest] = items as { aps: object }[];
-      const broken = first === undefined ? [] : [{ ...first, aps: { ...first.aps, id: undefined } }, ...rest];
-      return send(res, 200, 'application/json', JSON.stringify(broken), { 'content-range': range });
-    }
     case 'noContentRange':
       return send(res, 200, 'application/json', body);
     case 'garbledContentRange':
-      return send(res, 200, 'application/json', body, { 'content-range': range.replace('/', ' of ') });
+      return send(res, 200, 'application/json', body, { 'content-range': (range ?? '').replace('/', ' of ') });
     case 'oversized': {
       const padded = items.map((item) => ({ ...item, description: 'x'.repeat(16 * 1024) }));
-      return send(res, 200, 'application/json', JSON.stringify(padded), { 'content-range': range });
+      return send(res, 200, 'application/json', JSON.stringify(padded), headers);
     }
   }
+}
+
+/** The instance's tenants the query asks for, in the order it asks for (by id, or as they were added). */
+function selected(deps: ApsServerDeps, instanceId: number, query: ListQuery): SimTenant[] {
+  if (query.implementing !== undefined && query.implementing !== deps.tenantType) return [];
+  const tenants = withinIdBounds(query, deps.store.list(instanceId, query.status, query.sortById !== undefined));
+  return query.sortById === 'descending' ? [...tenants].reverse() : tenants;
+}
+
+function emptyRange(form: EmptyPageRange, offset: number, total: number): string | undefined {
+  if (form === 'none') return undefined;
+  return form === 'star' ? `items */${total}` : `items ${offset}-${offset - 1}/${total}`;
 }
 
 function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, operation: string, token: string): void {

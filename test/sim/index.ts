@@ -9,7 +9,7 @@ import { TokenRegistry } from './tokens';
 import type { SimOptions, SimState, Simulator, SimStats } from './types';
 
 export type { SimInstance, SimTenant } from './tenants';
-export type { ListingFault, OaFault, SimOptions, SimStats, Simulator, TenantFault, TokenRefusalWording } from './types';
+export type { ChurnOptions, EmptyPageRange, ListingFault, OaFault, SimOptions, SimStats, Simulator, TenantFault, TokenRefusalWording } from './types';
 
 export const DEFAULT_TENANT_TYPE = 'http://www.parallels.com/Office365/Tenant/2.0';
 
@@ -61,6 +61,10 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       transient503Rate: options.transient503Rate ?? 0,
       random: seededRandom(options.seed ?? 1),
       tokenRefusal: options.tokenRefusal ?? { wording: 'authenticationFailed', status: 500 },
+      emptyPageRange: options.emptyPageRange ?? 'star',
+      partialContent: options.partialContent ?? false,
+      // Its own PRNG, so which tenants go does not depend on how many 503s were drawn before.
+      churn: options.churn && { ...options.churn, random: seededRandom(options.seed ?? 1) },
     }),
   );
   const apsUrl = `${options.https ? 'https' : 'http'}://127.0.0.1:${aps.port}/`;

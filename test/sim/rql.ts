@@ -1,12 +1,21 @@
+import { sortsAfter } from './tenants';
+
 /**
  * The part of RQL the simulator understands: `implementing(type)`, `eq(aps.status,value)`,
- * `eq(aps.id,value)` and `limit(offset,count)`, at the top level or inside `and(...)`. Anything
- * else well-formed (`select`, `sort`, ...) is accepted and ignored.
+ * `eq(aps.id,value)`, `gt(aps.id,value)`, `lt(aps.id,value)`, `sort(+aps.id)` (or `-aps.id`) and
+ * `limit(offset,count)`, at the top level or inside `and(...)`. Comparisons and sorting on anything
+ * but `aps.id` are refused, not ignored, so that no test passes on a filter that did nothing. Anything
+ * else well-formed (`select`, ...) is accepted and ignored.
  */
 export interface ListQuery {
   implementing?: string;
   status?: string;
   id?: string;
+  /** gt(aps.id,value) */
+  idAbove?: string;
+  /** lt(aps.id,value) */
+  idBelow?: string;
+  sortById?: 'ascending' | 'descending';
   offset: number;
   count?: number;
 }
@@ -31,6 +40,15 @@ export function parseListQuery(rawQuery: string): ListQuery {
   return query;
 }
 
+/** The tenants (already sorted by id when the query asks for it) that the query's id comparisons let through. */
+export function withinIdBounds<T extends { id: string }>(query: ListQuery, tenants: T[]): T[] {
+  const { id, idAbove, idBelow } = query;
+  if (id === undefined && idAbove === undefined && idBelow === undefined) return tenants;
+  return tenants.filter(
+    (t) => (id === undefined || t.id === id) && (idAbove === undefined || sortsAfter(t.id, idAbove)) && (idBelow === undefined || sortsAfter(idBelow, t.id)),
+  );
+}
+
 function apply(calls: (string | Call)[], query: ListQuery): void {
   for (const call of calls) {
     if (typeof call === 'string') throw new RqlError(`RQL: '${call}' is not an operator call`);
@@ -39,7 +57,14 @@ function apply(calls: (string | Call)[], query: ListQuery): void {
     else if (call.name === 'implementing' && args.length === 1 && args[0] !== undefined) query.implementing = args[0];
     else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.status' && args[1] !== undefined) query.status = args[1];
     else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.id' && args[1] !== undefined) query.id = args[1];
-    else if (call.name === 'limit') {
+    else if ((call.name === 'gt' || call.name === 'lt') && args.length === 2 && args[0] === 'aps.id' && args[1] !== undefined) {
+      query[call.name === 'gt' ? 'idAbove' : 'idBelow'] = args[1];
+    } else if (call.name === 'gt' || call.name === 'lt') throw new RqlError(`RQL: the simulator compares only aps.id, as ${call.name}(aps.id,<value>)`);
+    else if (call.name === 'sort') {
+      const order = args.length === 1 ? /^([+-]?)aps\.id$/.exec(args[0] ?? '') : null;
+      if (!order) throw new RqlError('RQL: the simulator sorts only by aps.id, as sort(+aps.id) or sort(-aps.id)');
+      query.sortById = order[1] === '-' ? 'descending' : 'ascending';
+    } else if (call.name === 'limit') {
       const [offset, count] = args.map((a) => (a !== undefined && /^\d+$/.test(a) ? Number(a) : NaN));
       if (args.length !== 2 || !Number.isSafeInteger(offset) || !Number.isSafeInteger(count)) {
         throw new RqlError('RQL: limit() takes limit(<offset>,<count>)');

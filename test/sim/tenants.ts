@@ -11,15 +11,35 @@ export function stableUuid(label: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/**
+ * The controller's order of ids: it stores `aps.id` as a UUID and sorts it by value, which for
+ * lowercase hex is plain string order, code unit by code unit. The tool compares the same way
+ * (src/aps/tenant-walk.ts); if the two disagreed, the tool would see pages out of order.
+ */
+export function sortsAfter(a: string, b: string): boolean {
+  return a > b;
+}
+
+const byId = (a: SimTenant, b: SimTenant): number => (sortsAfter(a.id, b.id) ? 1 : sortsAfter(b.id, a.id) ? -1 : 0);
+
 interface InstanceState {
   instance: SimInstance;
   ready: SimTenant[];
+  /** The ready tenants sorted by id, made when first asked for and dropped when the tenants change. */
+  readyById?: SimTenant[];
   nextIndex: number;
 }
 
+/** What one churn did, per instance: see TenantStore.churn. */
+export interface Churned {
+  removed: SimTenant[];
+  added: SimTenant[];
+}
+
 /**
- * Every instance keeps its tenants in an array (the listing order) plus the ready ones in a second
- * array, so a page is a slice and never a scan; a map finds a tenant by uuid.
+ * Every instance keeps its tenants in an array (the order they were added, which is the listing order
+ * when no sort is asked for) plus the ready ones in a second array, so a page is a slice and never a
+ * scan; a map finds a tenant by uuid.
  */
 export class TenantStore {
   readonly instances: SimInstance[] = [];
@@ -54,6 +74,7 @@ export class TenantStore {
     };
     state.instance.tenants.push(tenant);
     if (tenant.status === 'aps:ready') state.ready.push(tenant);
+    state.readyById = undefined;
     this.byId.set(tenant.id, tenant);
     return tenant;
   }
@@ -63,6 +84,7 @@ export class TenantStore {
     if (tenant === undefined) return;
     this.byId.delete(tenantId);
     const state = this.states.get(tenant.instanceId)!;
+    state.readyById = undefined;
     for (const list of [state.instance.tenants, state.ready]) {
       const at = list.indexOf(tenant);
       if (at >= 0) list.splice(at, 1);
@@ -73,13 +95,34 @@ export class TenantStore {
     return this.byId.get(tenantId);
   }
 
-  /** The instance's tenants, optionally only those with one status; the ready list is kept ready-made. */
-  list(instanceId: number, status?: string): SimTenant[] {
+  /**
+   * The instance's tenants, optionally only those with one status, in the order they were added or
+   * sorted by id. The ready list is kept ready-made, and so is its sorted copy while nothing changes.
+   */
+  list(instanceId: number, status: string | undefined, sortedById: boolean): SimTenant[] {
     const state = this.states.get(instanceId);
     if (state === undefined) return [];
-    if (status === undefined) return state.instance.tenants;
-    if (status === 'aps:ready') return state.ready;
-    return state.instance.tenants.filter((t) => t.status === status);
+    if (status === 'aps:ready') return sortedById ? (state.readyById ??= [...state.ready].sort(byId)) : state.ready;
+    const tenants = status === undefined ? state.instance.tenants : state.instance.tenants.filter((t) => t.status === status);
+    return sortedById ? [...tenants].sort(byId) : tenants;
+  }
+
+  /**
+   * Customers at work mid-pass: removes `removeFraction` of each instance's ready tenants, drawn with
+   * `random`, and adds `addPerInstance` new ones to each; new ids fall anywhere in the sort order.
+   */
+  churn(removeFraction: number, addPerInstance: number, random: () => number): Churned {
+    const churned: Churned = { removed: [], added: [] };
+    for (const { instance, ready } of this.states.values()) {
+      const pool = [...ready];
+      for (let n = Math.round(pool.length * removeFraction); n > 0; n--) {
+        const [tenant] = pool.splice(Math.floor(random() * pool.length), 1);
+        this.remove(tenant.id);
+        churned.removed.push(tenant);
+      }
+      for (let n = 0; n < addPerInstance; n++) churned.added.push(this.add(instance.id, 'aps:ready'));
+    }
+    return churned;
   }
 
   readyTenants(): SimTenant[] {

@@ -1,4 +1,4 @@
-import type { SimInstance, SimTenant } from './tenants';
+import type { Churned, SimInstance, SimTenant } from './tenants';
 import type { Clock } from './tokens';
 
 export type TenantFault =
@@ -9,15 +9,31 @@ export type TenantFault =
   | 'reportFailure' // `synchronize` answers 200 with a report whose AllUpdatesSucceeded is false
   | 'echoToken'; // 500 JSON whose message quotes the APS-Token the request carried (a careless controller)
 
-/** What is wrong with a tenant list page (every page from `fromOffset` on, see setListingFault). */
+/** What is wrong with a tenant list page (every page from `fromOffset` on, except as noted; see setListingFault). */
 export type ListingFault =
   | 'notJson' // 200 with a proxy's HTML page
   | 'truncatedJson' // the JSON array cut off halfway
   | 'notArray' // a JSON object wrapping the items instead of an array
-  | 'missingApsId' // the page's first item has no aps.id; the others are fine
+  | 'missingApsId' // the item at listing position `fromOffset` has no aps.id, in every page that holds it
   | 'noContentRange' // no Content-Range header
   | 'garbledContentRange' // Content-Range 'items 0-9 of 10'
   | 'oversized'; // every item padded with 16 KiB of description
+
+/** How an empty listing page states its range; the form a real controller uses is undocumented (src/aps/README.md). */
+export type EmptyPageRange =
+  | 'star' // Content-Range 'items */<total>'
+  | 'minusOne' // 'items <offset>-<offset - 1>/<total>', so 'items 0--1/0' for an empty listing
+  | 'none'; // no Content-Range header
+
+/** Tenants removed and added while a pass runs. */
+export interface ChurnOptions {
+  /** Happens as the controller receives this many resync requests in all (not before). */
+  afterResyncs: number;
+  /** Fraction (0..1) of each instance's ready tenants removed, drawn from a PRNG seeded with `seed`. */
+  removeFraction: number;
+  /** New ready tenants added to each instance, with ids anywhere in the sort order. */
+  addPerInstance: number;
+}
 
 export type OaFault =
   | 'statusMinusOne' // status -1 "Internal error: database is unavailable" (module Common, extype 1)
@@ -74,6 +90,12 @@ export interface SimOptions {
   controllerUri?: string;
   /** The tenants' APS type (default http://www.parallels.com/Office365/Tenant/2.0). */
   tenantType?: string;
+  /** How an empty listing page states its range (default 'star'). */
+  emptyPageRange?: EmptyPageRange;
+  /** Listing pages answer 206 Partial Content instead of 200 (default false). */
+  partialContent?: boolean;
+  /** Removes and adds tenants mid-pass; what it did is in stats.churned. */
+  churn?: ChurnOptions;
 }
 
 export interface SimStats {
@@ -103,6 +125,8 @@ export interface SimStats {
   peakInFlight: number;
   /** Total APS requests. */
   requests: number;
+  /** The tenants the churn option removed and added, once it has happened. */
+  churned?: Churned;
 }
 
 export interface Simulator {

@@ -191,6 +191,28 @@ test('listing: short pages, Content-Range totals, empty pages, filters, encoding
   assert.equal(s.stats.listRequests, 8);
 });
 
+test('listing: sort(+aps.id) and sort(-aps.id), gt and lt on aps.id; other sorts and comparisons are refused', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 9, pageCap: 4 });
+  const tok = await token(s, 1001);
+  const ids = async (rql: string) => {
+    const raw = await aps(s, tok, listing(rql));
+    assert.equal(raw.status, 200, raw.body);
+    return (JSON.parse(raw.body) as { aps: { id: string } }[]).map((x) => x.aps.id);
+  };
+  const added = s.instances[0]!.tenants.map((x) => x.id);
+  const sorted = [...added].sort();
+  assert.notDeepEqual(added, sorted, 'without sort() the listing is in the order tenants were added');
+  assert.deepEqual(await ids(`implementing(${TYPE}),limit(0,100)`), added.slice(0, 4));
+  assert.deepEqual(await ids(`implementing(${TYPE}),sort(+aps.id),limit(4,100)`), sorted.slice(4, 8));
+  assert.deepEqual(await ids(`sort(${encodeURIComponent('+')}aps.id),limit(0,2)`), sorted.slice(0, 2));
+  assert.deepEqual(await ids(`sort(-aps.id),limit(0,2)`), [sorted[8], sorted[7]]);
+  assert.deepEqual(await ids(`sort(aps.id),gt(aps.id,${sorted[2]}),lt(aps.id,${sorted[6]})`), sorted.slice(3, 6));
+  s.removeTenant(sorted[0]!);
+  const fresh = s.addTenant(1001);
+  assert.deepEqual(await ids(`sort(+aps.id),limit(0,100)`), [...sorted.slice(1), fresh.id].sort().slice(0, 4), 'the sorted view follows changes');
+  for (const rql of ['sort(+aps.status)', 'gt(aps.status,a)', 'lt(aps.id)']) assert.equal((await aps(s, tok, listing(rql))).status, 400, rql);
+});
+
 test('listing faults spoil pages from an offset on, and heal; issued tokens can be read back', async (t) => {
   const s = await sim(t, { instances: 1, tenantsPerInstance: 6, pageCap: 3 });
   const tok = await token(s, 1001);
