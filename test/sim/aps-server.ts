@@ -75,7 +75,7 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
     stats.resyncOperations.push({ tenant: route.id, method, path: route.operation, query });
     const { churn } = deps;
     if (churn !== undefined && stats.resyncOperations.length === churn.afterResyncs) {
-      stats.churned = deps.store.churn(churn.removeFraction, churn.addPerInstance, churn.random);
+      stats.churned = deps.store.churn(churn.removeFraction, churn.addPerInstance, churn.random, route.id);
     }
   }
   if (state.controllerDown || (deps.transient503Rate > 0 && deps.random() < deps.transient503Rate)) {

@@ -110,13 +110,17 @@ export class TenantStore {
   /**
    * Customers at work mid-pass: removes `removeFraction` of each instance's ready tenants, drawn with
    * `random`, and adds `addPerInstance` new ones to each; new ids fall anywhere in the sort order.
+   * `first`, when ready, is among the removed: the tenant whose resync is on its way as this happens.
    */
-  churn(removeFraction: number, addPerInstance: number, random: () => number): Churned {
+  churn(removeFraction: number, addPerInstance: number, random: () => number, first?: string): Churned {
     const churned: Churned = { removed: [], added: [] };
     for (const { instance, ready } of this.states.values()) {
       const pool = [...ready];
-      for (let n = Math.round(pool.length * removeFraction); n > 0; n--) {
-        const [tenant] = pool.splice(Math.floor(random() * pool.length), 1);
+      const count = Math.round(pool.length * removeFraction);
+      const firstAt = pool.findIndex((t) => t.id === first);
+      for (let n = 0; n < count; n++) {
+        const at = n === 0 && firstAt >= 0 ? firstAt : Math.floor(random() * pool.length);
+        const [tenant] = pool.splice(at, 1);
         this.remove(tenant.id);
         churned.removed.push(tenant);
       }

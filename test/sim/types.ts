@@ -27,7 +27,10 @@ export type EmptyPageRange =
 
 /** Tenants removed and added while a pass runs. */
 export interface ChurnOptions {
-  /** Happens as the controller receives this many resync requests in all (not before). */
+  /**
+   * Happens as the controller receives this many resync requests in all; the tenant of that request
+   * is among the removed (its resync was on the way), so it answers 404.
+   */
   afterResyncs: number;
   /** Fraction (0..1) of each instance's ready tenants removed, drawn from a PRNG seeded with `seed`. */
   removeFraction: number;
