@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { BodyTooLargeError, NetworkError, type Remote, TlsError } from '../errors';
@@ -23,6 +24,31 @@ export interface TransportOptions {
   tlsFix: string;
   /** The same when the certificate is not the pinned one. */
   pinFix?: string;
+  /** Told about every exchange, answered or not (--trace). Absent, sending costs nothing extra. */
+  observer?: ExchangeObserver;
+}
+
+/** One request and what came of it, as `--trace` records it. */
+export interface Exchange {
+  request: SendOptions;
+  /** Wall-clock time the request was sent (ms since the epoch). */
+  startedAt: number;
+  /** From sending until the reply's headers, and from then until its body was read (ms). */
+  waitMs: number;
+  receiveMs: number;
+  /** The reply; on a failure, whatever arrived of it (status and headers, a body cut short). */
+  reply?: Reply;
+  error?: Error;
+}
+
+export interface ExchangeObserver {
+  exchanged(exchange: Exchange): void;
+}
+
+/** Where an exchange got to, filled in as it goes, for the observer. */
+interface Progress {
+  headersAt?: number;
+  reply?: Reply;
 }
 
 export interface Reply {
@@ -99,13 +125,33 @@ export class Transport {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), this.options.requestTimeoutMs);
     try {
-      return await this.exchange(req, deadline.signal);
+      const { observer } = this.options;
+      return await (observer ? this.observed(req, deadline.signal, observer) : this.exchange(req, deadline.signal));
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async exchange(req: SendOptions, signal: AbortSignal): Promise<Reply> {
+  private async observed(req: SendOptions, signal: AbortSignal, observer: ExchangeObserver): Promise<Reply> {
+    const startedAt = Date.now();
+    const sentAt = performance.now();
+    const progress: Progress = {};
+    const report = (reply: Reply | undefined, error?: Error): void => {
+      const endedAt = performance.now();
+      const headersAt = progress.headersAt ?? endedAt;
+      observer.exchanged({ request: req, startedAt, waitMs: headersAt - sentAt, receiveMs: endedAt - headersAt, reply, error });
+    };
+    try {
+      const reply = await this.exchange(req, signal, progress);
+      report(reply);
+      return reply;
+    } catch (e) {
+      report(progress.reply, e as Error);
+      throw e;
+    }
+  }
+
+  private async exchange(req: SendOptions, signal: AbortSignal, progress?: Progress): Promise<Reply> {
     const { remote, maxBodyBytes } = this.options;
     let res: Dispatcher.ResponseData;
     try {
@@ -118,6 +164,10 @@ export class Transport {
       });
     } catch (e) {
       throw this.failure(req.url, e);
+    }
+    if (progress) {
+      progress.headersAt = performance.now();
+      progress.reply = { status: res.statusCode, headers: res.headers, body: Buffer.alloc(0) };
     }
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > maxBodyBytes) {
@@ -136,6 +186,7 @@ export class Transport {
         chunks.push(chunk as Buffer);
       }
     } catch (e) {
+      if (progress) progress.reply!.body = Buffer.concat(chunks);
       if (e instanceof BodyTooLargeError) throw e;
       throw this.failure(req.url, e);
     }
