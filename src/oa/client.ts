@@ -1,7 +1,8 @@
 import { OaHttpError, ProtocolError } from '../errors';
 import { parseRetryAfter, withRetries } from '../http/retry';
-import { type Reply, Transport } from '../http/transport';
+import { type ExchangeObserver, type Reply, Transport } from '../http/transport';
 import type { Config } from '../runtime/config';
+import { basicCredentials } from '../runtime/secrets';
 import type { Instance, InstanceDirectory, InstanceToken } from '../sync/ports';
 import { decodeReply, encodeCall } from './codec';
 import { integer, nonEmptyString, struct, unexpected } from './shapes';
@@ -28,7 +29,10 @@ export class OaClient implements InstanceDirectory {
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
-  constructor(private readonly config: OaClientConfig) {
+  constructor(
+    private readonly config: OaClientConfig,
+    observer?: ExchangeObserver,
+  ) {
     // The pass asks OA for one thing at a time, so one connection is enough.
     this.transport = new Transport({
       remote: 'oa',
@@ -38,12 +42,13 @@ export class OaClient implements InstanceDirectory {
       maxBodyBytes: config.maxBodyBytes,
       caFile: config.oaCaFile,
       tlsFix: 'set OA_CA_FILE to the CA that issued the OA certificate',
+      observer,
     });
     const host = config.oaHost.includes(':') && !config.oaHost.startsWith('[') ? `[${config.oaHost}]` : config.oaHost;
     this.url = `${config.oaTls ? 'https' : 'http'}://${host}:${config.oaPort}/RPC2`;
     this.headers = { 'content-type': 'text/xml' };
     if (config.oaUser !== undefined && config.oaPassword !== undefined) {
-      this.headers.authorization = `Basic ${Buffer.from(`${config.oaUser}:${config.oaPassword}`).toString('base64')}`;
+      this.headers.authorization = `Basic ${basicCredentials(config.oaUser, config.oaPassword)}`;
     }
   }
 

@@ -11,6 +11,14 @@ export class SecretScrubber {
     if (!value || value.length < 4) return;
     this.values.add(value);
     this.values.add(JSON.stringify(value).slice(1, -1));
+    // A token in a query string or an echoed URL travels percent-encoded (base64's + / = are escaped).
+    this.values.add(encodeURIComponent(value));
+  }
+
+  /** The OA password, and the form HTTP basic auth sends it in, which a remote may echo back. */
+  addCredentials(user: string | undefined, password: string | undefined): void {
+    this.add(password);
+    if (user !== undefined && password !== undefined) this.add(basicCredentials(user, password));
   }
 
   scrub(text: string): string {
@@ -18,4 +26,9 @@ export class SecretScrubber {
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
     return out;
   }
+}
+
+/** What an `Authorization: Basic` header carries: base64 of user:password. */
+export function basicCredentials(user: string, password: string): string {
+  return Buffer.from(`${user}:${password}`).toString('base64');
 }
