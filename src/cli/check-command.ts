@@ -4,12 +4,14 @@ import pino from 'pino';
 import { traitsOf } from '../errors';
 import { loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
+import { TraceFile } from '../runtime/trace-file';
 import type { Instance, InstanceToken } from '../sync/ports';
 import { connect, controllerUrl, type Clients } from './clients';
 import { EXIT } from './exit-codes';
 
 export interface CheckFlags {
   envFile?: string;
+  trace?: string;
 }
 
 type Outcome = 'ok' | 'warn' | 'FAIL';
@@ -35,13 +37,20 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
     line('FAIL', 'config', (e as Error).message);
     return EXIT.usage;
   }
-  scrubber.add(config.oaPassword);
+  scrubber.addCredentials(config.oaUser, config.oaPassword);
+  let trace: TraceFile | undefined;
+  try {
+    trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries }) : undefined;
+  } catch (e) {
+    line('FAIL', 'trace', (e as Error).message);
+    return EXIT.usage;
+  }
   line('ok', 'config', `${config.envFile ? config.envFile.path : 'no env file, environment only'}; application ${config.officeAppId}, OA at ${config.oaHost}:${config.oaPort}`);
   if (config.envFile?.readableByOthers) line('warn', 'config', `${config.envFile.path} can be read by group or others and holds secrets; fix: chmod 600 ${config.envFile.path}`);
   checkFolders(config, line);
 
   // A doctor reports what it finds at once rather than retrying its way past it.
-  const clients = connect({ ...config, retries: 0 }, scrubber, pino({ enabled: false }));
+  const clients = connect({ ...config, retries: 0 }, scrubber, pino({ enabled: false }), undefined, trace);
   try {
     const instances = await checkOa(config, clients, line);
     for (const instance of instances ?? []) await checkInstance(config, clients, instance, line);

@@ -1,6 +1,6 @@
 import { ApsClient } from '../aps/client';
 import { traitsOf } from '../errors';
-import { Transport } from '../http/transport';
+import { type ExchangeObserver, Transport } from '../http/transport';
 import { OaClient } from '../oa/client';
 import type { Logger } from 'pino';
 import type { Config } from '../runtime/config';
@@ -18,10 +18,10 @@ export interface Clients {
 
 /**
  * Builds the OA and APS adapters from the settings. Every token OA issues is handed to the scrubber
- * before anyone can log it.
+ * before anyone can log it. `trace` (--trace) is told about every exchange with OA and the controllers.
  */
-export function connect(config: Config, scrubber: SecretScrubber, logger: Logger, stop?: AbortSignal): Clients {
-  const oa = new OaClient(config);
+export function connect(config: Config, scrubber: SecretScrubber, logger: Logger, stop?: AbortSignal, trace?: ExchangeObserver): Clients {
+  const oa = new OaClient(config, trace);
   const directory: InstanceDirectory = {
     listInstances: (appId) => oa.listInstances(appId),
     issueToken: async (instanceId) => {
@@ -41,6 +41,7 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
     pinSha256: config.apsCertSha256,
     tlsFix: 'set APS_CA_FILE to the PEM of the CA that issued the controller certificate (or pin it with APS_CERT_SHA256)',
     pinFix: 'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
+    observer: trace,
   });
   const limiter = new AdaptiveConcurrency({
     ceiling: config.concurrency,

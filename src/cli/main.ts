@@ -8,6 +8,7 @@ import { instanceIdFlag, tenantIdFlag } from './flags';
  */
 const ENV_FILE = ['--env-file <path>', 'env file to read (default ./.env, else /etc/o365-backsync.env)'] as const;
 const STATE_DIR = ['--state-dir <dir>', 'lock and state files (STATE_DIR)'] as const;
+const TRACE = ['--trace <file>', "write the run's HTTP exchanges to this HAR file, secrets blanked (for a bug report)"] as const;
 
 export function buildProgram(): Command {
   const program = new Command('o365-backsync')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .option('--log-dir <dir>', 'where the JSON log goes (LOG_DIR)')
     .option(...STATE_DIR)
     .option('--metrics-file <path>', 'Prometheus textfile-collector metrics, rewritten by each run (METRICS_FILE)')
+    .option(...TRACE)
     .action(async (options) => {
       const { syncCommand } = require('./sync-command') as typeof import('./sync-command');
       process.exitCode = await syncCommand(options);
@@ -50,6 +52,7 @@ export function buildProgram(): Command {
     .command('check')
     .description('check the settings, OA, the application, tokens, the controller and tenant counts, one line each (sends no resync)')
     .option(...ENV_FILE)
+    .option(...TRACE)
     .action(async (options) => {
       const { checkCommand } = require('./check-command') as typeof import('./check-command');
       process.exitCode = await checkCommand(options);

@@ -5,6 +5,7 @@ import { writeMetrics } from '../runtime/metrics';
 import { PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../runtime/pass-state';
 import { acquireRunLock } from '../runtime/run-lock';
 import { SecretScrubber } from '../runtime/secrets';
+import { TraceFile } from '../runtime/trace-file';
 import { trapSignals, type Signal } from '../runtime/shutdown';
 import { fanOut } from '../sync/events';
 import type { PassResult } from '../sync/pass';
@@ -27,6 +28,7 @@ export interface SyncFlags {
   logDir?: string;
   stateDir?: string;
   metricsFile?: string;
+  trace?: string;
 }
 
 interface Run {
@@ -34,6 +36,8 @@ interface Run {
   log: RunLog;
   logger: Logger;
   scrubber: SecretScrubber;
+  /** --trace: the HAR file every exchange goes to; it closes itself when the process exits. */
+  trace?: TraceFile;
   flags: SyncFlags;
   /** Live progress on the terminal: interactive runs only. */
   progress?: PassProgress;
@@ -55,10 +59,11 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
       envFile: flags.envFile,
       flags: { SYNC_CONCURRENCY: flags.concurrency, LOG_DIR: flags.logDir, STATE_DIR: flags.stateDir, METRICS_FILE: flags.metricsFile },
     });
-    scrubber.add(config.oaPassword);
+    scrubber.addCredentials(config.oaUser, config.oaPassword);
+    const trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries }) : undefined;
     const { progress, echo } = terminalFor(flags);
     const log = openRunLog(config.logDir, scrubber, config.logLevel, echo);
-    run = { config, log, logger: log.logger, scrubber, flags, progress, startedAt: new Date(), say };
+    run = { config, log, logger: log.logger, scrubber, trace, flags, progress, startedAt: new Date(), say };
   } catch (e) {
     say((e as Error).message);
     return exitCodeFor(e);
@@ -142,7 +147,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
   const { connect } = require('./clients') as typeof import('./clients');
   const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
   (require('../runtime/heap-settings') as typeof import('../runtime/heap-settings')).settleHeapForPass();
-  const clients = connect(config, run.scrubber, logger, stop.signal);
+  const clients = connect(config, run.scrubber, logger, stop.signal, run.trace);
   const targets = flags.tenant?.length ? new TenantTargets(flags.tenant) : undefined;
   let result: PassResult;
   try {

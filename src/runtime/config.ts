@@ -52,6 +52,7 @@ export const SETTINGS = {
   logDir: { variable: 'LOG_DIR', flag: '--log-dir', default: '/var/log/sync', parse: parse.text, meaning: 'where the JSON log file goes', local: true },
   stateDir: { variable: 'STATE_DIR', flag: '--state-dir', default: '/var/lib/o365-backsync', parse: parse.text, meaning: 'lock and state files', local: true },
   metricsFile: { variable: 'METRICS_FILE', flag: '--metrics-file', parse: parse.text, meaning: 'Prometheus textfile-collector metrics, written after each run', local: true },
+  traceMaxEntries: { variable: 'TRACE_MAX_ENTRIES', default: '10000', parse: parse.positiveInt, meaning: 'exchanges a `--trace` file keeps; later ones are only counted in it' },
   logLevel: { variable: 'LOG_LEVEL', default: 'info', parse: parse.logLevel, meaning: '`debug` adds token renewals and retries to the log' },
 } as const satisfies Record<string, Setting<unknown>>;
 

@@ -44,6 +44,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     maxTokenAgeSentMs: 0,
     peakInFlight: 0,
     requests: 0,
+    oaRequests: 0,
   };
   const state: SimState = { stats, faults: new Map(Object.entries(options.faults ?? {})), oaFault: undefined, controllerDown: false };
   const certs = testCerts();

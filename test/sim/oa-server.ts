@@ -32,6 +32,7 @@ const MALFORMED = '<?xml version="1.0"?>\n<html><body><h1>Service Unavailable</h
 /** The OA Public API (protocol.md §1): XML-RPC over POST /RPC2, one struct argument per call. */
 export function oaHandler(deps: OaServerDeps): RequestListener {
   return (req, res) => {
+    deps.state.stats.oaRequests++;
     handle(deps, req, res).catch((err: unknown) => {
       if (!res.headersSent) sendHtml(res, 500, 'Internal Server Error');
       else res.destroy(err as Error);

@@ -128,6 +128,8 @@ export interface SimStats {
   peakInFlight: number;
   /** Total APS requests. */
   requests: number;
+  /** Total OA requests, refused ones (basic auth, wrong path) included. */
+  oaRequests: number;
   /** The tenants the churn option removed and added, once it has happened. */
   churned?: Churned;
 }
