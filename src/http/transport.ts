@@ -179,11 +179,12 @@ export class Transport {
     try {
       for await (const chunk of res.body) {
         size += (chunk as Buffer).length;
+        // Kept even when it breaks the limit, so a trace shows how the oversized reply began.
+        chunks.push(chunk as Buffer);
         if (size > maxBodyBytes) {
           discard(res.body);
           throw new BodyTooLargeError(remote, maxBodyBytes, req.what);
         }
-        chunks.push(chunk as Buffer);
       }
     } catch (e) {
       if (progress) progress.reply!.body = Buffer.concat(chunks);

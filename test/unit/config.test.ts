@@ -57,6 +57,7 @@ test('the two required settings are enough; everything else has its documented d
       retryMaxDelayMs: 30_000,
       maxConsecutiveFailures: 20,
       maxBodyBytes: 16 * 1024 * 1024,
+      traceMaxEntries: 10_000,
       minIntervalSeconds: 'auto',
       logDir: '/var/log/sync',
       stateDir: '/var/lib/o365-backsync',
@@ -73,7 +74,7 @@ test('a missing required setting is named', () => {
 });
 
 test('whole numbers: zero, negatives, fractions, words and unsafe sizes are refused, each naming its variable', () => {
-  for (const name of ['OFFICE_APP_ID', 'APS_PAGE_SIZE', 'TOKEN_REFRESH_EVERY', 'SYNC_CONCURRENCY', 'REQUEST_TIMEOUT_MS', 'CONNECT_TIMEOUT_MS', 'RETRY_MAX_DELAY_MS', 'MAX_CONSECUTIVE_FAILURES', 'MAX_REPLY_BYTES']) {
+  for (const name of ['OFFICE_APP_ID', 'APS_PAGE_SIZE', 'TOKEN_REFRESH_EVERY', 'SYNC_CONCURRENCY', 'REQUEST_TIMEOUT_MS', 'CONNECT_TIMEOUT_MS', 'RETRY_MAX_DELAY_MS', 'MAX_CONSECUTIVE_FAILURES', 'MAX_REPLY_BYTES', 'TRACE_MAX_ENTRIES']) {
     for (const bad of ['0', '-1', '1.5', 'ten', '99999999999999999999', ' 5']) {
       refused({ [name]: bad }, new RegExp(`^${name}: must be a positive whole number, got '${bad.replace('.', '\\.')}'$`));
     }

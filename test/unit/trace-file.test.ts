@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Exchange } from '../../src/http/transport';
+import { SecretScrubber } from '../../src/runtime/secrets';
+import { TraceFile } from '../../src/runtime/trace-file';
+
+/** The trace file on its own: streaming, the entry cap, and secrets learnt just after their exchange. */
+const folder = mkdtempSync(join(tmpdir(), 'obs-trace-'));
+after(() => rmSync(folder, { recursive: true, force: true }));
+
+const exchange = (body: string): Exchange => ({
+  request: { method: 'POST', url: 'http://oa:8440/RPC2', body: 'call', what: 'OA reply' },
+  startedAt: Date.now(),
+  waitMs: 1,
+  receiveMs: 1,
+  reply: { status: 200, headers: { 'content-type': 'text/xml' }, body: Buffer.from(body) },
+});
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const parse = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as { log: { entries: { response: { content: { text: string } } }[]; comment: string } };
+
+test('a token learnt after its reply was recorded, but before the next turn of the event loop, is blanked', async () => {
+  const scrubber = new SecretScrubber();
+  const path = join(folder, 'a.har');
+  const trace = new TraceFile(path, { scrubber, maxEntries: 10 });
+  trace.exchanged(exchange('<string>tok+en/1234=</string>'));
+  scrubber.add('tok+en/1234=');
+  await turn();
+  trace.exchanged(exchange('<string>second</string>'));
+  trace.finish();
+  trace.finish();
+  const har = parse(path);
+  assert.deepEqual(
+    har.log.entries.map((e) => e.response.content.text),
+    ['<string>[REDACTED]</string>', '<string>second</string>'],
+  );
+  assert.doesNotMatch(har.log.comment, /not recorded/);
+});
+
+test('past maxEntries exchanges are counted, not written; a trace with none is still a HAR', async () => {
+  const path = join(folder, 'b.har');
+  const trace = new TraceFile(path, { scrubber: new SecretScrubber(), maxEntries: 2 });
+  for (let i = 0; i < 5; i++) trace.exchanged(exchange(`reply ${i}`));
+  await turn();
+  trace.finish();
+  const har = parse(path);
+  assert.deepEqual(har.log.entries.map((e) => e.response.content.text), ['reply 0', 'reply 1']);
+  assert.match(har.log.comment, /; 3 more exchanges after the first 2 not recorded \(TRACE_MAX_ENTRIES\)\.$/);
+
+  const empty = join(folder, 'c.har');
+  new TraceFile(empty, { scrubber: new SecretScrubber(), maxEntries: 2 }).finish();
+  assert.deepEqual(parse(empty).log.entries, []);
+});
