@@ -115,13 +115,19 @@ test('a trace file that cannot be written: one line, exit 2, no network call', a
   rmSync(w.cwd, { recursive: true, force: true });
 });
 
-test('SIGTERM while a request hangs: the run winds down, the request that timed out has an entry with the error, exit 143', async () => {
-  const { sim, w, start } = await setup({ instances: 1, tenantsPerInstance: 4 }, { RETRIES: '0', REQUEST_TIMEOUT_MS: '1500', SYNC_CONCURRENCY: '1' });
+/** A traced sync whose second tenant's resync hangs, once that resync is in flight. */
+async function hangingRun(requestTimeoutMs: string) {
+  const { sim, w, start } = await setup({ instances: 1, tenantsPerInstance: 4 }, { RETRIES: '0', REQUEST_TIMEOUT_MS: requestTimeoutMs, SYNC_CONCURRENCY: '1' });
   const hung = sim.instances[0]!.tenants[1]!;
   sim.setFault(hung.id, 'hang');
   const path = join(w.cwd, 'run.har');
   const cli = start(['sync', '--force', '--json', '--trace', path]);
   await until(() => sim.stats.resyncCalls.has(hung.id));
+  return { sim, w, hung, path, cli };
+}
+
+test('SIGTERM while a request hangs: the run winds down, the request that timed out has an entry with the error, exit 143', async () => {
+  const { sim, w, hung, path, cli } = await hangingRun('1500');
   cli.child.kill('SIGTERM');
   const result = await cli.done;
   assert.equal(result.code, 143, result.stderr);
@@ -136,12 +142,7 @@ test('SIGTERM while a request hangs: the run winds down, the request that timed 
 });
 
 test('a second SIGTERM exits at once: the file is still whole', async () => {
-  const { sim, w, start } = await setup({ instances: 1, tenantsPerInstance: 4 }, { RETRIES: '0', REQUEST_TIMEOUT_MS: '60000', SYNC_CONCURRENCY: '1' });
-  const hung = sim.instances[0]!.tenants[1]!;
-  sim.setFault(hung.id, 'hang');
-  const path = join(w.cwd, 'run.har');
-  const cli = start(['sync', '--force', '--json', '--trace', path]);
-  await until(() => sim.stats.resyncCalls.has(hung.id));
+  const { sim, w, path, cli } = await hangingRun('60000');
   cli.child.kill('SIGTERM');
   await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
   cli.child.kill('SIGTERM');
