@@ -40,7 +40,7 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
   scrubber.addCredentials(config.oaUser, config.oaPassword);
   let trace: TraceFile | undefined;
   try {
-    trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries }) : undefined;
+    trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: (message) => line('warn', 'trace', message) }) : undefined;
   } catch (e) {
     line('FAIL', 'trace', (e as Error).message);
     return EXIT.usage;

@@ -60,7 +60,7 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
       flags: { SYNC_CONCURRENCY: flags.concurrency, LOG_DIR: flags.logDir, STATE_DIR: flags.stateDir, METRICS_FILE: flags.metricsFile },
     });
     scrubber.addCredentials(config.oaUser, config.oaPassword);
-    const trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries }) : undefined;
+    const trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say }) : undefined;
     const { progress, echo } = terminalFor(flags);
     const log = openRunLog(config.logDir, scrubber, config.logLevel, echo);
     run = { config, log, logger: log.logger, scrubber, trace, flags, progress, startedAt: new Date(), say };

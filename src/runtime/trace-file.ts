@@ -8,6 +8,8 @@ export interface TraceOptions {
   scrubber: SecretScrubber;
   /** Exchanges recorded; later ones are only counted (TRACE_MAX_ENTRIES). */
   maxEntries: number;
+  /** Told once when the file cannot be written any more (a full disk): tracing stops, the run goes on. */
+  onError(message: string): void;
 }
 
 /**
@@ -23,6 +25,7 @@ export class TraceFile implements ExchangeObserver {
   private recorded = 0;
   private dropped = 0;
   private closed = false;
+  private broken = false;
   private readonly close = (): void => this.finish();
   private readonly onSignal = (signal: NodeJS.Signals): void => {
     // A run that traps signals (sync's wind-down) decides itself when to exit; 'exit' then closes the file.
@@ -41,7 +44,7 @@ export class TraceFile implements ExchangeObserver {
       throw new ConfigError('--trace', `cannot write '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const creator = { name: 'o365-backsync', version: require('../../../package.json').version as string };
-    writeSync(this.fd, `{"log":{"version":"1.2","creator":${JSON.stringify(creator)},"pages":[],"entries":[`);
+    this.write(`{"log":{"version":"1.2","creator":${JSON.stringify(creator)},"pages":[],"entries":[`);
     process.on('exit', this.close);
     process.on('SIGTERM', this.onSignal);
     process.on('SIGINT', this.onSignal);
@@ -67,7 +70,7 @@ export class TraceFile implements ExchangeObserver {
     process.off('exit', this.close);
     process.off('SIGTERM', this.onSignal);
     process.off('SIGINT', this.onSignal);
-    writeSync(this.fd, `\n],"comment":${JSON.stringify(this.comment())}}}\n`);
+    this.write(`\n],"comment":${JSON.stringify(this.comment())}}}\n`);
     closeSync(this.fd);
   }
 
@@ -79,7 +82,17 @@ export class TraceFile implements ExchangeObserver {
     const scrub = (_key: string, value: unknown): unknown => (typeof value === 'string' ? this.options.scrubber.scrub(value) : value);
     const text = this.pending.map((exchange, i) => `${first && i === 0 ? '' : ','}\n${JSON.stringify(harEntry(exchange), scrub)}`).join('');
     this.pending = [];
-    writeSync(this.fd, text);
+    this.write(text);
+  }
+
+  private write(text: string): void {
+    if (this.broken) return;
+    try {
+      writeSync(this.fd, text);
+    } catch (e) {
+      this.broken = true;
+      this.options.onError(`--trace: cannot write '${this.path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; tracing stopped`);
+    }
   }
 
   private comment(): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { readHar, startReplay, type HarFile } from '../replay/server';
 import { runCli, simulatorSetup, summaryOf, workdir, type CliResult } from './harness';
 
@@ -57,6 +57,7 @@ test('a trace captured from the simulator replays: the same requests, the same o
   );
   sim.setFault(sim.instances[0]!.tenants[2]!.id, 'fail500');
   sim.setFault(sim.instances[1]!.tenants[0]!.id, 'transient503');
+  after(() => rmSync(w.cwd, { recursive: true, force: true }));
   const path = join(w.cwd, 'run.har');
   const live = await run(['sync', '--force', '--json', '--trace', path]);
   assert.equal(live.code, 1, live.stderr);
@@ -64,7 +65,6 @@ test('a trace captured from the simulator replays: the same requests, the same o
 
   const replayed = await replay(readHar(path), { exitCode: 1, env: { RETRIES: '1' } });
   assert.deepEqual(counts(summaryOf(replayed)), counts(summaryOf(live)));
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 const traces = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((f) => f.endsWith('.har')).sort() : [];

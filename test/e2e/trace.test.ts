@@ -1,16 +1,24 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { Simulator } from '../sim';
-import { simulatorSetup, until } from './harness';
+import { simulatorSetup, until, type SimSetup } from './harness';
 
 /**
  * `--trace FILE`: the real CLI against the simulator writes a HAR 1.2 file with an entry for every
  * request the simulator saw, no secret in it, and valid JSON however the run ends.
  */
 const AUTH = { user: 'admin', password: 'S3cret+pass/word' };
-const setup = simulatorSetup({ RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '2000', CONNECT_TIMEOUT_MS: '2000' });
+const simulator = simulatorSetup({ RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '2000', CONNECT_TIMEOUT_MS: '2000' });
+const folders: string[] = [];
+after(() => folders.forEach((f) => rmSync(f, { recursive: true, force: true })));
+/** The simulator and a workdir, removed when the file's tests are done. */
+async function setup(...args: Parameters<typeof simulator>): Promise<SimSetup> {
+  const s = await simulator(...args);
+  folders.push(s.w.cwd);
+  return s;
+}
 
 interface HarEntry {
   request: { method: string; url: string; headers: { name: string; value: string }[]; postData?: { text: string } };
@@ -64,7 +72,6 @@ test('sync --force --trace with basic auth: an entry per request the servers saw
   assert.ok(resync.timings.wait >= 0 && resync.timings.receive >= 0);
   assert.ok(!Number.isNaN(Date.parse(resync.startedDateTime)));
   assert.match(har.log.comment, /replaced by \[REDACTED\]; bodies are cut at 65536 bytes\.$/);
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 test('a controller that echoes the token and a failed tenant: the echo is blanked, the file is whole after exit 1', async () => {
@@ -81,7 +88,6 @@ test('a controller that echoes the token and a failed tenant: the echo is blanke
   const echoed = har.log.entries.find((e) => e.request.url.includes(echo!.id))!;
   assert.equal(echoed.response.status, 500);
   assert.match(echoed.response.content.text!, /\[REDACTED\]/);
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 test('a controller that is down: exit 3, and the 503 pages are in the file', async () => {
@@ -94,7 +100,6 @@ test('a controller that is down: exit 3, and the 503 pages are in the file', asy
   assert.equal(har.log.entries.length, seen(sim));
   assert.deepEqual(har.log.entries.filter((e) => !e.request.url.endsWith('/RPC2')).map((e) => e.response.status), [503, 503]);
   assertNoSecrets(text, sim);
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 test('a bad flag after the settings were read: exit 2, and the file is an empty trace', async () => {
@@ -103,7 +108,6 @@ test('a bad flag after the settings were read: exit 2, and the file is an empty 
   const result = await run(['sync', '--tenant', 'nonsense', '--trace', path]);
   assert.equal(result.code, 2, result.stderr);
   assert.deepEqual(readHar(path).har.log.entries, []);
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 test('a trace file that cannot be written: one line, exit 2, no network call', async () => {
@@ -112,7 +116,14 @@ test('a trace file that cannot be written: one line, exit 2, no network call', a
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^o365-backsync: --trace: cannot write '.*run\.har': ENOENT\n$/);
   assert.equal(seen(sim), 0);
-  rmSync(w.cwd, { recursive: true, force: true });
+});
+
+test('a trace file that fills the disk: one line on stderr, and the pass itself goes on to exit 0', async () => {
+  const { sim, run } = await setup({ instances: 1, tenantsPerInstance: 3 });
+  const result = await run(['sync', '--force', '--json', '--trace', '/dev/full']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, "o365-backsync: --trace: cannot write '/dev/full': ENOSPC; tracing stopped\n");
+  assert.equal(sim.stats.resyncSucceeded.size, 3);
 });
 
 /** A traced sync whose second tenant's resync hangs, once that resync is in flight. */
@@ -127,7 +138,7 @@ async function hangingRun(requestTimeoutMs: string) {
 }
 
 test('SIGTERM while a request hangs: the run winds down, the request that timed out has an entry with the error, exit 143', async () => {
-  const { sim, w, hung, path, cli } = await hangingRun('1500');
+  const { sim, hung, path, cli } = await hangingRun('1500');
   cli.child.kill('SIGTERM');
   const result = await cli.done;
   assert.equal(result.code, 143, result.stderr);
@@ -138,7 +149,6 @@ test('SIGTERM while a request hangs: the run winds down, the request that timed 
   assert.match(failed.response._error!, /no answer within 1500 ms$/);
   assert.equal(failed.comment, failed.response._error);
   assertNoSecrets(text, sim);
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 test('a second SIGTERM exits at once: the file is still whole', async () => {
@@ -151,7 +161,6 @@ test('a second SIGTERM exits at once: the file is still whole', async () => {
   const { har } = readHar(path);
   // The hung request never ended, so it has no entry; every answered one has.
   assert.equal(har.log.entries.length, seen(sim) - 1);
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 test('check --trace: every request check made, and a SIGTERM that nothing traps still leaves a whole file', async () => {
@@ -171,7 +180,6 @@ test('check --trace: every request check made, and a SIGTERM that nothing traps 
   const killed = await cli.done;
   assert.equal(killed.signal, 'SIGTERM', 'check still dies by the signal');
   assert.deepEqual(readHar(hung).har.log.entries, []);
-  rmSync(w.cwd, { recursive: true, force: true });
 });
 
 test('TRACE_MAX_ENTRIES: the first exchanges are kept and the rest counted in log.comment', async () => {
@@ -183,5 +191,4 @@ test('TRACE_MAX_ENTRIES: the first exchanges are kept and the rest counted in lo
   assert.equal(har.log.entries.length, 5);
   assert.ok(har.log.entries[0]!.request.url.endsWith('/RPC2'), 'the first exchange is the first kept');
   assert.match(har.log.comment, new RegExp(`; ${seen(sim) - 5} more exchanges after the first 5 not recorded \\(TRACE_MAX_ENTRIES\\)\\.$`));
-  rmSync(w.cwd, { recursive: true, force: true });
 });

@@ -24,7 +24,7 @@ const parse = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as { log:
 test('a token learnt after its reply was recorded, but before the next turn of the event loop, is blanked', async () => {
   const scrubber = new SecretScrubber();
   const path = join(folder, 'a.har');
-  const trace = new TraceFile(path, { scrubber, maxEntries: 10 });
+  const trace = new TraceFile(path, { scrubber, maxEntries: 10, onError: assert.fail });
   trace.exchanged(exchange('<string>tok+en/1234=</string>'));
   scrubber.add('tok+en/1234=');
   await turn();
@@ -41,7 +41,7 @@ test('a token learnt after its reply was recorded, but before the next turn of t
 
 test('past maxEntries exchanges are counted, not written; a trace with none is still a HAR', async () => {
   const path = join(folder, 'b.har');
-  const trace = new TraceFile(path, { scrubber: new SecretScrubber(), maxEntries: 2 });
+  const trace = new TraceFile(path, { scrubber: new SecretScrubber(), maxEntries: 2, onError: assert.fail });
   for (let i = 0; i < 5; i++) trace.exchanged(exchange(`reply ${i}`));
   await turn();
   trace.finish();
@@ -50,6 +50,16 @@ test('past maxEntries exchanges are counted, not written; a trace with none is s
   assert.match(har.log.comment, /; 3 more exchanges after the first 2 not recorded \(TRACE_MAX_ENTRIES\)\.$/);
 
   const empty = join(folder, 'c.har');
-  new TraceFile(empty, { scrubber: new SecretScrubber(), maxEntries: 2 }).finish();
+  new TraceFile(empty, { scrubber: new SecretScrubber(), maxEntries: 2, onError: assert.fail }).finish();
   assert.deepEqual(parse(empty).log.entries, []);
+});
+
+test('a file that cannot be written any more: one message, tracing stops, nothing throws', async () => {
+  const errors: string[] = [];
+  // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
+  const trace = new TraceFile('/dev/full', { scrubber: new SecretScrubber(), maxEntries: 10, onError: (message) => errors.push(message) });
+  trace.exchanged(exchange('reply'));
+  await turn();
+  trace.finish();
+  assert.deepEqual(errors, ["--trace: cannot write '/dev/full': ENOSPC; tracing stopped"]);
 });
