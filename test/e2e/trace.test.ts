@@ -110,11 +110,14 @@ test('a bad flag after the settings were read: exit 2, and the file is an empty 
   assert.deepEqual(readHar(path).har.log.entries, []);
 });
 
-test('a trace file that cannot be written: one line, exit 2, no network call', async () => {
+test('a trace file that cannot be written, on sync and check: one line, exit 2, no network call', async () => {
   const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 1 });
   const result = await run(['sync', '--trace', join(w.cwd, 'no-such-folder', 'run.har')]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /^o365-backsync: --trace: cannot write '.*run\.har': ENOENT\n$/);
+  const check = await run(['check', '--trace', join(w.cwd, 'no-such-folder', 'check.har')]);
+  assert.equal(check.code, 2);
+  assert.match(check.stdout, /^FAIL trace: --trace: cannot write '.*check\.har': ENOENT\n$/);
   assert.equal(seen(sim), 0);
 });
 
