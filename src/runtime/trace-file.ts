@@ -44,7 +44,7 @@ export class TraceFile implements ExchangeObserver {
       throw new ConfigError('--trace', `cannot write '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const creator = { name: 'o365-backsync', version: require('../../../package.json').version as string };
-    this.write(`{"log":{"version":"1.2","creator":${JSON.stringify(creator)},"pages":[],"entries":[`);
+    this.write(`{"log":{"version":"1.2","creator":${JSON.stringify(creator)},"entries":[`);
     process.on('exit', this.close);
     process.on('SIGTERM', this.onSignal);
     process.on('SIGINT', this.onSignal);
