@@ -26,7 +26,7 @@ export class TraceFile implements ExchangeObserver {
   private dropped = 0;
   private closed = false;
   private broken = false;
-  private readonly close = (): void => this.finish();
+  private readonly onExit = (): void => this.finish();
   private readonly onSignal = (signal: NodeJS.Signals): void => {
     // A run that traps signals (sync's wind-down) decides itself when to exit; 'exit' then closes the file.
     if (process.listenerCount(signal) > 1) return;
@@ -45,7 +45,7 @@ export class TraceFile implements ExchangeObserver {
     }
     const creator = { name: 'o365-backsync', version: require('../../../package.json').version as string };
     this.write(`{"log":{"version":"1.2","creator":${JSON.stringify(creator)},"entries":[`);
-    process.on('exit', this.close);
+    process.on('exit', this.onExit);
     process.on('SIGTERM', this.onSignal);
     process.on('SIGINT', this.onSignal);
   }
@@ -67,7 +67,7 @@ export class TraceFile implements ExchangeObserver {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    process.off('exit', this.close);
+    process.off('exit', this.onExit);
     process.off('SIGTERM', this.onSignal);
     process.off('SIGINT', this.onSignal);
     this.write(`\n],"comment":${JSON.stringify(this.comment())}}}\n`);
