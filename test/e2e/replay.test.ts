@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { readHar, startReplay, type HarFile } from '../replay/server';
 import { runCli, simulatorSetup, summaryOf, workdir, type CliResult } from './harness';
 
@@ -44,7 +44,6 @@ async function replay(har: HarFile, expect: Expectation): Promise<CliResult> {
     return result;
   } finally {
     await server.close();
-    rmSync(w.cwd, { recursive: true, force: true });
   }
 }
 
@@ -57,7 +56,6 @@ test('a trace captured from the simulator replays: the same requests, the same o
   );
   sim.setFault(sim.instances[0]!.tenants[2]!.id, 'fail500');
   sim.setFault(sim.instances[1]!.tenants[0]!.id, 'transient503');
-  after(() => rmSync(w.cwd, { recursive: true, force: true }));
   const path = join(w.cwd, 'run.har');
   const live = await run(['sync', '--force', '--json', '--trace', path]);
   assert.equal(live.code, 1, live.stderr);

@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { Simulator } from '../sim';
-import { simulatorSetup, until, type SimSetup } from './harness';
+import { simulatorSetup, until } from './harness';
 
 /**
  * `--trace FILE`: the real CLI against the simulator writes a HAR 1.2 file with an entry for every
  * request the simulator saw, no secret in it, and valid JSON however the run ends.
  */
 const AUTH = { user: 'admin', password: 'S3cret+pass/word' };
-const simulator = simulatorSetup({ RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '2000', CONNECT_TIMEOUT_MS: '2000' });
-const folders: string[] = [];
-after(() => folders.forEach((f) => rmSync(f, { recursive: true, force: true })));
-/** The simulator and a workdir, removed when the file's tests are done. */
-async function setup(...args: Parameters<typeof simulator>): Promise<SimSetup> {
-  const s = await simulator(...args);
-  folders.push(s.w.cwd);
-  return s;
-}
+const setup = simulatorSetup({ RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '2000', CONNECT_TIMEOUT_MS: '2000' });
 
 interface HarEntry {
   request: { method: string; url: string; headers: { name: string; value: string }[]; postData?: { text: string } };

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runCli, workdir } from '../e2e/harness';
 import { startSimulator } from '../sim';
@@ -18,7 +18,6 @@ async function main(base: string): Promise<void> {
     const { tenants, synced, failed, skipped } = JSON.parse(result.stdout) as Record<string, number>;
     const expectation = { exitCode: result.code, summary: { tenants, synced, failed, skipped } };
     writeFileSync(`${base}.expect.json`, `${JSON.stringify(expectation, null, 2)}\n`);
-    rmSync(w.cwd, { recursive: true, force: true });
     process.stdout.write(`${har}: exit ${result.code}, ${sim.stats.oaRequests + sim.stats.requests} requests\n`);
   } finally {
     await sim.close();

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { Exchange } from '../../src/http/transport';
 import { SecretScrubber } from '../../src/runtime/secrets';
 import { TraceFile } from '../../src/runtime/trace-file';
+import { scratchDir } from '../tmp';
 
 /** The trace file on its own: streaming, the entry cap, and secrets learnt just after their exchange. */
-const folder = mkdtempSync(join(tmpdir(), 'obs-trace-'));
-after(() => rmSync(folder, { recursive: true, force: true }));
+const folder = scratchDir('obs-trace-');
 
 const exchange = (body: string): Exchange => ({
   request: { method: 'POST', url: 'http://oa:8440/RPC2', body: 'call', what: 'OA reply' },
