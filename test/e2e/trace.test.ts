@@ -94,11 +94,12 @@ test('a controller that is down: exit 3, and the 503 pages are in the file', asy
   assertNoSecrets(text, sim);
 });
 
-test('a bad flag after the settings were read: exit 2, and the file is an empty trace', async () => {
+test('a log folder that cannot be made, found after the settings were read: exit 2, and the file is an empty trace', async () => {
   const { w, run } = await setup({ instances: 1, tenantsPerInstance: 1 });
   const path = join(w.cwd, 'run.har');
-  const result = await run(['sync', '--tenant', 'nonsense', '--trace', path]);
+  const result = await run(['sync', '--trace', path], { LOG_DIR: '/dev/null/log' });
   assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^o365-backsync: LOG_DIR: /);
   assert.deepEqual(readHar(path).har.log.entries, []);
 });
 
