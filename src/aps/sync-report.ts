@@ -6,7 +6,8 @@ import { excerpt } from '../http/remote-text';
  * Reads the 2xx reply of a resync. The synchronous `synchronize` operation answers a report,
  * `{domains: [...], users: [...], AllUpdatesSucceeded}`, and a report saying false is the tenant's
  * failure even though the status is 200. The asynchronous operation answers 202 with no report, and a
- * configured operation may answer anything: any 2xx without a report is success (protocol.md §3).
+ * configured operation may answer anything: any 2xx without a report is success (README.md here,
+ * "Forcing a tenant's synchronization").
  */
 type FailedObject = { objectName: string; comment: string | null };
 

@@ -25,7 +25,7 @@ export interface ApsServerDeps {
 
 /**
  * The refusal of a stale token: at 500 "Authentication failed." is byte for byte the one seen in the
- * field (protocol.md §2); "Unauthorized request" is the other wording a vendor KB article names, in
+ * field (src/aps/README.md, "Tokens"); "Unauthorized request" is the other wording a vendor KB article names, in
  * the same shape.
  */
 function refusalBody({ wording, status }: ApsServerDeps['tokenRefusal']): string {
@@ -38,7 +38,7 @@ const OPERATIONS = new Set(['synchronize_async', 'synchronize']);
 
 type Route = { kind: 'list' } | { kind: 'resource'; id: string } | { kind: 'operation'; id: string; operation: string };
 
-/** The APS controller (protocol.md §2, §3): tenant listing with RQL, tenant reads and resync operations. */
+/** The APS controller (src/aps/README.md): tenant listing with RQL, tenant reads and resync operations. */
 export function apsHandler(deps: ApsServerDeps): RequestListener {
   let inFlight = 0;
   const lastArrival = new WeakMap<Socket, number>();

@@ -20,7 +20,8 @@ export function otherCaFile(): string {
 
 /**
  * Starts an OA Public API (XML-RPC) server and an APS controller (REST) on 127.0.0.1 at random ports,
- * speaking the wire of docs/protocol.md, with tenants, tokens and faults under the caller's control.
+ * speaking the wire described in src/oa/README.md and src/aps/README.md, with tenants, tokens and faults
+ * under the caller's control.
  */
 export async function startSimulator(options: SimOptions = {}): Promise<Simulator> {
   const appId = options.appId ?? 41;

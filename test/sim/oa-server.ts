@@ -29,7 +29,7 @@ type Outcome = { value: unknown } | { fault: { faultCode: number; faultString: s
 
 const MALFORMED = '<?xml version="1.0"?>\n<html><body><h1>Service Unavailable</h1><p>backend restarting</body></html>\n';
 
-/** The OA Public API (protocol.md §1): XML-RPC over POST /RPC2, one struct argument per call. */
+/** The OA Public API (src/oa/README.md): XML-RPC over POST /RPC2, one struct argument per call. */
 export function oaHandler(deps: OaServerDeps): RequestListener {
   return (req, res) => {
     deps.state.stats.oaRequests++;

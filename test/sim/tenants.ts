@@ -134,7 +134,7 @@ export class TenantStore {
   }
 }
 
-/** The tenant as the APS controller shows it (protocol.md §3). */
+/** The tenant as the APS controller shows it (src/aps/README.md, "The Office 365 tenant"). */
 export function tenantJson(tenant: SimTenant, type: string): object {
   return {
     aps: { id: tenant.id, type, status: tenant.status, subscription: stableUuid(`subscription:${tenant.id}`) },
