@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { traitsOf } from '../errors';
+import { SYSTEM_STORE } from '../http/trust';
 import { loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
@@ -93,7 +94,8 @@ function nearestExisting(folder: string): string {
 async function checkOa(config: Config, clients: Clients, line: Line): Promise<Instance[] | undefined> {
   const step = 'OA Public API';
   // An OA error reply (status -1) is about the application: OA itself answered and took the credentials.
-  const answered = (): void => line('ok', step, `answered at ${config.oaHost}:${config.oaPort}${config.oaUser ? ', credentials accepted' : ''}`);
+  const https = config.oaTls ? ` over https, certificate trusted by ${trustedBy('OA_CA_FILE', config.oaCaFile)}` : '';
+  const answered = (): void => line('ok', step, `answered at ${config.oaHost}:${config.oaPort}${https}${config.oaUser ? ', credentials accepted' : ''}`);
   let instances: Instance[];
   try {
     instances = await clients.directory.listInstances(config.officeAppId);
@@ -155,11 +157,25 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
     line('FAIL', `controller ${url}`, withFix(e, controllerFix(e)));
     return;
   }
-  const tls = url.startsWith('https:') ? (config.apsTlsInsecure ? 'certificate NOT verified (APS_TLS_INSECURE)' : 'certificate trusted') : 'plain http';
+  const tls = url.startsWith('https:') ? controllerTrust(config) : 'plain http';
   line(config.apsTlsInsecure ? 'warn' : 'ok', `controller ${url}`, `reachable, ${tls}`);
   if (count === 0) {
     line('warn', step, `0 ready tenants of type ${config.tenantType}; if this instance has tenants, APS_TENANT_TYPE is probably wrong (the version differs between releases, e.g. .../Tenant/2.8)`);
   } else line('ok', step, `${count} ready tenant${count === 1 ? '' : 's'} of type ${config.tenantType}`);
+}
+
+/** Which trust let the controller's certificate through. */
+function controllerTrust(config: Config): string {
+  if (config.apsTlsInsecure) return 'certificate NOT verified (APS_TLS_INSECURE)';
+  if (!config.apsCertSha256) return `certificate trusted by ${trustedBy('APS_CA_FILE', config.apsCaFile)}`;
+  return `certificate pinned (APS_CERT_SHA256)${config.apsCaFile ? ` and trusted by ${trustedBy('APS_CA_FILE', config.apsCaFile)}` : ''}`;
+}
+
+/** The CAs a connection trusts, as the operator set them. */
+function trustedBy(variable: string, caFile: string | undefined): string {
+  if (caFile === undefined) return `Node.js's built-in CAs (${variable} unset)`;
+  if (caFile === SYSTEM_STORE) return `the host's trust store (${variable}=${SYSTEM_STORE})`;
+  return `${caFile} (${variable})`;
 }
 
 /** What to change after a controller failure; nothing where its message says it. */

@@ -1,6 +1,7 @@
 import { ApsClient } from '../aps/client';
 import { traitsOf } from '../errors';
 import { type ExchangeObserver, Transport } from '../http/transport';
+import { trustFix } from '../http/trust';
 import { OaClient } from '../oa/client';
 import type { Logger } from 'pino';
 import type { Config } from '../runtime/config';
@@ -39,7 +40,7 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
     caFile: config.apsCaFile,
     insecure: config.apsTlsInsecure,
     pinSha256: config.apsCertSha256,
-    tlsFix: 'set APS_CA_FILE to the PEM of the CA that issued the controller certificate (or pin it with APS_CERT_SHA256)',
+    tlsFix: `${trustFix('APS_CA_FILE', config.apsCaFile, 'controller certificate')} (or pin it with APS_CERT_SHA256)`,
     pinFix: 'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
     observer: trace,
   });

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { BodyTooLargeError, NetworkError, type Remote, TlsError } from '../errors';
+import { trustedCas } from './trust';
 
 /**
  * The one way this tool sends an HTTP request: bounded in time and size, and with undici's and TLS's
@@ -16,6 +16,7 @@ export interface TransportOptions {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxBodyBytes: number;
+  /** A PEM file of the CAs to trust, or `system` for the host's trust store. */
   caFile?: string;
   insecure?: boolean;
   /** Hex SHA-256 of the peer certificate (DER), without colons. */
@@ -66,31 +67,38 @@ export interface SendOptions {
   what: string;
 }
 
-/** Node's codes for a refused certificate (OpenSSL's verify results, and its own host name check). */
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
-  'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_OBS_CERT_PIN',
+/**
+ * Node's codes for a refused certificate (OpenSSL's verify results, and its own host name check), each
+ * with OpenSSL's words for it. The message is built from the code rather than taken from Node, which
+ * from Node.js 24 on adds advice about its own --use-system-ca flag: a flag no cron job passes, where
+ * this tool's fix is a setting (APS_CA_FILE=system reads the same store).
+ */
+const TLS_REFUSALS = new Map([
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'],
+  ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'],
+  ['UNABLE_TO_GET_ISSUER_CERT', 'unable to get issuer certificate'],
+  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'unable to get local issuer certificate'],
+  ['UNABLE_TO_DECRYPT_CERT_SIGNATURE', "unable to decrypt certificate's signature"],
+  ['UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'unable to decode issuer public key'],
+  ['CERT_SIGNATURE_FAILURE', 'certificate signature failure'],
+  ['CERT_HAS_EXPIRED', 'certificate has expired'],
+  ['CERT_NOT_YET_VALID', 'certificate is not yet valid'],
+  ['ERROR_IN_CERT_NOT_BEFORE_FIELD', "format error in certificate's notBefore field"],
+  ['ERROR_IN_CERT_NOT_AFTER_FIELD', "format error in certificate's notAfter field"],
+  ['CERT_CHAIN_TOO_LONG', 'certificate chain too long'],
+  ['CERT_REVOKED', 'certificate revoked'],
+  ['INVALID_CA', 'invalid CA certificate'],
+  ['PATH_LENGTH_EXCEEDED', 'path length constraint exceeded'],
+  ['INVALID_PURPOSE', 'unsupported certificate purpose'],
+  ['CERT_UNTRUSTED', 'certificate not trusted'],
+  ['CERT_REJECTED', 'certificate rejected'],
+  ['HOSTNAME_MISMATCH', 'hostname mismatch'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', "the host name is not among the certificate's names"],
 ]);
+
+/** Our own refusal of a certificate that is not the pinned one; its message is ours too. */
+const PIN_REFUSED = 'ERR_OBS_CERT_PIN';
 
 export class Transport {
   private readonly agent: Agent;
@@ -101,7 +109,7 @@ export class Transport {
     // default check and every https request then dies in an internal assertion. A pinned certificate
     // is trusted by its fingerprint, so the CA chain is checked only when a CA file is given as well.
     const tls = {
-      ...(caFile ? { ca: readFileSync(caFile) } : {}),
+      ...(caFile ? { ca: trustedCas(caFile) } : {}),
       rejectUnauthorized: !options.insecure && (!pinSha256 || caFile !== undefined),
     };
     this.agent = new Agent({
@@ -203,9 +211,14 @@ export class Transport {
     const where = new URL(url).origin;
     const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
     const code = err.code ?? err.cause?.code ?? '';
-    if (TLS_CODES.has(code)) {
-      const message = err.code ? err.message : err.cause!.message;
-      return new TlsError(remote, where, message, code === 'ERR_OBS_CERT_PIN' && pinFix ? pinFix : tlsFix, { cause: e });
+    // undici hands TLS's error over as is, or (from its connector) as the cause of its own.
+    const tlsError = (err.code ? err : err.cause) as (NodeJS.ErrnoException & { reason?: unknown }) | undefined;
+    if (code === PIN_REFUSED) return new TlsError(remote, where, tlsError!.message, pinFix ?? tlsFix, { cause: e });
+    const refusal = TLS_REFUSALS.get(code);
+    if (refusal) {
+      // The host name check says which name was asked for and which names the certificate holds.
+      const names = code === 'ERR_TLS_CERT_ALTNAME_INVALID' && typeof tlsError?.reason === 'string' ? ` (${tlsError.reason})` : '';
+      return new TlsError(remote, where, `${refusal}${names}`, tlsFix, { cause: e });
     }
     if (err.name === 'TimeoutError' || err.name === 'AbortError' || /TIMEOUT/.test(code)) {
       return new NetworkError(remote, where, `no answer within ${code === 'UND_ERR_CONNECT_TIMEOUT' ? this.options.connectTimeoutMs : requestTimeoutMs} ms`, { cause: e });
@@ -244,6 +257,6 @@ function checkPin(cert: PeerCertificate | undefined, pinSha256: string): Error |
   const err = new Error(
     actual ? `its SHA-256 fingerprint ${actual} is not the pinned ${pinSha256}` : 'there is no certificate to compare with the pinned fingerprint (not https?)',
   ) as NodeJS.ErrnoException;
-  err.code = 'ERR_OBS_CERT_PIN';
+  err.code = PIN_REFUSED;
   return err;
 }

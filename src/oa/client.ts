@@ -1,6 +1,7 @@
 import { OaHttpError, ProtocolError } from '../errors';
 import { parseRetryAfter, withRetries } from '../http/retry';
 import { type ExchangeObserver, type Reply, Transport } from '../http/transport';
+import { trustFix } from '../http/trust';
 import type { Config } from '../runtime/config';
 import { basicCredentials } from '../runtime/secrets';
 import type { Instance, InstanceDirectory, InstanceToken } from '../sync/ports';
@@ -41,7 +42,7 @@ export class OaClient implements InstanceDirectory {
       requestTimeoutMs: config.requestTimeoutMs,
       maxBodyBytes: config.maxBodyBytes,
       caFile: config.oaCaFile,
-      tlsFix: 'set OA_CA_FILE to the CA that issued the OA certificate',
+      tlsFix: trustFix('OA_CA_FILE', config.oaCaFile, 'OA certificate'),
       observer,
     });
     const host = config.oaHost.includes(':') && !config.oaHost.startsWith('[') ? `[${config.oaHost}]` : config.oaHost;

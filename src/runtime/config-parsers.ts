@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors';
+import { canReadSystemStore, SYSTEM_STORE, SYSTEM_STORE_NODE } from '../http/trust';
 
 /**
  * The parsers of the settings table in config.ts. Each takes the name to blame (the variable, and the
@@ -63,8 +64,17 @@ export const milliseconds = (name: string, v: string): number => {
   if (n > MAX_TIMER_MS) throw new ConfigError(name, `must be at most ${MAX_TIMER_MS} ms (about 24 days), got '${v}'`);
   return n;
 };
-/** A CA file must hold PEM certificates: Node ignores anything else there, and the refusal would blame the controller. */
+/**
+ * A CA file must hold PEM certificates: Node ignores anything else there, and the refusal would blame
+ * the controller. `system` is the host's trust store instead, where this Node.js can read it.
+ */
 export const caFile = (name: string, v: string): string => {
+  if (v === SYSTEM_STORE) {
+    if (!canReadSystemStore()) {
+      throw new ConfigError(name, `'${SYSTEM_STORE}' (the host's trust store) needs Node.js ${SYSTEM_STORE_NODE} or later, this is ${process.version}: upgrade Node.js, or set it to the CA's PEM file`);
+    }
+    return v;
+  }
   let text: string;
   try {
     text = readFileSync(v, 'utf8');

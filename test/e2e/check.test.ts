@@ -14,7 +14,7 @@ test('all ok over https with the CA: a line per step, tenant counts per instance
   assert.deepEqual(outcomes(result.stdout), Array(10).fill('ok'), result.stdout);
   assert.match(result.stdout, /^ok {3}OA Public API: answered at 127\.0\.0\.1:\d+$/m);
   assert.match(result.stdout, /^ok {3}application 41: 2 instances \(1001, 1002\)$/m);
-  assert.match(result.stdout, /^ok {3}controller https:\/\/127\.0\.0\.1:\d+\/: reachable, certificate trusted$/m);
+  assert.match(result.stdout, /^ok {3}controller https:\/\/127\.0\.0\.1:\d+\/: reachable, certificate trusted by .*ca\.pem \(APS_CA_FILE\)$/m);
   assert.match(result.stdout, /^ok {3}instance 1001: 5 ready tenants of type http:\/\/www\.parallels\.com\/Office365\/Tenant\/2\.0$/m);
   assert.match(result.stdout, /^ok {3}instance 1002: 2 ready tenants of type /m);
   assert.equal(sim.stats.resyncOperations.length, 0);

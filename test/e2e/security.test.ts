@@ -164,7 +164,7 @@ test('https OA: verified with OA_CA_FILE; without it, or with another CA, refuse
     const w = workdir();
     const r = await runCli(['sync'], { ...plain, ...w.env, ...extra }, w.cwd);
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /^o365-backsync: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: .*; set OA_CA_FILE to the CA that issued the OA certificate\n$/);
+    assert.match(r.stderr, /^o365-backsync: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: .*; set OA_CA_FILE to the PEM of the CA that issued the OA certificate\n$/);
   }
   assert.equal(sim.stats.oaCalls.length, 0);
   const w = workdir();
