@@ -1,6 +1,7 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { instanceIdFlag, tenantIdFlag } from './flags';
+import type { SetupKind } from './setup-files';
 
 /**
  * The command-line wiring. Only commander is loaded up front: each command loads its own modules when
@@ -56,6 +57,19 @@ export function buildProgram(): Command {
     .action(async (options) => {
       const { checkCommand } = require('./check-command') as typeof import('./check-command');
       process.exitCode = await checkCommand(options);
+    });
+
+  program
+    .command('setup')
+    .description('print the cron, systemd or logrotate file for this host with absolute paths; --write installs it')
+    .addArgument(new Argument('<kind>', 'what to set up').choices(['cron', 'systemd', 'logrotate']))
+    .option('--env-file <path>', 'env file the scheduled runs read (default ./.env if present, else /etc/o365-backsync.env)')
+    .option('--write', 'install the file where it belongs (/etc/cron.d, /etc/systemd/system, /etc/logrotate.d)')
+    .option('--root <dir>', 'install below this folder instead of / (for a scratch copy)')
+    .option('--force', 'replace a file that is there already with other content')
+    .action((kind: SetupKind, options) => {
+      const { setupCommand } = require('./setup-command') as typeof import('./setup-command');
+      process.exitCode = setupCommand(kind, options);
     });
 
   return program;

@@ -132,8 +132,11 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   return config;
 }
 
+/** Where the env file of an installed tool lives; `setup` writes it into the files it makes. */
+export const SYSTEM_ENV_FILE = '/etc/o365-backsync.env';
+
 function readEnvFile(explicit: string | undefined, cwd: string): { fileValues: Raw; envFile?: Config['envFile'] } {
-  const candidates = explicit ? [explicit] : [`${cwd}/.env`, '/etc/o365-backsync.env'];
+  const candidates = explicit ? [explicit] : [`${cwd}/.env`, SYSTEM_ENV_FILE];
   const path = candidates.find((p) => existsSync(p));
   if (!path) {
     if (explicit) throw new ConfigError('--env-file', `cannot read '${explicit}': ENOENT`);

@@ -1,0 +1,91 @@
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from '../errors';
+import { writeFileAtomic } from '../runtime/atomic-file';
+import { loadConfig, SYSTEM_ENV_FILE, type LocalConfig } from '../runtime/config';
+import { EXIT, exitCodeFor } from './exit-codes';
+import { type Host, SETUP, type SetupFile, type SetupKind } from './setup-files';
+
+export interface SetupFlags {
+  envFile?: string;
+  write?: boolean;
+  root?: string;
+  force?: boolean;
+}
+
+/**
+ * `setup cron|systemd|logrotate`: prints the file(s) for this host, or with `--write` installs them
+ * where they belong (below `--root`, for a scratch copy) and says what to run next. A file that is
+ * there already with other content is left alone unless `--force`.
+ */
+export function setupCommand(kind: SetupKind, flags: SetupFlags): number {
+  try {
+    const files = SETUP[kind].files(thisHost(flags.envFile));
+    if (!flags.write) {
+      process.stdout.write(files.map((f) => f.text).join('\n'));
+      return EXIT.ok;
+    }
+    const root = resolve(flags.root ?? '/');
+    const done = install(kind, files, root, flags.force ?? false);
+    process.stdout.write(`${done.join('\n')}\nnext: ${SETUP[kind].next(files.map((f) => join(root, f.path)))}\n`);
+    return EXIT.ok;
+  } catch (e) {
+    process.stderr.write(`o365-backsync: ${(e as Error).message}\n`);
+    return exitCodeFor(e);
+  }
+}
+
+/**
+ * The paths the runs will use. Settings come from the env file alone, as the runs will see them: a
+ * variable exported in the shell that runs `setup` is not there when cron or systemd starts the tool.
+ */
+function thisHost(envFileFlag: string | undefined): Host {
+  const config = loadConfig({ scope: 'local', envFile: envFileFlag && resolve(envFileFlag), env: {} });
+  const envFile = config.envFile?.path ?? SYSTEM_ENV_FILE;
+  if (!config.envFile) process.stderr.write(`o365-backsync: note: ${envFile} does not exist yet; create it before the first run (see config.example.env)\n`);
+  absolute(config);
+  return {
+    node: process.execPath,
+    // This module is dist/src/cli/setup-command.js; the CLI is bin/o365-backsync of the same package.
+    cli: realpathSync(join(__dirname, '../../../bin/o365-backsync')),
+    envFile: resolve(envFile),
+    user: userInfo().username,
+    logDir: config.logDir,
+    stateDir: config.stateDir,
+    metricsFile: config.metricsFile,
+  };
+}
+
+/** cron and systemd start the tool in another folder than this one, so a relative path would move. */
+function absolute(config: LocalConfig): void {
+  const paths: [string, string | undefined][] = [
+    ['LOG_DIR', config.logDir],
+    ['STATE_DIR', config.stateDir],
+    ['METRICS_FILE', config.metricsFile],
+  ];
+  for (const [name, path] of paths) {
+    if (path !== undefined && !isAbsolute(path)) throw new ConfigError(name, `must be an absolute path for setup (cron and systemd start the tool in another folder), got '${path}'`);
+  }
+}
+
+/** Writes every file, or none when one of them is there already with other content. */
+function install(kind: SetupKind, files: SetupFile[], root: string, force: boolean): string[] {
+  const targets = files.map((f) => ({ ...f, at: join(root, f.path) }));
+  const current = (at: string): string | undefined => (existsSync(at) ? readFileSync(at, 'utf8') : undefined);
+  const differing = targets.find((t) => ![undefined, t.text].includes(current(t.at)));
+  if (differing && !force) {
+    throw new ConfigError(differing.at, `exists with other content; compare it with \`o365-backsync setup ${kind}\`, then add --force to replace it`);
+  }
+  return targets.map((t) => {
+    if (current(t.at) === t.text) return `unchanged ${t.at}`;
+    try {
+      mkdirSync(dirname(t.at), { recursive: true });
+      // cron and logrotate ignore a file that others can write; none of these holds a secret.
+      writeFileAtomic(t.at, t.text, 0o644);
+    } catch (e) {
+      throw new ConfigError(t.at, `cannot write it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (run setup as root, or give --root)`);
+    }
+    return `wrote ${t.at}`;
+  });
+}
