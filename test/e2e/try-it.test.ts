@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { test } from 'node:test';
+import { missing } from '../tools';
 import { CLI, runCli, runCliOnTerminal, until, workdir } from './harness';
 
 /** `npm run sim`, as README "Try it" tells a new user: start it, then run the three commands it prints. */
 const ROOT = resolve(__dirname, '../../..');
 const SCRIPT = 'dist/test/sim/try-it.js';
-const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
+const hasScript = !missing('script');
 
 test('npm run sim writes a ready env file and prints check, sync and status, which work as printed; Ctrl-C stops it and removes its folder', async () => {
   const scripts = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
