@@ -25,8 +25,8 @@ export interface ApsServerDeps {
 
 /**
  * The refusal of a stale token: at 500 "Authentication failed." is byte for byte the one seen in the
- * field (src/aps/README.md, "Tokens"); "Unauthorized request" is the other wording a vendor KB article names, in
- * the same shape.
+ * field (src/aps/README.md, "Tokens"); "Unauthorized request" is the other wording a vendor KB article
+ * names, in the same shape.
  */
 function refusalBody({ wording, status }: ApsServerDeps['tokenRefusal']): string {
   const [kind, message] = wording === 'authenticationFailed' ? ['APS::Hosting::Exception', 'Authentication failed.'] : ['APS::Util::Exception', 'Unauthorized request'];
