@@ -50,6 +50,8 @@ export interface ErrorTraits {
   readonly tokenRefused: boolean;
   /** The tenant no longer exists (removed since it was listed): skipped, not failed. */
   readonly tenantGone: boolean;
+  /** No such operation (or resource): an older application's answer for an operation it predates. */
+  readonly noSuchOperation?: boolean;
   /** The message itself names the setting that fixes it. */
   readonly namesFix: boolean;
   /** How long the remote asked us to wait before trying again (Retry-After). */
@@ -64,7 +66,7 @@ export function traitsOf(e: unknown): ErrorTraits {
 }
 
 /** What each class states about itself: every trait, in its own definition. */
-type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs'>> & { code: ErrorCode };
+type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs' | 'noSuchOperation'>> & Pick<ErrorTraits, 'noSuchOperation'> & { code: ErrorCode };
 
 export abstract class BacksyncError extends Error implements ErrorTraits {
   declare readonly code: ErrorCode;
@@ -74,6 +76,7 @@ export abstract class BacksyncError extends Error implements ErrorTraits {
   declare readonly scope: Scope;
   declare readonly tokenRefused: boolean;
   declare readonly tenantGone: boolean;
+  declare readonly noSuchOperation?: boolean;
   declare readonly namesFix: boolean;
 
   constructor(traits: OwnTraits, message: string, options?: { cause?: unknown }) {
@@ -177,6 +180,7 @@ export class ApsError extends BacksyncError {
         tokenRefused: status === 401 || status === 403 || TOKEN_REFUSALS.includes(remoteMessage.trim().replace(EXCEPTION_TYPE_PREFIX, '')),
         // A resource removed since it was listed answers 404.
         tenantGone: status === 404,
+        noSuchOperation: [404, 405, 501].includes(status), // 404 is the likely form; 405 and 501 say the same
         namesFix: false,
       },
       `APS controller answered ${status}${remoteType ? ` ${remoteType}` : ''}: ${remoteMessage}`,

@@ -1,11 +1,12 @@
 import { ProtocolError } from '../errors';
 import { type RetryOptions, withRetries } from '../http/retry';
 import type { Reply, SendOptions, Transport } from '../http/transport';
-import type { Authorized, ResyncResult, Tenant, TenantController, TenantFinder } from '../sync/ports';
+import type { Authorized, ResyncResult, SyncStatus, Tenant, TenantController, TenantFinder } from '../sync/ports';
 import { parseContentRange } from './content-range';
 import { apsErrorFromReply } from './error-reply';
 import { tenantListQuery, tenantLookupQuery } from './rql';
 import { parseSyncReport } from './sync-report';
+import { absentOnNoSuchOperation, parseSyncStatus } from './sync-status';
 import { type ListingPage, walkTenants } from './tenant-walk';
 import { excerpt } from '../http/remote-text';
 
@@ -21,6 +22,8 @@ export interface ApsClientOptions {
   /** Path below the tenant, with its query if any: `synchronize_async?fullSync=true`. */
   resyncOperation: string;
   resyncMethod: string;
+  /** Path below the tenant of the read-only sync status operation (`sync_status`); unset: not read. */
+  syncStatusOperation?: string;
   retries: number;
   retryMaxDelayMs: number;
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
@@ -40,6 +43,8 @@ const RESOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 export class ApsClient implements TenantController, TenantFinder {
   private readonly resources: string;
   private readonly retry: RetryOptions;
+  /** Present only when a status operation is configured, so the pass can tell that none is read. */
+  readonly syncStatus?: (tenantId: string, authorized: Authorized) => Promise<SyncStatus | undefined>;
 
   constructor(
     private readonly transport: Transport,
@@ -47,6 +52,8 @@ export class ApsClient implements TenantController, TenantFinder {
   ) {
     this.resources = `${controllerRoot(options.baseUrl)}/aps/2/resources`;
     this.retry = { retries: options.retries, maxDelayMs: options.retryMaxDelayMs, onRetry: options.onRetry, stop: options.stop };
+    const statusOperation = options.syncStatusOperation;
+    if (statusOperation) this.syncStatus = (tenantId, authorized) => this.readSyncStatus(tenantId, statusOperation, authorized);
   }
 
   /** Walks the listing sorted by id, so that it stays exact while tenants come and go (see tenant-walk.ts). */
@@ -81,7 +88,7 @@ export class ApsClient implements TenantController, TenantFinder {
   }
 
   async resync(tenantId: string, authorized: Authorized): Promise<ResyncResult> {
-    if (!RESOURCE_ID.test(tenantId)) throw new RangeError(`not an APS resource id: '${excerpt(tenantId, 80)}'`);
+    const url = this.operationUrl(tenantId, this.options.resyncOperation);
     const method = this.options.resyncMethod.toUpperCase();
     const withBody = method === 'POST' || method === 'PUT';
     // Retried around the token policy, like the listing: a retry can wait long enough for the token to age.
@@ -90,7 +97,7 @@ export class ApsClient implements TenantController, TenantFinder {
         authorized((token) =>
           this.send({
             method,
-            url: `${this.resources}/${encodeURIComponent(tenantId)}/${this.options.resyncOperation}`,
+            url,
             headers: withBody ? { ...this.headers(token), 'content-type': 'application/json' } : this.headers(token),
             body: withBody ? '{}' : undefined,
             what: 'resync reply',
@@ -99,6 +106,21 @@ export class ApsClient implements TenantController, TenantFinder {
       this.retry,
     );
     return parseSyncReport(reply.body);
+  }
+
+  /** Retried around the token policy like the resync; a controller without the operation answers `undefined`. */
+  private async readSyncStatus(tenantId: string, operation: string, authorized: Authorized): Promise<SyncStatus | undefined> {
+    const url = this.operationUrl(tenantId, operation);
+    const reply = await withRetries(
+      () => authorized((token) => this.send({ method: 'GET', url, headers: this.headers(token), what: 'sync status reply' })),
+      this.retry,
+    ).catch(absentOnNoSuchOperation);
+    return reply && parseSyncStatus(reply.body);
+  }
+
+  private operationUrl(tenantId: string, operation: string): string {
+    if (!RESOURCE_ID.test(tenantId)) throw new RangeError(`not an APS resource id: '${excerpt(tenantId, 80)}'`);
+    return `${this.resources}/${encodeURIComponent(tenantId)}/${operation}`;
   }
 
   private async getPage(token: string, offset: number, count: number): Promise<ListingPage> {

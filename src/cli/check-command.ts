@@ -6,7 +6,7 @@ import { SYSTEM_STORE } from '../http/trust';
 import { loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
-import type { Instance, InstanceToken } from '../sync/ports';
+import type { Authorized, Instance, InstanceToken, TenantController } from '../sync/ports';
 import { connect, controllerUrl, type Clients } from './clients';
 import { EXIT } from './exit-codes';
 
@@ -50,8 +50,8 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
   if (config.envFile?.readableByOthers) line('warn', 'config', `${config.envFile.path} can be read by group or others and holds secrets; fix: chmod 600 ${config.envFile.path}`);
   checkFolders(config, line);
 
-  // A doctor reports what it finds at once rather than retrying its way past it.
-  const clients = connect({ ...config, retries: 0 }, scrubber, pino({ enabled: false }), undefined, trace);
+  // A doctor reports what it finds at once rather than retrying its way past it, and lists one tenant a page.
+  const clients = connect({ ...config, retries: 0, pageSize: 1 }, scrubber, pino({ enabled: false }), undefined, trace);
   try {
     const instances = await checkOa(config, clients, line);
     for (const instance of instances ?? []) await checkInstance(config, clients, instance, line);
@@ -151,8 +151,9 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   const url = controllerUrl(config, token);
   line('ok', step, `token issued; controller ${url}${config.apsUrl ? ' (APS_URL)' : ''}`);
   let count: number;
+  const controller = clients.controllerFor(instance, token);
   try {
-    count = await clients.controllerFor(instance, token).countTenants(token.token);
+    count = await controller.countTenants(token.token);
   } catch (e) {
     line('FAIL', `controller ${url}`, withFix(e, controllerFix(e)));
     return;
@@ -162,6 +163,24 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   if (count === 0) {
     line('warn', step, `0 ready tenants of type ${config.tenantType}; if this instance has tenants, APS_TENANT_TYPE is probably wrong (the version differs between releases, e.g. .../Tenant/2.8)`);
   } else line('ok', step, `${count} ready tenant${count === 1 ? '' : 's'} of type ${config.tenantType}`);
+  if (count > 0 && controller.syncStatus) await checkSyncStatus(config, controller, token.token, step, line);
+}
+
+/** Whether the instance's application answers the sync status operation, asked of its first ready tenant. */
+async function checkSyncStatus(config: Config, controller: TenantController, token: string, step: string, line: Line): Promise<void> {
+  const authorized: Authorized = (call) => call(token);
+  try {
+    for await (const tenant of controller.listTenants(authorized)) {
+      const status = await controller.syncStatus!(tenant.id, authorized);
+      if (status) line('ok', step, `${config.syncStatusOperation} answered (tenant ${tenant.id}: inProgress ${status.inProgress}, lastSync ${status.lastSync})`);
+      else {
+        line('warn', step, `no ${config.syncStatusOperation} operation (application before 20.7.2): busy tenants and failed synchronizations are not seen; sync resyncs as before`);
+      }
+      return;
+    }
+  } catch (e) {
+    line('FAIL', step, `${config.syncStatusOperation}: ${(e as Error).message}`);
+  }
 }
 
 /** Which trust let the controller's certificate through. */

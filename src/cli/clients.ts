@@ -58,6 +58,7 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
         pageSize: config.pageSize,
         resyncOperation: config.resyncOperation,
         resyncMethod: config.resyncMethod,
+        syncStatusOperation: config.syncStatusOperation,
         retries: config.retries,
         retryMaxDelayMs: config.retryMaxDelayMs,
         onRetry: (error, attempt, delayMs) => {

@@ -12,7 +12,8 @@ export function exitCodeFor(error: unknown): ExitCode {
 /** A pass that ran: stopped by a failing controller or with an instance it could not finish is 3; failed tenants 1. */
 export function exitCodeForPass(result: PassResult): ExitCode {
   if (result.interruptedBy instanceof Error || result.instanceFailures.length) return EXIT.unreachable;
-  return result.failed ? EXIT.tenantsFailed : EXIT.ok;
+  // A tenant whose Microsoft sync keeps failing needs a look, like a tenant whose resync failed.
+  return result.failed || result.lastSyncFailed ? EXIT.tenantsFailed : EXIT.ok;
 }
 
 /** 128 + the signal's number, as shells report a process ended by that signal. */

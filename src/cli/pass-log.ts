@@ -13,6 +13,10 @@ export function passLog(logger: Logger): PassEvents {
       logger.warn({ instanceId: i.id, tenantId: t.id, error: message, ...(failedObjects ? { failedObjects } : {}) }, 'tenant failed'),
     tenantSkipped: (i, t, message) => logger.info({ instanceId: i.id, tenantId: t.id, reason: message }, 'tenant skipped'),
     wouldResync: (i, t) => logger.info({ instanceId: i.id, tenantId: t.id }, 'dry run: would resync tenant'),
+    tenantBusy: (i, t) => logger.info({ instanceId: i.id, tenantId: t.id }, 'tenant busy: its last synchronization is still in progress'),
+    lastSyncFailed: (i, t, lastSync) => logger.warn({ instanceId: i.id, tenantId: t.id, lastSync }, "tenant's last synchronization failed"),
+    syncStatusMissing: (i) =>
+      logger.info({ instanceId: i.id }, 'the application of this instance has no sync status operation (before 20.7.2); its tenants are resynced without reading it'),
   };
 }
 

@@ -68,9 +68,10 @@ export function formatSummary(s: RunSummary, logPath: string): string {
   const where = `across ${s.instances} instance${s.instances === 1 ? '' : 's'} in ${(s.durationMs / 1000).toFixed(1)}s`;
   const lines = [
     s.dryRun
-      ? `dry run: ${s.planned} tenants would be resynced ${where}`
-      : `${s.synced} synced, ${s.failed} failed, ${s.skipped} skipped of ${s.tenants} tenants ${where}`,
+      ? `dry run: ${s.planned} tenants would be resynced${s.busy ? `, ${s.busy} are busy` : ''} ${where}`
+      : `${s.synced} synced, ${s.failed} failed, ${s.skipped} skipped${s.busy ? `, ${s.busy} busy` : ''} of ${s.tenants} tenants ${where}`,
   ];
+  if (s.lastSyncFailed) lines.push(`${s.lastSyncFailed} tenants' last synchronization had failed (the log names each with its lastSync)`);
   if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
   for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
   if (s.interruptedBy) lines.push(`interrupted: ${s.interruptedBy}`);
@@ -85,6 +86,7 @@ function problemLine(result: PassResult, unresolved: UnresolvedTenant[], logPath
   if (result.interruptedBy === 'signal') return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
   const first = result.instanceFailures[0];
   if (first) return `instance ${first.instanceId}: ${first.error.message}`;
+  if (result.lastSyncFailed && !result.failed) return `${result.lastSyncFailed} of ${result.tenants} tenants' last synchronization had failed; details in ${logPath}`;
   if (unresolved[0] && !result.failed) return `tenant ${unresolved[0].tenantId} ${unresolved[0].reason}${unresolved.length > 1 ? ` (and ${unresolved.length - 1} more; details in ${logPath})` : ''}`;
   return `${result.failed} of ${result.tenants} tenants failed; details in ${logPath}`;
 }

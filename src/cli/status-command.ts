@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadConfig, type LocalConfig } from '../runtime/config';
 import { LOG_FILE_NAME } from '../runtime/logger';
-import { lastSuccessAt, type LastPass, type TenantFailure } from '../runtime/pass-record';
+import { lastSuccessAt, type LastPass, type TenantFailure, type TenantSyncFailure } from '../runtime/pass-record';
 import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
 import { AUTO_INTERVAL_FACTOR, intervalMs } from '../sync/pacing';
@@ -17,7 +17,7 @@ export interface StatusFlags {
   stateDir?: string;
 }
 
-type Counts = Pick<LastPass, 'tenants' | 'synced' | 'failed' | 'skipped'>;
+type Counts = Pick<LastPass, 'tenants' | 'synced' | 'failed' | 'skipped' | 'busy' | 'lastSyncFailed'>;
 
 /** What `status --json` prints. Every field is present; null where there is nothing to say. */
 export interface Status {
@@ -31,6 +31,9 @@ export interface Status {
   failedTenants: TenantFailure[];
   /** Failed tenants of the last pass beyond those last-pass.json keeps (the log has them all). */
   failedTenantsOmitted: number;
+  /** Tenants of the last pass whose sync status said their last synchronization failed, with its lastSync. */
+  lastSyncFailedTenants: TenantSyncFailure[];
+  lastSyncFailedTenantsOmitted: number;
   /** 1.5 x the last full pass, the vendor's guidance; what SYNC_MIN_INTERVAL=auto uses. */
   recommendedIntervalSeconds: number | null;
   minInterval: 'auto' | number;
@@ -99,6 +102,9 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
           synced: last.synced,
           failed: last.failed,
           skipped: last.skipped,
+          // last-pass.json files from before the sync status was read have neither count.
+          busy: last.busy ?? 0,
+          lastSyncFailed: last.lastSyncFailed ?? 0,
           instances: last.instances,
           tokenRefreshes: last.tokenRefreshes,
           complete: last.complete,
@@ -108,10 +114,22 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     activeRun,
     inProgress:
       header && done
-        ? { startedAt: header.startedAt, runs: header.runs, pid: activeRun?.pid ?? null, tenants: done.tenants, synced: done.synced, failed: done.failed, skipped: done.skipped }
+        ? {
+            startedAt: header.startedAt,
+            runs: header.runs,
+            pid: activeRun?.pid ?? null,
+            tenants: done.tenants,
+            synced: done.synced,
+            failed: done.failed,
+            skipped: done.skipped,
+            busy: done.busy,
+            lastSyncFailed: done.lastSyncFailed,
+          }
         : null,
     failedTenants: last?.failures ?? [],
     failedTenantsOmitted: last?.failuresOmitted ?? 0,
+    lastSyncFailedTenants: last?.lastSyncFailures ?? [],
+    lastSyncFailedTenantsOmitted: last?.lastSyncFailuresOmitted ?? 0,
     recommendedIntervalSeconds: recommendedSeconds,
     minInterval: config.minIntervalSeconds,
     next: nextRun(decision, now),
@@ -135,7 +153,8 @@ const FAILURES_SHOWN = 10;
 
 function formatStatus(s: Status, now = Date.now()): string {
   const when = (iso: string): string => `${iso} (${duration((now - Date.parse(iso)) / 1000)} ago)`;
-  const counts = (c: Counts): string => `${c.synced} synced, ${c.failed} failed, ${c.skipped} skipped`;
+  const counts = (c: Counts): string =>
+    `${c.synced} synced, ${c.failed} failed, ${c.skipped} skipped${c.busy ? `, ${c.busy} busy` : ''}${c.lastSyncFailed ? `; ${c.lastSyncFailed} last syncs failed` : ''}`;
   const lines: string[] = [];
   const l = s.lastRun;
   if (l) {
@@ -150,12 +169,14 @@ function formatStatus(s: Status, now = Date.now()): string {
   } else if (s.activeRun) {
     lines.push(`in progress: run pid ${s.activeRun.pid ?? '?'} holds the lock (a dry or targeted run, or one just starting)`);
   } else lines.push('in progress: none');
-  if (s.failedTenants.length) {
-    lines.push('failed tenants of the last pass:');
-    for (const f of s.failedTenants.slice(0, FAILURES_SHOWN)) lines.push(`  instance ${f.instanceId} tenant ${f.tenantId}: ${f.error}`);
-    const more = s.failedTenants.length - FAILURES_SHOWN + s.failedTenantsOmitted;
-    if (more > 0) lines.push(`  and ${more} more (status --json lists up to ${s.failedTenants.length}; the log has every one)`);
-  }
+  const tenant = (f: { instanceId: number; tenantId: string }): string => `instance ${f.instanceId} tenant ${f.tenantId}`;
+  listSome(lines, 'failed tenants of the last pass:', s.failedTenants.map((f) => `${tenant(f)}: ${f.error}`), s.failedTenantsOmitted);
+  listSome(
+    lines,
+    'tenants of the last pass whose last synchronization had failed:',
+    s.lastSyncFailedTenants.map((f) => `${tenant(f)}: lastSync ${f.lastSync}`),
+    s.lastSyncFailedTenantsOmitted,
+  );
   if (s.recommendedIntervalSeconds !== null) {
     const used = s.minInterval === 'auto' ? 'SYNC_MIN_INTERVAL=auto uses it' : `SYNC_MIN_INTERVAL is ${s.minInterval}s`;
     lines.push(`interval:    ${s.recommendedIntervalSeconds}s recommended (${AUTO_INTERVAL_FACTOR} x the last pass); ${used}`);
@@ -164,6 +185,14 @@ function formatStatus(s: Status, now = Date.now()): string {
   for (const w of s.warnings) lines.push(`warning:     ${w}`);
   lines.push(`log:         ${s.logFile}`);
   return lines.join('\n');
+}
+
+/** The first FAILURES_SHOWN of a list last-pass.json keeps, and how many more there are. */
+function listSome(lines: string[], title: string, items: string[], omitted: number): void {
+  if (!items.length) return;
+  lines.push(title, ...items.slice(0, FAILURES_SHOWN).map((item) => `  ${item}`));
+  const more = items.length - FAILURES_SHOWN + omitted;
+  if (more > 0) lines.push(`  and ${more} more (status --json lists up to ${items.length}; the log has every one)`);
 }
 
 function describeNext(next: Status['next'], now: number): string {

@@ -168,7 +168,7 @@ async function passUnderLock(run: Run, running: RunningPass | undefined): Promis
         // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
         journal: running && {
           isDone: (instanceId, tenantId) => running.isDone(instanceId, tenantId),
-          recordDone: (instanceId, tenantId, outcome, message) => running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message)),
+          recordDone: (instanceId, tenantId, outcome, message, lastSync) => running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message), lastSync),
         },
         stop: stop.signal,
         concurrency: () => clients.limiter.current,

@@ -17,6 +17,8 @@ interface Setting<T> {
   meaning: string;
   /** A setting of this host's own files, which `status` reads too. */
   local?: true;
+  /** An empty value switches the feature off, instead of leaving the layers below in force. */
+  emptySwitchesOff?: true;
 }
 
 /**
@@ -38,6 +40,13 @@ export const SETTINGS = {
   tenantType: { variable: 'APS_TENANT_TYPE', default: 'http://www.parallels.com/Office365/Tenant/2.0', parse: parse.text, meaning: 'APS type of tenant resources' },
   resyncOperation: { variable: 'APS_RESYNC_OPERATION', default: 'synchronize_async?fullSync=true', parse: parse.operation, meaning: 'tenant operation (path and query), called as `/aps/2/resources/<tenant>/<operation>`' },
   resyncMethod: { variable: 'APS_RESYNC_METHOD', default: 'GET', parse: parse.httpMethod, meaning: 'HTTP method of that operation' },
+  syncStatusOperation: {
+    variable: 'APS_SYNC_STATUS_OPERATION',
+    default: 'sync_status',
+    parse: parse.operation,
+    emptySwitchesOff: true,
+    meaning: 'tenant operation read (GET) before each resync for `{inProgress, lastSync}`; empty switches the read off (see "Sync status")',
+  },
   pageSize: { variable: 'APS_PAGE_SIZE', default: '500', parse: parse.positiveInt, meaning: 'tenants asked for per listing page (the controller may send fewer)' },
   tokenRefreshEvery: { variable: 'TOKEN_REFRESH_EVERY', default: '100', parse: parse.positiveInt, meaning: "renew an instance's token after this many tenants" },
   tokenMaxAgeMs: { variable: 'APS_TOKEN_MAX_AGE', default: '1500', parse: parse.secondsAsMs, meaning: 'seconds; renew a token once it is this old (tokens expire after 30 minutes)' },
@@ -58,8 +67,10 @@ export const SETTINGS = {
 
 type Settings = typeof SETTINGS;
 type ValueOf<S> = S extends Setting<infer T> ? T : never;
-/** The settings that always have a value: a default, or required. The others may be unset. */
-type AlwaysSetKey = { [K in keyof Settings]: Settings[K] extends { default: string } | { unset: 'required' } ? K : never }[keyof Settings];
+/** The settings that always have a value: a default, or required, and not switched off. The others may be unset. */
+type AlwaysSetKey = {
+  [K in keyof Settings]: Settings[K] extends { emptySwitchesOff: true } ? never : Settings[K] extends { default: string } | { unset: 'required' } ? K : never;
+}[keyof Settings];
 
 /**
  * Settings come from an env file, then the real environment, then command-line flags, each layer
@@ -97,8 +108,11 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
   const read = (setting: Setting<unknown>): unknown => {
-    // An empty value is no value: `RETRIES=` in the environment leaves the env file's RETRIES in force.
-    const given = [flags[setting.variable], env[setting.variable], fileValues[setting.variable]].find((v) => v !== undefined && v !== '');
+    // An empty value is no value: `RETRIES=` in the environment leaves the env file's RETRIES in force,
+    // unless that setting says empty switches it off.
+    const layers = [flags[setting.variable], env[setting.variable], fileValues[setting.variable]];
+    const given = setting.emptySwitchesOff ? layers.find((v) => v !== undefined) : layers.find((v) => v !== undefined && v !== '');
+    if (setting.emptySwitchesOff && given?.trim() === '') return undefined;
     const value = given ?? setting.default;
     if (value === undefined) {
       if (setting.unset === 'required') throw new ConfigError(setting.variable, 'is required but not set (see config.example.env)');

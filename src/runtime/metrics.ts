@@ -28,11 +28,14 @@ export function renderMetrics({ last, unfinished }: MetricsSource): string {
     gauge('last_pass_end_timestamp_seconds', 'When the last full pass finished, in Unix time.', [['', unixSeconds(last.finishedAt)]]);
     gauge('last_pass_duration_seconds', 'Working time of the last full pass, summed over the runs that did it.', [['', last.durationMs / 1000]]);
     gauge('last_pass_complete', '1 if the last full pass reached every instance, else 0.', [['', last.complete ? 1 : 0]]);
-    gauge('last_pass_tenants', 'Tenants of the last full pass, by outcome (skipped: removed before their resync).', [
+    gauge('last_pass_tenants', 'Tenants of the last full pass, by outcome (skipped: removed before their resync; busy: still synchronizing, not started again).', [
       ['{outcome="synced"}', last.synced],
       ['{outcome="failed"}', last.failed],
       ['{outcome="skipped"}', last.skipped],
+      // last-pass.json files from before the sync status was read have no busy count.
+      ['{outcome="busy"}', last.busy ?? 0],
     ]);
+    gauge('last_pass_last_sync_failed', "Tenants of the last full pass whose sync status said their last Microsoft synchronization had failed (resynced again).", [['', last.lastSyncFailed ?? 0]]);
     gauge('last_pass_token_renewals', 'APS token renewals during the last full pass.', [['', last.tokenRefreshes]]);
   }
   gauge('pass_in_progress', '1 from the start of a full pass until it finishes, across the runs that resume it; else 0.', [['', unfinished ? 1 : 0]]);

@@ -14,9 +14,11 @@ interface JournalLine {
   t: string;
   o: DoneOutcome;
   m?: string;
+  /** The non-zero lastSync the tenant's status gave. */
+  l?: number;
 }
 
-const OUTCOMES: readonly string[] = ['synced', 'failed', 'skipped'] satisfies DoneOutcome[];
+const OUTCOMES: readonly string[] = ['synced', 'failed', 'skipped', 'busy'] satisfies DoneOutcome[];
 
 /** The record a journal file holds; a missing file is an empty record. */
 export function readJournal(path: string, warn: (message: string) => void): PassRecord {
@@ -34,7 +36,7 @@ export function readJournal(path: string, warn: (message: string) => void): Pass
     try {
       const line = JSON.parse(raw) as JournalLine;
       if (typeof line.i !== 'number' || typeof line.t !== 'string' || !OUTCOMES.includes(line.o)) throw new Error('shape');
-      record.add(line.i, line.t, line.o, line.m);
+      record.add(line.i, line.t, line.o, line.m, line.l);
     } catch {
       damaged++;
     }
@@ -57,9 +59,9 @@ export class JournalWriter {
     this.timer.unref();
   }
 
-  append(instanceId: number, tenantId: string, outcome: DoneOutcome, message?: string): void {
+  append(instanceId: number, tenantId: string, outcome: DoneOutcome, message?: string, lastSync?: number): void {
     if (this.closed) return;
-    const line: JournalLine = { i: instanceId, t: tenantId, o: outcome, ...(message ? { m: message } : {}) };
+    const line: JournalLine = { i: instanceId, t: tenantId, o: outcome, ...(message ? { m: message } : {}), ...(lastSync !== undefined ? { l: lastSync } : {}) };
     this.buffer.push(`${JSON.stringify(line)}\n`);
   }
 

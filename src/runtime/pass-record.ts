@@ -14,6 +14,13 @@ export interface TenantFailure {
   error: string;
 }
 
+/** A tenant whose sync status said its last synchronization failed, with the value it gave. */
+export interface TenantSyncFailure {
+  instanceId: number;
+  tenantId: string;
+  lastSync: number;
+}
+
 export interface LastPass extends PassCounts {
   startedAt: string;
   finishedAt: string;
@@ -23,6 +30,9 @@ export interface LastPass extends PassCounts {
   complete: boolean;
   failures: TenantFailure[];
   failuresOmitted: number;
+  /** Absent in files written before the sync status was read. */
+  lastSyncFailures?: TenantSyncFailure[];
+  lastSyncFailuresOmitted?: number;
   /** When the last pass that reached every instance finished: this one if it did, else carried over. */
   lastCompleteAt?: string;
 }
@@ -41,16 +51,20 @@ export class PassRecord {
   private readonly outcomes = new Map<string, DoneOutcome>();
   readonly failures: TenantFailure[] = [];
   failuresOmitted = 0;
+  /** By key; only tenants whose Microsoft sync failed, a few, so not capped in memory (last-pass.json is). */
+  private readonly syncFailures = new Map<string, TenantSyncFailure>();
 
   has(instanceId: number, tenantId: string): boolean {
     return this.outcomes.has(key(instanceId, tenantId));
   }
 
   /** A tenant done again (failed, then synced on a later try) counts once, with its latest outcome. */
-  add(instanceId: number, tenantId: string, outcome: DoneOutcome, message?: string): void {
+  add(instanceId: number, tenantId: string, outcome: DoneOutcome, message?: string, lastSync?: number): void {
     const k = key(instanceId, tenantId);
     if (this.outcomes.get(k) === 'failed') this.forgetFailure(instanceId, tenantId);
     this.outcomes.set(k, outcome);
+    if (lastSync !== undefined) this.syncFailures.set(k, { instanceId, tenantId, lastSync });
+    else this.syncFailures.delete(k);
     if (outcome !== 'failed') return;
     if (this.failures.length < MAX_RECORDED_FAILURES) this.failures.push({ instanceId, tenantId, error: message ?? '' });
     else this.failuresOmitted++;
@@ -62,6 +76,7 @@ export class PassRecord {
       counts.tenants++;
       counts[o]++;
     }
+    counts.lastSyncFailed = this.syncFailures.size;
     return counts;
   }
 
@@ -81,8 +96,15 @@ export class PassRecord {
       durationMs,
       failures: this.failures,
       failuresOmitted: this.failuresOmitted,
+      ...this.lastSyncFailures(),
       ...(lastCompleteAt ? { lastCompleteAt } : {}),
     };
+  }
+
+  /** The first MAX_RECORDED_FAILURES tenants whose last sync failed, and how many more there are. */
+  private lastSyncFailures(): Pick<LastPass, 'lastSyncFailures' | 'lastSyncFailuresOmitted'> {
+    const all = [...this.syncFailures.values()];
+    return { lastSyncFailures: all.slice(0, MAX_RECORDED_FAILURES), lastSyncFailuresOmitted: Math.max(0, all.length - MAX_RECORDED_FAILURES) };
   }
 
   private forgetFailure(instanceId: number, tenantId: string): void {

@@ -133,10 +133,10 @@ export class RunningPass implements PassJournal {
     return this.record.has(instanceId, tenantId);
   }
 
-  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string): void {
+  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string, lastSync?: number): void {
     if (outcome === 'planned' || this.journal.isClosed) return;
-    this.record.add(instanceId, tenantId, outcome, message);
-    this.journal.append(instanceId, tenantId, outcome, message);
+    this.record.add(instanceId, tenantId, outcome, message, lastSync);
+    this.journal.append(instanceId, tenantId, outcome, message, lastSync);
   }
 
   /** Writes buffered completions to disk; safe to call from a signal handler. */

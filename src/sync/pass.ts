@@ -1,7 +1,8 @@
 import { BacksyncError, ControllerDownError, traitsOf } from '../errors';
-import type { Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, Tenant, TenantController } from './ports';
+import type { Authorized, Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, Tenant, TenantController } from './ports';
 import { TokenPolicy } from './token-policy';
 import { runWorkers } from './workers';
+import { StatusSupport, verdictOf } from './sync-status';
 import { emptyCounts, type PassCounts, type TenantOutcome } from './counts';
 
 /**
@@ -53,7 +54,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   const stopped = (): boolean => deps.stop?.aborted === true || health.down !== undefined;
   // Tenants failed by the controller rather than by themselves are journaled only once the pass has
   // run to its end, so that a pass stopped early tries them again when it is resumed.
-  const failedByController: { instanceId: number; tenantId: string; message?: string }[] = [];
+  const failedByController: { instanceId: number; tenantId: string; message?: string; lastSync?: number }[] = [];
 
   let instances = await deps.directory.listInstances(options.appId);
   if (options.instances?.length) instances = instances.filter((i) => options.instances!.includes(i.id));
@@ -69,6 +70,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       now: deps.now,
       onRenewed: (reason) => events.tokenRenewed?.(instance, reason),
     });
+    // Two reads per worker: enough for one to meet a tenant that then takes its resync.
+    const statusSupport = new StatusSupport(2 * options.concurrency, () => events.syncStatusMissing?.(instance));
     const before = { ...result };
     try {
       const controller = deps.controllerFor(instance, await policy.token());
@@ -88,12 +91,13 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
             return;
           }
           result.tenants++;
-          const { outcome, general, message } = await resyncOne(instance, tenant, controller, policy, options.dryRun, events);
+          const { outcome, general, message, lastSync } = await resyncOne(instance, tenant, controller, policy, statusSupport, options.dryRun, events);
           result[outcome]++;
+          if (lastSync !== undefined) result.lastSyncFailed++;
           if (general) health.generalFailure(general);
           else health.success();
-          if (general) failedByController.push({ instanceId: instance.id, tenantId: tenant.id, message });
-          else if (outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message);
+          if (general) failedByController.push({ instanceId: instance.id, tenantId: tenant.id, message, lastSync });
+          else if (outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message, lastSync);
           events.tenantDone?.(instance, tenant);
         },
         stopped,
@@ -113,7 +117,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   }
   if (health.down) result.interruptedBy = health.down;
   else if (deps.stop?.aborted) result.interruptedBy = 'signal';
-  else for (const f of failedByController) deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message);
+  else for (const f of failedByController) deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message, f.lastSync);
   return result;
 }
 
@@ -122,30 +126,46 @@ async function resyncOne(
   tenant: Tenant,
   controller: TenantController,
   policy: TokenPolicy,
+  statusSupport: StatusSupport,
   dryRun: boolean,
   events: PassEvents,
-): Promise<{ outcome: TenantOutcome; general?: Error; message?: string }> {
-  if (dryRun) {
-    events.wouldResync?.(instance, tenant);
-    return { outcome: 'planned' };
-  }
+): Promise<{ outcome: TenantOutcome; general?: Error; message?: string; lastSync?: number }> {
+  // The tenant counts towards the token's renewal once, on its first call, not on each retry or its resync after its status.
+  let attempts = 0;
+  const authorized: Authorized = (call) => policy.run(call, attempts++ === 0);
+  let lastSync: number | undefined;
   try {
-    // The tenant counts towards the token's renewal once, on its first attempt, not on each retry.
-    let attempts = 0;
-    const result = await controller.resync(tenant.id, (call) => policy.run(call, attempts++ === 0));
+    const asked = controller.syncStatus !== undefined && statusSupport.shouldAsk();
+    const status = asked ? await controller.syncStatus!(tenant.id, authorized) : undefined;
+    if (asked) statusSupport.answered(status);
+    const verdict = verdictOf(status);
+    if (verdict === 'busy') {
+      events.tenantBusy?.(instance, tenant);
+      return { outcome: 'busy' };
+    }
+    if (verdict === 'lastSyncFailed') {
+      lastSync = status!.lastSync;
+      events.lastSyncFailed?.(instance, tenant, lastSync);
+    }
+    if (dryRun) {
+      events.wouldResync?.(instance, tenant);
+      return { outcome: 'planned', lastSync };
+    }
+    const result = await controller.resync(tenant.id, authorized);
     events.resyncAnswered?.(instance, tenant);
-    if (result.outcome === 'synced') return { outcome: 'synced' };
+    if (asked && status === undefined) statusSupport.resyncedWithoutStatus();
+    if (result.outcome === 'synced') return { outcome: 'synced', lastSync };
     events.tenantFailed?.(instance, tenant, result.message, result.failedObjects);
-    return { outcome: 'failed', message: result.message };
+    return { outcome: 'failed', message: result.message, lastSync };
   } catch (e) {
     const error = e as Error;
     const { tenantGone, scope } = traitsOf(e);
     if (tenantGone) {
       events.tenantSkipped?.(instance, tenant, error.message);
-      return { outcome: 'skipped' };
+      return { outcome: 'skipped', lastSync };
     }
     events.tenantFailed?.(instance, tenant, error.message);
-    return { outcome: 'failed', general: scope === 'service' ? error : undefined, message: error.message };
+    return { outcome: 'failed', general: scope === 'service' ? error : undefined, message: error.message, lastSync };
   }
 }
 

@@ -42,6 +42,15 @@ export type ResyncResult =
  */
 export type Authorized = <T>(call: (token: string) => Promise<T>) => Promise<T>;
 
+/**
+ * A tenant's last synchronization with the Microsoft cloud as the application reports it
+ * (protocol.md §6): `lastSync` 0 means that synchronization succeeded.
+ */
+export interface SyncStatus {
+  inProgress: boolean;
+  lastSync: number;
+}
+
 /** One instance's controller, reached with that instance's token. */
 export interface TenantController {
   /**
@@ -56,6 +65,12 @@ export interface TenantController {
    * a retry after a long wait still leaves with a token within its age.
    */
   resync(tenantId: string, authorized: Authorized): Promise<ResyncResult>;
+  /**
+   * Reads the tenant's sync status, with retries like the resync. `undefined` when the controller has
+   * no such operation for the tenant: an application that predates it, or a tenant removed since the
+   * listing (only the resync that follows tells which). Absent when the status read is switched off.
+   */
+  syncStatus?(tenantId: string, authorized: Authorized): Promise<SyncStatus | undefined>;
 }
 
 /** Finds one tenant by id among those an instance's token can see, whatever its status: for targeted runs. */
@@ -66,7 +81,8 @@ export interface TenantFinder {
 /** What the pass remembers between runs; in-memory tests and the state files implement it. */
 export interface PassJournal {
   isDone(instanceId: number, tenantId: string): boolean;
-  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string): void;
+  /** `lastSync`: the non-zero result of the tenant's last synchronization, when its status said so. */
+  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string, lastSync?: number): void;
 }
 
 /**
@@ -89,4 +105,10 @@ export interface PassEvents {
   tenantFailed?(instance: Instance, tenant: Tenant, message: string, failedObjects?: { objectName: string; comment: string | null }[]): void;
   tenantSkipped?(instance: Instance, tenant: Tenant, message: string): void;
   wouldResync?(instance: Instance, tenant: Tenant): void;
+  /** The tenant's last synchronization is still in progress: it is not started again. */
+  tenantBusy?(instance: Instance, tenant: Tenant): void;
+  /** The tenant's last synchronization ended with this non-zero `lastSync`; it is resynced again. */
+  lastSyncFailed?(instance: Instance, tenant: Tenant, lastSync: number): void;
+  /** The instance's application has no sync status operation; its status is not read again this pass. */
+  syncStatusMissing?(instance: Instance): void;
 }

@@ -31,6 +31,7 @@ export class TenantTargets {
         listTenants: (authorized, _signal, onTotal) => this.find(instance, controller, authorized, onTotal),
         countTenants: (t) => controller.countTenants(t),
         resync: (tenantId, t) => controller.resync(tenantId, t),
+        syncStatus: controller.syncStatus && ((tenantId, t) => controller.syncStatus!(tenantId, t)),
       };
     };
   }

@@ -132,12 +132,21 @@ function baseEnv(sim: Sim, extra: Record<string, string> = {}): NodeJS.ProcessEn
   return { PATH: process.env.PATH, ...sim.env, ...extra };
 }
 
-/** One full pass by the real CLI, as an operator would force it, in fresh folders. */
-async function runCli(sim: Sim, concurrency: number, tenants: number): Promise<Run> {
+/**
+ * One full pass by the real CLI, as an operator would force it, in fresh folders. The sync status read
+ * is off unless asked for: the bare loop does not read it, and the comparison is of like with like.
+ */
+async function runCli(sim: Sim, concurrency: number, tenants: number, statusRead = false): Promise<Run> {
   const work = mkdtempSync(join(SCRATCH, 'cli-'));
   const usageFile = join(work, 'usage.json');
   const stateDir = join(work, 'state');
-  const env = baseEnv(sim, { LOG_DIR: join(work, 'log'), STATE_DIR: stateDir, NODE_OPTIONS: `--require ${USAGE_PRELOAD}`, BENCH_USAGE_FILE: usageFile });
+  const env = baseEnv(sim, {
+    LOG_DIR: join(work, 'log'),
+    STATE_DIR: stateDir,
+    NODE_OPTIONS: `--require ${USAGE_PRELOAD}`,
+    BENCH_USAGE_FILE: usageFile,
+    ...(statusRead ? {} : { APS_SYNC_STATUS_OPERATION: '' }),
+  });
   const r = await spawnTimed(CLI, ['sync', '--force', '--json', '--concurrency', String(concurrency)], env, work);
   if (r.code !== 0) throw new Error(`the CLI exited ${r.code} at concurrency ${concurrency}: ${r.stderr}`);
   const summary = JSON.parse(r.stdout) as { durationMs: number; synced: number; tokenRefreshes: number };
@@ -226,6 +235,43 @@ function measureStartup(sim: Sim, lastPassStateDir: string, runs: number, locked
   });
 }
 
+interface StatusCost {
+  statusRead: boolean;
+  passMs: number;
+  sim: Record<string, number>;
+}
+
+/**
+ * What reading each tenant's sync status before its resync costs: one pass with the read and one
+ * without, each against a simulator of its own so that its counts are that pass's alone.
+ */
+async function measureStatusCost(s: Settings, concurrency: number): Promise<StatusCost[]> {
+  const costs: StatusCost[] = [];
+  for (const statusRead of [false, true]) {
+    const sim = await startSim(s);
+    const run = await runCli(sim, concurrency, s.tenants, statusRead).catch(async (e: unknown) => {
+      await sim.stop();
+      throw e;
+    });
+    costs.push({ statusRead, passMs: run.passMs, sim: await sim.stop() });
+  }
+  return costs;
+}
+
+function statusCostTable(s: Settings, concurrency: number, costs: StatusCost[]): string {
+  const per = (n: number | undefined) => ((n ?? 0) / s.tenants).toFixed(2);
+  return [
+    `Calls per tenant with the sync status read (APS_SYNC_STATUS_OPERATION) on and off, concurrency ${concurrency}, one pass each:`,
+    '',
+    '| status read | pass time | APS requests per tenant | status reads per tenant | resyncs per tenant | listing pages | OA calls |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...costs.map(
+      (c) =>
+        `| ${c.statusRead ? 'on' : 'off'} | ${Math.round(c.passMs)} ms | ${per(c.sim.requests)} | ${per(c.sim.syncStatusReads)} | ${per(c.sim.resyncCalls)} | ${c.sim.listRequests} | ${c.sim.oaCalls} |`,
+    ),
+  ].join('\n');
+}
+
 interface Row {
   concurrency: number;
   cli: Run[];
@@ -236,7 +282,7 @@ const pct = (x: number): string => `${Math.round(x * 100)}%`;
 const ratio = (x: number): string => `${x.toFixed(2)}×`;
 const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
 
-function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStats: Record<string, number>): string {
+function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStats: Record<string, number>, statusCost: string | undefined): string {
   const base = rows.find((r) => r.concurrency === 1);
   const lines = [
     '| concurrency | CLI tenants/s | CLI efficiency | bare loop efficiency | CLI time ÷ bare loop | CLI wall ÷ bare wall | CLI CPU ÷ bare CPU | speed-up vs concurrency 1 | CLI peak RSS | token renewals |',
@@ -261,6 +307,7 @@ function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStat
       ),
     );
   }
+  if (statusCost) out.push(statusCost);
   out.push(criteria(s, rows, startup));
   out.push(
     `Simulator's view over all runs: ${simStats.requests} requests, ${simStats.staleTokenRefusals} refused for a stale token, ` +
@@ -317,6 +364,8 @@ simulator). One section per tenant count and latency; a new run replaces its own
   two processes from spawn to exit, start-up included. **CPU** is each process's user + system time: where both
   sides share two cores with the simulator, CPU per tenant is what limits the pass at high concurrency.
 - **peak RSS**: the CLI process's \`maxRSS\` as the kernel counts it, the highest over the rounds.
+- The CLI runs with the sync status read off (\`APS_SYNC_STATUS_OPERATION=\`), as the bare loop does not read it;
+  a table of its own gives the read's cost in calls per tenant and pass time, one pass with it and one without.
 - Machines are noisy: read the ratios, not the absolute times.
 `;
 
@@ -338,6 +387,7 @@ async function main(): Promise<void> {
   const rows: Row[] = s.concurrencies.map((concurrency) => ({ concurrency, cli: [], bare: [] }));
   let startup: Startup[] | undefined;
   let simStats: Record<string, number>;
+  let statusCost: string | undefined;
   try {
     for (let round = 0; round < s.rounds; round++) {
       // Alternate the order of configurations and of CLI/bare, so neither always runs on a warmer machine.
@@ -350,6 +400,10 @@ async function main(): Promise<void> {
             `bare ${Math.round(row.bare.at(-1)!.passMs)} ms (wall ${Math.round(row.bare.at(-1)!.wallMs)}), CLI peak RSS ${mb(row.cli.at(-1)!.maxRss)}`,
         );
       }
+    }
+    if (s.tenants <= LARGE) {
+      const concurrency = Math.max(...s.concurrencies);
+      statusCost = statusCostTable(s, concurrency, await measureStatusCost(s, concurrency));
     }
     if (s.startupRuns > 0) {
       const locked = mkdtempSync(join(SCRATCH, 'locked-'));
@@ -368,7 +422,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const body =
     `${date}, ${machineFacts}. ${s.rounds} round(s), medians; \`npm run bench -- --tenants ${s.tenants} --latency ${s.latencyMs} ` +
-    `--concurrency ${s.concurrencies.join(',')} --rounds ${s.rounds}\`.\n\n${table(s, rows, startup, simStats)}\n`;
+    `--concurrency ${s.concurrencies.join(',')} --rounds ${s.rounds}\`.\n\n${table(s, rows, startup, simStats, statusCost)}\n`;
   process.stdout.write(`${body}\n`);
   if (s.write) {
     writeResults(s, body);

@@ -35,6 +35,7 @@ function refusalBody({ wording, status }: ApsServerDeps['tokenRefusal']): string
 
 const PREFIX = '/aps/2/resources';
 const OPERATIONS = new Set(['synchronize_async', 'synchronize']);
+const SYNC_STATUS = 'sync_status';
 
 type Route = { kind: 'list' } | { kind: 'resource'; id: string } | { kind: 'operation'; id: string; operation: string };
 
@@ -70,7 +71,9 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
   const method = req.method ?? 'GET';
   const route = parseRoute(path);
   if (route?.kind === 'list') stats.listRequests++;
-  if (route?.kind === 'operation') {
+  if (route?.kind === 'operation' && route.operation === SYNC_STATUS) {
+    stats.syncStatusReads.set(route.id, (stats.syncStatusReads.get(route.id) ?? 0) + 1);
+  } else if (route?.kind === 'operation') {
     stats.resyncCalls.set(route.id, (stats.resyncCalls.get(route.id) ?? 0) + 1);
     stats.resyncOperations.push({ tenant: route.id, method, path: route.operation, query });
     const { churn } = deps;
@@ -101,6 +104,10 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
     return sendJson(res, 200, tenantJson(tenant, deps.tenantType));
   }
   if (method !== 'GET' && method !== 'POST') return methodNotAllowed(res, method);
+  if (route.operation === SYNC_STATUS && state.syncClock) {
+    if (method !== 'GET') return methodNotAllowed(res, method);
+    return sendJson(res, 200, state.syncClock.status(tenant.id));
+  }
   if (!OPERATIONS.has(route.operation)) {
     return sendError(res, 404, 'APS::Util::NotFound', `Operation ${route.operation} is not found in type ${deps.tenantType}`);
   }
@@ -192,6 +199,7 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
   }
   const failed = fault === 'reportFailure' && operation === 'synchronize';
   if (!failed) stats.resyncSucceeded.set(tenant.id, (stats.resyncSucceeded.get(tenant.id) ?? 0) + 1);
+  deps.state.syncClock?.started(tenant.id);
   if (operation === 'synchronize_async') {
     res.writeHead(202, { 'content-length': 0 });
     return void res.end();

@@ -5,6 +5,7 @@ import { oaHandler } from './oa-server';
 import { seededRandom } from './prng';
 import { TenantStore } from './tenants';
 import { performance } from 'node:perf_hooks';
+import { SyncClock } from './sync-clock';
 import { TokenRegistry } from './tokens';
 import type { SimOptions, SimState, Simulator, SimStats } from './types';
 
@@ -37,6 +38,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     tokensIssued: 0,
     tokensIssuedByInstance: new Map(),
     resyncCalls: new Map(),
+    syncStatusReads: new Map(),
     resyncSucceeded: new Map(),
     resyncOperations: [],
     listRequests: 0,
@@ -47,7 +49,13 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     requests: 0,
     oaRequests: 0,
   };
-  const state: SimState = { stats, faults: new Map(Object.entries(options.faults ?? {})), oaFault: undefined, controllerDown: false };
+  const state: SimState = {
+    stats,
+    faults: new Map(Object.entries(options.faults ?? {})),
+    oaFault: undefined,
+    controllerDown: false,
+    syncClock: options.syncStatus === false ? undefined : new SyncClock(options.syncDurationMs ?? 0, clock),
+  };
   const certs = testCerts();
 
   const aps = await listen(
@@ -100,6 +108,10 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     setFault: (tenantId, fault) => {
       if (fault === undefined) state.faults.delete(tenantId);
       else state.faults.set(tenantId, fault);
+    },
+    setSyncResult: (tenantId, lastSync) => {
+      if (lastSync === 0) state.syncClock?.failing.delete(tenantId);
+      else state.syncClock?.failing.set(tenantId, lastSync);
     },
     revokeTokens: () => tokens.revokeAll(),
     addTenant: (instanceId, status) => store.add(instanceId, status),

@@ -28,6 +28,7 @@ function summary(s: SimStats): Record<string, number> {
     oaCalls: s.oaCalls.length,
     tokensIssued: s.tokensIssued,
     resyncCalls: sum(s.resyncCalls),
+    syncStatusReads: sum(s.syncStatusReads),
     resyncSucceeded: sum(s.resyncSucceeded),
     tenantsResynced: s.resyncSucceeded.size,
     staleTokenRefusals: s.staleTokenRefusals,

@@ -1,3 +1,4 @@
+import type { SyncClock } from './sync-clock';
 import type { Churned, SimInstance, SimTenant } from './tenants';
 import type { Clock } from './tokens';
 
@@ -66,7 +67,10 @@ export interface SimOptions {
   pageCap?: number;
   /** Default 30 minutes; an APS call with a token older than this is refused. */
   tokenLifetimeMs?: number;
-  /** The clock token ages are measured on, in ms (default performance.now); a test can drive it by hand. */
+  /**
+   * The clock token ages and the tenants' synchronizations are measured on, in ms (default
+   * performance.now); a test can drive it by hand.
+   */
   clock?: Clock;
   /** Added delay before every APS reply (default 0). */
   latencyMs?: number;
@@ -99,6 +103,13 @@ export interface SimOptions {
   partialContent?: boolean;
   /** Removes and adds tenants mid-pass; what it did is in stats.churned. */
   churn?: ChurnOptions;
+  /**
+   * The tenant operation `sync_status` of application 20.7.2 and later (default true); false answers
+   * it 404 "Operation sync_status is not found", as an older application does.
+   */
+  syncStatus?: boolean;
+  /** How long a tenant's synchronization stays in progress after an accepted resync, on `clock` (default 0). */
+  syncDurationMs?: number;
 }
 
 export interface SimStats {
@@ -108,6 +119,8 @@ export interface SimStats {
   tokensIssuedByInstance: Map<number, number>;
   /** Tenant uuid -> resync requests received (any outcome). */
   resyncCalls: Map<string, number>;
+  /** Tenant uuid -> sync_status requests received (any answer); not counted as resyncs. */
+  syncStatusReads: Map<string, number>;
   /** Tenant uuid -> resyncs answered 2xx success. */
   resyncSucceeded: Map<string, number>;
   /** Every operation request on a tenant; `path` is the operation path (e.g. 'synchronize_async'), `query` without '?'. */
@@ -149,6 +162,8 @@ export interface Simulator {
   readyTenants(): SimTenant[];
   stats: SimStats;
   setFault(tenantId: string, fault: TenantFault | undefined): void;
+  /** The tenant's synchronizations end with this lastSync (0: succeed, the default). */
+  setSyncResult(tenantId: string, lastSync: number): void;
   /** Every token issued so far becomes stale (next use -> "Authentication failed."). */
   revokeTokens(): void;
   /** Appears in later listings. */
@@ -175,4 +190,6 @@ export interface SimState {
   oaFault: OaFault | undefined;
   controllerDown: boolean;
   listingFault?: { fault: ListingFault; fromOffset: number };
+  /** Undefined: the application predates sync_status. */
+  syncClock: SyncClock | undefined;
 }

@@ -310,3 +310,36 @@ test('a tenant is looked up by id whatever its status; a token that sees none ge
   assert.equal(seen[0].url, `/aps/2/resources?implementing(${TYPE}),eq(aps.id,${uuid(5)}),select(aps.id,aps.status)`);
   assert.equal(seen[0].headers['aps-token'], TOKEN);
 });
+
+test('the sync status is a GET of the configured operation below the tenant, read as {inProgress, lastSync}', async () => {
+  handler = (_req, res) => reply(res, 200, { inProgress: false, lastSync: 4 });
+  assert.deepEqual(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(5), authorized), { inProgress: false, lastSync: 4 });
+  assert.deepEqual([seen[0].method, seen[0].url, seen[0].headers['aps-token']], ['GET', `/aps/2/resources/${uuid(5)}/sync_status`, TOKEN]);
+});
+
+test('no status operation configured: the client offers no status read', () => {
+  assert.equal(client().syncStatus, undefined);
+});
+
+test("an older application's 404, 405 or 501 to the status read is 'no such operation' (undefined), not retried", async () => {
+  for (const status of [404, 405, 501]) {
+    seen = [];
+    handler = (_req, res) => reply(res, status, { code: status, type: 'APS::Util::NotFound', message: 'Operation sync_status is not found in type' });
+    assert.equal(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(6), authorized), undefined, String(status));
+    assert.equal(seen.length, 1);
+  }
+});
+
+test('a status read is retried through the token policy like a resync; a reply of another shape is a protocol error', async () => {
+  let failures = 1;
+  handler = (_req, res) => (failures-- > 0 ? reply(res, 503, '<html><title>503 Service Unavailable</title></html>') : reply(res, 200, { inProgress: true, lastSync: 0 }));
+  authorizedCalls = 0;
+  assert.deepEqual(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(7), authorized), { inProgress: true, lastSync: 0 });
+  assert.deepEqual([seen.length, authorizedCalls], [2, 2]);
+  for (const body of [{ inProgress: 'no', lastSync: 0 }, { inProgress: false }, { inProgress: false, lastSync: 1.5 }, '<html>ok</html>']) {
+    handler = (_req, res) => reply(res, 200, body);
+    await assert.rejects(client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(8), authorized), ProtocolError, JSON.stringify(body));
+  }
+  handler = (_req, res) => reply(res, 500, { code: 500, error: 'APS::Hosting::Exception', message: 'Office 365 rejected the request' });
+  await assert.rejects(client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(9), authorized), (e: unknown) => e instanceof ApsError && e.status === 500);
+});

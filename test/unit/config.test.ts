@@ -47,6 +47,7 @@ test('the two required settings are enough; everything else has its documented d
       tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
       resyncOperation: 'synchronize_async?fullSync=true',
       resyncMethod: 'GET',
+      syncStatusOperation: 'sync_status',
       pageSize: 500,
       tokenRefreshEvery: 100,
       tokenMaxAgeMs: 1_500_000,
@@ -201,4 +202,15 @@ test("the 'local' scope reads what decides a resume leniently: a value sync woul
   };
   assert.deepEqual(read({ OFFICE_APP_ID: '42', APS_TENANT_TYPE: 'http://example.com/T/1.0' }), { officeAppId: 42, tenantType: 'http://example.com/T/1.0' });
   assert.deepEqual(read({ OFFICE_APP_ID: 'forty-two', APS_TENANT_TYPE: '  ' }), { officeAppId: undefined, tenantType: undefined });
+});
+
+test('APS_SYNC_STATUS_OPERATION reads sync_status by default; an empty value anywhere switches the read off', () => {
+  assert.equal(load({ APS_SYNC_STATUS_OPERATION: '/sync_status' }).syncStatusOperation, 'sync_status');
+  assert.equal(load({ APS_SYNC_STATUS_OPERATION: '' }).syncStatusOperation, undefined);
+  assert.equal(load({ APS_SYNC_STATUS_OPERATION: '  ' }).syncStatusOperation, undefined);
+  const file = join(scratchDir('obs-envfile-'), 'backsync.env');
+  writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa.example\nAPS_SYNC_STATUS_OPERATION=\n', { mode: 0o600 });
+  assert.equal(loadConfig({ envFile: file, env: {}, cwd }).syncStatusOperation, undefined, 'empty in the env file');
+  assert.equal(loadConfig({ envFile: file, env: { APS_SYNC_STATUS_OPERATION: 'status' }, cwd }).syncStatusOperation, 'status', 'the environment wins');
+  refused({ APS_SYNC_STATUS_OPERATION: 'sync status' }, /^APS_SYNC_STATUS_OPERATION: must be an operation path/);
 });

@@ -16,6 +16,8 @@ const last: LastPass = {
   failed: 2,
   skipped: 1,
   planned: 0,
+  busy: 4,
+  lastSyncFailed: 3,
   alreadyDone: 0,
   instances: 3,
   tokenRefreshes: 12,
@@ -61,6 +63,8 @@ test('the metrics of the last pass and of the pass in progress, in the text expo
     'o365_backsync_last_pass_tenants{outcome="synced"}': 1000,
     'o365_backsync_last_pass_tenants{outcome="failed"}': 2,
     'o365_backsync_last_pass_tenants{outcome="skipped"}': 1,
+    'o365_backsync_last_pass_tenants{outcome="busy"}': 4,
+    o365_backsync_last_pass_last_sync_failed: 3,
     o365_backsync_last_pass_token_renewals: 12,
     o365_backsync_pass_in_progress: 1,
     o365_backsync_pass_in_progress_start_timestamp_seconds: Date.parse('2026-11-27T07:00:00Z') / 1000,
@@ -71,6 +75,10 @@ test('with no history only "in progress" is said; a last pass from before lastCo
   assert.deepEqual(Object.fromEntries(parse(renderMetrics({}))), { o365_backsync_pass_in_progress: 0 });
   const { lastCompleteAt: _, ...older } = { ...last, complete: true };
   assert.equal(parse(renderMetrics({ last: older })).get('o365_backsync_last_success_timestamp_seconds'), Date.parse(last.finishedAt) / 1000);
+  // A last pass from before the sync status was read has no busy or lastSyncFailed count: both are 0.
+  const { busy: _b, lastSyncFailed: _l, ...beforeStatus } = last;
+  const m = parse(renderMetrics({ last: beforeStatus as LastPass }));
+  assert.deepEqual([m.get('o365_backsync_last_pass_tenants{outcome="busy"}'), m.get('o365_backsync_last_pass_last_sync_failed')], [0, 0]);
 });
 
 test('the file is replaced whole, readable by the collector, with no temporary file left', () => {

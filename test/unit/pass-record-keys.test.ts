@@ -29,7 +29,7 @@ test('packed and unpacked tenant ids are told apart by instance, by case and by 
   first.suspend();
   const resumed = store.open({ appId: 41, tenantType: 'T' }, new Date('2026-11-27T07:00:00Z'), store.unfinished() as PassHeader);
   check(resumed);
-  assert.deepEqual({ ...resumed.prior }, { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, alreadyDone: 0 });
+  assert.deepEqual({ ...resumed.prior }, { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
   resumed.recordDone(1001, UUID, 'failed', 'again');
   const last = resumed.finish({ instances: 1, tokenRefreshes: 0, complete: true });
   assert.deepEqual({ tenants: last.tenants, synced: last.synced, failed: last.failed }, { tenants: 2, synced: 0, failed: 2 });

@@ -38,7 +38,7 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
   assert.equal(second.resumed, true);
   assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b') && second.isDone(1002, 'c'));
   assert.equal(second.isDone(1002, 'a'), false);
-  assert.deepEqual({ ...second.prior }, { tenants: 3, synced: 1, failed: 1, skipped: 1, planned: 0, alreadyDone: 0 });
+  assert.deepEqual({ ...second.prior }, { tenants: 3, synced: 1, failed: 1, skipped: 1, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
   second.recordDone(1002, 'd', 'synced');
   const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true }, Date.parse('2026-11-27T07:00:05Z'));
   assert.equal(last.startedAt, '2026-11-27T06:00:00.000Z');
@@ -115,7 +115,7 @@ test('onlookers read the unfinished pass and its progress without changing anyth
   pass.recordDone(1001, 'b', 'failed', 'no');
   pass.flush();
   assert.equal(headerOf(s).startedAt, '2026-11-27T06:00:00.000Z');
-  assert.deepEqual(s.doneSoFar(), { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, alreadyDone: 0 });
+  assert.deepEqual(s.doneSoFar(), { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
   pass.suspend();
   writeFileSync(join(dir, PASS_FILE), '{"version":1');
   assert.equal(s.unfinished(), 'damaged');
@@ -138,4 +138,24 @@ test('a last-pass file from before lastCompleteAt was recorded still carries its
   writeFileSync(join(dir, LAST_PASS_FILE), JSON.stringify({ ...old, tenants: 1, synced: 1, failed: 0, skipped: 0, instances: 1, tokenRefreshes: 0, failures: [], failuresOmitted: 0 }));
   const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z')).finish({ instances: 2, tokenRefreshes: 0, complete: false });
   assert.equal(partial.lastCompleteAt, old.finishedAt);
+});
+
+test('busy tenants and failed last syncs are journaled, survive a resume, and reach last-pass.json', () => {
+  const { store: s } = store();
+  const first = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'));
+  first.recordDone(1001, 'a', 'busy');
+  first.recordDone(1001, 'b', 'synced', undefined, 3);
+  first.suspend(Date.parse('2026-11-27T06:00:10Z'));
+  const second = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), headerOf(s));
+  assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b'));
+  assert.deepEqual({ busy: second.prior.busy, lastSyncFailed: second.prior.lastSyncFailed, tenants: second.prior.tenants }, { busy: 1, lastSyncFailed: 1, tenants: 2 });
+  second.recordDone(1002, 'c', 'failed', 'Office 365 rejected the request', -2);
+  const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true });
+  assert.deepEqual({ busy: last.busy, lastSyncFailed: last.lastSyncFailed, synced: last.synced, failed: last.failed }, { busy: 1, lastSyncFailed: 2, synced: 1, failed: 1 });
+  assert.deepEqual(last.lastSyncFailures, [
+    { instanceId: 1001, tenantId: 'b', lastSync: 3 },
+    { instanceId: 1002, tenantId: 'c', lastSync: -2 },
+  ]);
+  assert.equal(last.lastSyncFailuresOmitted, 0);
+  assert.deepEqual(s.lastPass(), last);
 });
