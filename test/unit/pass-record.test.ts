@@ -10,7 +10,7 @@ test('a tenant failed and later done in the same pass is no longer listed as fai
   record.add(1, 'a', 'synced');
   record.add(1, 'b', 'skipped');
   assert.deepEqual(record.failures, []);
-  assert.deepEqual(record.counts(), { tenants: 2, synced: 1, failed: 0, skipped: 1, planned: 0, alreadyDone: 0 });
+  assert.deepEqual(record.counts(), { tenants: 2, synced: 1, failed: 0, skipped: 1, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
 });
 
 test('failures beyond the kept number are counted as omitted, and forgetting one of them lowers the count', () => {
@@ -36,6 +36,8 @@ test('the finished pass: its counts, working time and failures; the last complet
     failed: 1,
     skipped: 0,
     planned: 0,
+    busy: 0,
+    lastSyncFailed: 0,
     alreadyDone: 0,
     instances: 2,
     tokenRefreshes: 3,
@@ -45,8 +47,19 @@ test('the finished pass: its counts, working time and failures; the last complet
     durationMs: 60_000,
     failures: [{ instanceId: 1002, tenantId: 'b', error: 'rejected' }],
     failuresOmitted: 0,
+    lastSyncFailures: [],
+    lastSyncFailuresOmitted: 0,
     lastCompleteAt: '2026-11-26T06:00:00.000Z',
   });
   assert.equal(record.finished('x', 1, { ...ending, complete: true }, now, undefined).lastCompleteAt, '2026-11-27T07:00:00.000Z');
   assert.equal('lastCompleteAt' in record.finished('x', 1, ending, now, undefined), false);
+});
+
+test('a tenant whose failed last sync is later done without one is no longer counted in lastSyncFailed', () => {
+  const record = new PassRecord();
+  record.add(1, 'a', 'synced', undefined, 4);
+  record.add(1, 'b', 'busy');
+  assert.equal(record.counts().lastSyncFailed, 1);
+  record.add(1, 'a', 'synced');
+  assert.deepEqual({ ...record.counts(), tenants: undefined }, { tenants: undefined, synced: 1, failed: 0, skipped: 0, planned: 0, busy: 1, lastSyncFailed: 0, alreadyDone: 0 });
 });
