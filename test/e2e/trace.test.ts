@@ -77,7 +77,8 @@ test('a controller that echoes the token and a failed tenant: the echo is blanke
   const { har, text } = readHar(path);
   assert.equal(har.log.entries.length, seen(sim));
   assertNoSecrets(text, sim);
-  const echoed = har.log.entries.find((e) => e.request.url.includes(echo!.id))!;
+  // The resync's entry, not the sync status read before it.
+  const echoed = har.log.entries.find((e) => e.request.url.includes(`${echo!.id}/synchronize`))!;
   assert.equal(echoed.response.status, 500);
   assert.match(echoed.response.content.text!, /\[REDACTED\]/);
 });
@@ -140,7 +141,7 @@ test('SIGTERM while a request hangs: the run winds down, the request that timed 
   assert.equal(result.code, 143, result.stderr);
   const { har, text } = readHar(path);
   assert.equal(har.log.entries.length, seen(sim));
-  const failed = har.log.entries.find((e) => e.request.url.includes(hung.id))!;
+  const failed = har.log.entries.find((e) => e.request.url.includes(`${hung.id}/synchronize`))!;
   assert.equal(failed.response.status, 0);
   assert.match(failed.response._error!, /no answer within 1500 ms$/);
   assert.equal(failed.comment, failed.response._error);
