@@ -1,14 +1,16 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createTempBeside } from './own-files';
 
 /**
  * Replaces a file so that a reader, or the next run after a crash or power loss, sees either the old
  * content or the new, never a torn mix: write a temporary file beside it, fsync it, rename it over
- * the old one, then fsync the folder so the rename itself is on disk.
+ * the old one, then fsync the folder so the rename itself is on disk. The temporary file is created
+ * exclusively under a random name (see own-files.ts), and rename replaces whatever is at `path`, a
+ * planted symlink included, without writing through it.
  */
 export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
+  const { fd, tmp } = createTempBeside(path, mode);
   try {
     writeSync(fd, data);
     fsyncSync(fd);
@@ -18,7 +20,12 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    unlinkSync(tmp);
+    throw e;
+  }
   syncFolder(dirname(path));
 }
 

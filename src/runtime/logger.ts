@@ -1,7 +1,9 @@
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Level, type Logger, type StreamEntry } from 'pino';
 import { ConfigError } from '../errors';
+import { LogFile } from './log-file';
+import { openForAppend } from './own-files';
 import type { SecretScrubber } from './secrets';
 
 export const LOG_FILE_NAME = 'o365-backsync.log';
@@ -12,25 +14,35 @@ const REDACT_PATHS = ['password', 'token', 'aps_token', '*.password', '*.token',
 export interface RunLog {
   logger: Logger;
   path: string;
-  /** Writes out what is buffered; call before the process exits. */
+  /** Writes out what is buffered; call before the process exits. Never blocks, never throws. */
   flush(): void;
 }
 
 /**
  * The JSON log, one line per event, appended to LOG_DIR/o365-backsync.log. The file is opened here,
- * synchronously, so an unwritable LOG_DIR is a configuration error before any network call. `echo`
- * also sends the lines of its level and above elsewhere: to the terminal of an interactive run.
+ * synchronously and never through a symlink, so an unwritable LOG_DIR (or a link planted at the log's
+ * name) is a configuration error before any network call. `onWriteFailure` hears the first write
+ * that fails later (a full disk); logging stops there. `echo` also sends the lines of its level and
+ * above elsewhere: to the terminal of an interactive run.
  */
-export function openRunLog(logDir: string, scrubber: SecretScrubber, level = 'info', echo?: StreamEntry): RunLog {
+export function openRunLog(
+  logDir: string,
+  scrubber: SecretScrubber,
+  level = 'info',
+  echo?: StreamEntry,
+  onWriteFailure: (path: string, error: NodeJS.ErrnoException) => void = () => undefined,
+): RunLog {
   const path = join(logDir, LOG_FILE_NAME);
   let fd: number;
   try {
     mkdirSync(logDir, { recursive: true, mode: 0o750 });
-    fd = openSync(path, 'a', 0o640);
+    fd = openForAppend(path, 0o640);
   } catch (e) {
-    throw new ConfigError('LOG_DIR', `cannot write the log file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ELOOP' ? 'it is a symbolic link; remove it' : (code ?? (e as Error).message);
+    throw new ConfigError('LOG_DIR', `cannot write the log file ${path}: ${why}`);
   }
-  const destination = pino.destination({ fd, sync: false });
+  const destination = new LogFile(fd, (error) => onWriteFailure(path, error));
   const logger = pino(
     {
       level,

@@ -4,6 +4,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
+import { folderExposure, removeStaleTemps } from './own-files';
 
 /**
  * One run at a time per STATE_DIR. The lock is an OS object, not a file: a Unix socket bound in
@@ -25,7 +26,7 @@ export type LockAttempt = { acquired: true; release(): Promise<void> } | { acqui
 export const HOLDER_FILE = 'lock.json';
 
 export async function acquireRunLock(stateDir: string, startedAt: Date): Promise<LockAttempt> {
-  const folder = ensureStateDir(stateDir);
+  const folder = ensureStateDir(stateDir, 'run');
   const server = createServer();
   const bound = await new Promise<boolean>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
@@ -34,6 +35,8 @@ export async function acquireRunLock(stateDir: string, startedAt: Date): Promise
   if (!bound) return { acquired: false, holder: readHolder(folder) };
   // Nothing ever connects; the socket must not keep the process alive on its own.
   server.unref();
+  // Whatever a killed run left half-written is ours to clear, now that no other run can be writing.
+  removeStaleTemps(folder);
   const holderFile = join(folder, HOLDER_FILE);
   writeFileAtomic(holderFile, JSON.stringify({ pid: process.pid, startedAt: startedAt.toISOString() } satisfies LockHolder));
   return { acquired: true, release: () => release(server, holderFile) };
@@ -41,7 +44,7 @@ export async function acquireRunLock(stateDir: string, startedAt: Date): Promise
 
 /** Whether some run holds the lock now, found by knocking on its socket rather than taking it: for `status`. */
 export async function lockHolder(stateDir: string): Promise<LockHolder | 'unknown' | undefined> {
-  const folder = ensureStateDir(stateDir);
+  const folder = ensureStateDir(stateDir, 'look');
   const held = await new Promise<boolean>((resolve) => {
     const probe = connect(lockName(folder));
     probe.once('connect', () => {
@@ -53,13 +56,22 @@ export async function lockHolder(stateDir: string): Promise<LockHolder | 'unknow
   return held ? (readHolder(folder) ?? 'unknown') : undefined;
 }
 
-function ensureStateDir(stateDir: string): string {
+/**
+ * STATE_DIR, created if need be. A run trusts what it finds there (which tenants are done, which
+ * pass is under way), so it refuses a folder that another user could write: anyone who can would
+ * forge journal lines to suppress chosen tenants' resyncs. Onlookers (`status`) only read it.
+ */
+function ensureStateDir(stateDir: string, use: 'run' | 'look'): string {
+  let folder: string;
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    return realpathSync(stateDir);
+    folder = realpathSync(stateDir);
   } catch (e) {
     throw new ConfigError('STATE_DIR', `cannot use ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  const exposure = use === 'run' ? folderExposure(folder) : undefined;
+  if (exposure) throw new ConfigError('STATE_DIR', `${stateDir} ${exposure}; it must be this user's alone: chown it to this user and chmod 700 it, or choose another STATE_DIR`);
+  return folder;
 }
 
 function lockName(folder: string): string {

@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { constants, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * How this tool opens the files it owns (log, journal, state, metrics). Their folders may be writable
+ * by someone else, and a run is often root, so a name in them is never trusted to be a plain file:
+ * no open follows a symlink (O_NOFOLLOW answers ELOOP), and a temporary file is created exclusively
+ * under a name nobody can guess, so nobody can plant a link there first.
+ */
+const { O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_NOFOLLOW } = constants;
+
+/** Opens `path` for appending, creating it with `mode`; a symlink there is refused (ELOOP). */
+export function openForAppend(path: string, mode: number): number {
+  return openSync(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode);
+}
+
+/** Creates a fresh temporary file beside `path` and opens it for writing. */
+export function createTempBeside(path: string, mode: number): { fd: number; tmp: string } {
+  const tmp = `${path}.${randomBytes(8).toString('hex')}.tmp`;
+  return { fd: openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode), tmp };
+}
+
+/**
+ * Removes the temporary files a killed run left in `folder` (this version's random names and the
+ * older `<pid>.tmp` ones), only those beside `forFile` when it is given. Called only under the run
+ * lock, so no live writer owns them. Unlinking removes a planted symlink itself, never its target.
+ */
+export function removeStaleTemps(folder: string, forFile?: string): number {
+  const stale = new RegExp(`^${forFile ? escapeRegExp(forFile) : '.+'}\\.[0-9a-f]+\\.tmp$`);
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!stale.test(name)) continue;
+    try {
+      unlinkSync(join(folder, name));
+      removed++;
+    } catch {
+      // Gone meanwhile, or not ours to remove: nothing to clean.
+    }
+  }
+  return removed;
+}
+
+/** Why a folder of ours is unsafe to trust, if it is: writable by others, or owned by another user. */
+export function folderExposure(folder: string): string | undefined {
+  const st = statSync(folder);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) return `is owned by uid ${st.uid}, not by this user (uid ${uid})`;
+  if (st.mode & 0o022) return `can be written by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  return undefined;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
