@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { scratchDir } from '../tmp';
 import { writeFileAtomic } from '../../src/runtime/atomic-file';
 import { LogFile } from '../../src/runtime/log-file';
 import { openRunLog } from '../../src/runtime/logger';
@@ -12,11 +13,7 @@ import { acquireRunLock } from '../../src/runtime/run-lock';
 import { SecretScrubber } from '../../src/runtime/secrets';
 import { ConfigError } from '../../src/errors';
 
-function scratch(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'obs-own-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const scratch = (): string => scratchDir('obs-own-');
 
 /** A file someone wants a root run to overwrite, and a symlink to it planted at `at`. */
 function plantLink(dir: string, at: string): string {
@@ -26,15 +23,15 @@ function plantLink(dir: string, at: string): string {
   return victim;
 }
 
-test('appending never follows a symlink: ELOOP, and the target is untouched', (t) => {
-  const dir = scratch(t);
+test('appending never follows a symlink: ELOOP, and the target is untouched', () => {
+  const dir = scratch();
   const victim = plantLink(dir, join(dir, 'journal.ndjson'));
   assert.throws(() => openForAppend(join(dir, 'journal.ndjson'), 0o600), { code: 'ELOOP' });
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
 });
 
-test('an atomic write replaces a planted symlink instead of writing through it', (t) => {
-  const dir = scratch(t);
+test('an atomic write replaces a planted symlink instead of writing through it', () => {
+  const dir = scratch();
   const path = join(dir, 'last-pass.json');
   const victim = plantLink(dir, path);
   writeFileAtomic(path, '{"ok":true}');
@@ -44,15 +41,15 @@ test('an atomic write replaces a planted symlink instead of writing through it',
   assert.deepEqual(readdirSync(dir).sort(), ['last-pass.json', 'victim']);
 });
 
-test('the log file is never opened through a symlink: a one-line LOG_DIR error, the target untouched', (t) => {
-  const dir = scratch(t);
+test('the log file is never opened through a symlink: a one-line LOG_DIR error, the target untouched', () => {
+  const dir = scratch();
   const victim = plantLink(dir, join(dir, 'o365-backsync.log'));
   assert.throws(() => openRunLog(dir, new SecretScrubber()), (e: unknown) => e instanceof ConfigError && /LOG_DIR: .*symbolic link/.test(e.message));
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
 });
 
-test('stale temporary files are removed, old and new names alike, and nothing else', (t) => {
-  const dir = scratch(t);
+test('stale temporary files are removed, old and new names alike, and nothing else', () => {
+  const dir = scratch();
   for (const name of ['pass.json.4242.tmp', 'last-pass.json.0a1b2c3d4e5f6a7b.tmp', 'journal.ndjson', 'notes.tmp', 'pass.json']) writeFileSync(join(dir, name), '');
   assert.equal(removeStaleTemps(dir), 2);
   assert.deepEqual(readdirSync(dir).sort(), ['journal.ndjson', 'notes.tmp', 'pass.json']);
@@ -103,8 +100,8 @@ test('a full disk under the log, for real: the failure arrives, and flushing ret
   assert.deepEqual(failures, ['ENOSPC']);
 });
 
-test('a STATE_DIR that group or others can write is refused, naming it and the fix', async (t) => {
-  const dir = join(scratch(t), 'state');
+test('a STATE_DIR that group or others can write is refused, naming it and the fix', async () => {
+  const dir = join(scratch(), 'state');
   mkdirSync(dir);
   chmodSync(dir, 0o777);
   await assert.rejects(acquireRunLock(dir, new Date()), (e: unknown) => e instanceof ConfigError && /STATE_DIR: .* can be written by group or others \(mode 0777\).*chmod 700/.test(e.message));
@@ -116,7 +113,7 @@ test('a STATE_DIR that group or others can write is refused, naming it and the f
 
 test("a STATE_DIR owned by another user is refused", async (t) => {
   if (process.getuid?.() !== 0) return t.skip('giving a folder to another user needs root');
-  const dir = join(scratch(t), 'state');
+  const dir = join(scratch(), 'state');
   mkdirSync(dir, { mode: 0o700 });
   chownSync(dir, 65534, 65534);
   await assert.rejects(acquireRunLock(dir, new Date()), (e: unknown) => e instanceof ConfigError && /STATE_DIR: .* owned by uid 65534/.test(e.message));
