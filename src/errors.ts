@@ -20,6 +20,8 @@ export const EXIT = {
   usage: 2,
   /** OA or the APS controller could not be reached, or refused us. */
   unreachable: 3,
+  /** A file of this host's own (log, journal, state, metrics) could not be written: a full disk, say. */
+  ownFile: 4,
   /** A bug in this tool: the log has the stack. */
   internal: 70,
 } as const;
@@ -28,7 +30,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ErrorCode =
   | 'OBS_ERR_CONFIG' | 'OBS_ERR_OA' | 'OBS_ERR_OA_FAULT' | 'OBS_ERR_OA_HTTP' | 'OBS_ERR_APS'
-  | 'OBS_ERR_PROTOCOL' | 'OBS_ERR_BODY_TOO_LARGE' | 'OBS_ERR_NETWORK' | 'OBS_ERR_TLS' | 'OBS_ERR_CONTROLLER_DOWN';
+  | 'OBS_ERR_PROTOCOL' | 'OBS_ERR_BODY_TOO_LARGE' | 'OBS_ERR_NETWORK' | 'OBS_ERR_TLS' | 'OBS_ERR_CONTROLLER_DOWN' | 'OBS_ERR_OWN_FILE';
 
 /**
  * 'tenant': about the one tenant a call was for; the pass counts it and goes on. 'service': about the
@@ -68,6 +70,9 @@ export function traitsOf(e: unknown): ErrorTraits {
 /** What each class states about itself: every trait, in its own definition. */
 type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs' | 'noSuchOperation'>> & Pick<ErrorTraits, 'noSuchOperation'> & { code: ErrorCode };
 
+/** The traits most failures lack; a class spreads these and then states what it is. */
+const PLAIN = { retryable: false, throttling: false, tokenRefused: false, tenantGone: false, namesFix: false } as const;
+
 export abstract class BacksyncError extends Error implements ErrorTraits {
   declare readonly code: ErrorCode;
   declare readonly exitCode: ExitCode;
@@ -97,10 +102,7 @@ const THROTTLING_STATUSES: readonly number[] = [429, 503];
 export class ConfigError extends BacksyncError {
   constructor(readonly variable: string, problem: string) {
     // A wrong setting is wrong for every tenant alike.
-    super(
-      { code: 'OBS_ERR_CONFIG', exitCode: EXIT.usage, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: true },
-      `${variable}: ${problem}`,
-    );
+    super({ ...PLAIN, code: 'OBS_ERR_CONFIG', exitCode: EXIT.usage, scope: 'service', namesFix: true }, `${variable}: ${problem}`);
   }
 }
 
@@ -111,7 +113,7 @@ export class ConfigError extends BacksyncError {
 export class OaError extends BacksyncError {
   constructor(readonly method: string, readonly errorMessage: string, readonly moduleId: string | undefined, readonly extypeId: number | undefined) {
     super(
-      { code: 'OBS_ERR_OA', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
+      { ...PLAIN, code: 'OBS_ERR_OA', exitCode: EXIT.unreachable, scope: 'service' },
       `OA ${method} failed: ${errorMessage}${moduleId ? ` (module ${moduleId}, extype ${extypeId ?? '?'})` : ''}`,
     );
   }
@@ -120,10 +122,7 @@ export class OaError extends BacksyncError {
 /** OA answered with an XML-RPC fault (unknown method, broken request). */
 export class OaFaultError extends BacksyncError {
   constructor(readonly method: string, readonly faultCode: number | undefined, readonly faultString: string) {
-    super(
-      { code: 'OBS_ERR_OA_FAULT', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
-      `OA ${method} fault ${faultCode ?? '?'}: ${faultString}`,
-    );
+    super({ ...PLAIN, code: 'OBS_ERR_OA_FAULT', exitCode: EXIT.unreachable, scope: 'service' }, `OA ${method} fault ${faultCode ?? '?'}: ${faultString}`);
   }
 }
 
@@ -137,13 +136,12 @@ export class OaHttpError extends BacksyncError {
     const refused = status === 401 || status === 403;
     super(
       {
+        ...PLAIN,
         code: 'OBS_ERR_OA_HTTP',
         exitCode: EXIT.unreachable,
         retryable: RETRYABLE_STATUSES.includes(status),
         throttling: THROTTLING_STATUSES.includes(status),
         scope: 'service',
-        tokenRefused: false,
-        tenantGone: false,
         namesFix: refused,
       },
       `OA Public API answered HTTP ${status}${detail ? `: ${detail}` : ''}${refused ? `; ${credentialsFix(status, credentialsSent)}` : ''}`,
@@ -191,11 +189,7 @@ export class ApsError extends BacksyncError {
 /** A reply that does not follow the protocol (bad XML, bad JSON, wrong shape, bad Content-Range). */
 export class ProtocolError extends BacksyncError {
   constructor(readonly remote: Remote, message: string, options?: { cause?: unknown }) {
-    super(
-      { code: 'OBS_ERR_PROTOCOL', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: scopeOf(remote), tokenRefused: false, tenantGone: false, namesFix: false },
-      message,
-      options,
-    );
+    super({ ...PLAIN, code: 'OBS_ERR_PROTOCOL', exitCode: EXIT.unreachable, scope: scopeOf(remote) }, message, options);
   }
 }
 
@@ -203,7 +197,7 @@ export class ProtocolError extends BacksyncError {
 export class BodyTooLargeError extends BacksyncError {
   constructor(readonly remote: Remote, readonly limitBytes: number, what: string) {
     super(
-      { code: 'OBS_ERR_BODY_TOO_LARGE', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: scopeOf(remote), tokenRefused: false, tenantGone: false, namesFix: true },
+      { ...PLAIN, code: 'OBS_ERR_BODY_TOO_LARGE', exitCode: EXIT.unreachable, scope: scopeOf(remote), namesFix: true },
       `${what} exceeded the ${limitBytes}-byte reply limit (MAX_REPLY_BYTES)`,
     );
   }
@@ -218,7 +212,7 @@ function scopeOf(remote: Remote): Scope {
 export class NetworkError extends BacksyncError {
   constructor(readonly remote: Remote, readonly url: string, detail: string, options?: { cause?: unknown }) {
     super(
-      { code: 'OBS_ERR_NETWORK', exitCode: EXIT.unreachable, retryable: true, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
+      { ...PLAIN, code: 'OBS_ERR_NETWORK', exitCode: EXIT.unreachable, retryable: true, scope: 'service' },
       `${remote === 'oa' ? 'OA Public API' : 'APS controller'} at ${url}: ${detail}`,
       options,
     );
@@ -229,7 +223,7 @@ export class NetworkError extends BacksyncError {
 export class TlsError extends BacksyncError {
   constructor(readonly remote: Remote, readonly url: string, detail: string, fix: string, options?: { cause?: unknown }) {
     super(
-      { code: 'OBS_ERR_TLS', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: true },
+      { ...PLAIN, code: 'OBS_ERR_TLS', exitCode: EXIT.unreachable, scope: 'service', namesFix: true },
       `certificate of ${url} not trusted: ${detail}; ${fix}`,
       options,
     );
@@ -243,8 +237,18 @@ export class TlsError extends BacksyncError {
 export class ControllerDownError extends BacksyncError {
   constructor(readonly failures: number, readonly lastError: Error, at?: number) {
     super(
-      { code: 'OBS_ERR_CONTROLLER_DOWN', exitCode: EXIT.unreachable, retryable: false, throttling: false, scope: 'service', tokenRefused: false, tenantGone: false, namesFix: false },
+      { ...PLAIN, code: 'OBS_ERR_CONTROLLER_DOWN', exitCode: EXIT.unreachable, scope: 'service' },
       at === undefined ? `stopped after ${failures} consecutive controller failures; last: ${lastError.message}` : `stopped at instance ${at}: ${lastError.message}`,
     );
+  }
+}
+
+/**
+ * This host could not write one of the tool's own files. Neither a bug nor the remote's doing: the run
+ * stops starting tenants, keeps what its journal holds, and the next run resumes once there is room.
+ */
+export class OwnFileError extends BacksyncError {
+  constructor(readonly path: string, readonly reason: NodeJS.ErrnoException, problem: string) {
+    super({ ...PLAIN, code: 'OBS_ERR_OWN_FILE', exitCode: EXIT.ownFile, scope: 'service' }, `cannot write ${path}: ${problem}`, { cause: reason });
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pino, { type Level, type Logger, type StreamEntry } from 'pino';
 import { ConfigError } from '../errors';
 import { LogFile } from './log-file';
-import { openForAppend } from './own-files';
+import { fileProblem, openForAppend } from './own-files';
 import type { SecretScrubber } from './secrets';
 
 export const LOG_FILE_NAME = 'o365-backsync.log';
@@ -38,9 +38,7 @@ export function openRunLog(
     mkdirSync(logDir, { recursive: true, mode: 0o750 });
     fd = openForAppend(path, 0o640);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ELOOP' ? 'it is a symbolic link; remove it' : (code ?? (e as Error).message);
-    throw new ConfigError('LOG_DIR', `cannot write the log file ${path}: ${why}`);
+    throw new ConfigError('LOG_DIR', `cannot write the log file ${path}: ${fileProblem(e as NodeJS.ErrnoException)}`);
   }
   const destination = new LogFile(fd, (error) => onWriteFailure(path, error));
   const logger = pino(

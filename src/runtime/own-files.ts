@@ -56,6 +56,23 @@ export function folderExposure(folder: string): string | undefined {
   return undefined;
 }
 
+const FILE_PROBLEMS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'it is a symbolic link, which this tool never follows',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a folder on its path is not a folder',
+  EIO: 'input/output error',
+};
+
+/** A failed file operation in an operator's words: the system's code, and what it means. */
+export function fileProblem(e: NodeJS.ErrnoException): string {
+  return e.code && FILE_PROBLEMS[e.code] ? `${e.code} (${FILE_PROBLEMS[e.code]})` : (e.code ?? e.message);
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -12,6 +12,7 @@ import {
   OaError,
   OaFaultError,
   OaHttpError,
+  OwnFileError,
   ProtocolError,
   TlsError,
   traitsOf,
@@ -68,6 +69,7 @@ const rows: Row[] = [
   ['NetworkError', new NetworkError('aps', 'https://oa.example:6308', 'ECONNRESET'), 'NetworkError', traits('OBS_ERR_NETWORK', 3, 'service', ['retryable'])],
   ['TlsError', new TlsError('aps', 'https://oa.example:6308', 'self-signed', 'set APS_CA_FILE'), 'TlsError', traits('OBS_ERR_TLS', 3, 'service', ['namesFix'])],
   ['ControllerDownError', new ControllerDownError(5, new Error('x')), 'ControllerDownError', traits('OBS_ERR_CONTROLLER_DOWN', 3, 'service')],
+  ['OwnFileError', new OwnFileError('/var/log/sync/o365-backsync.log', Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }), 'ENOSPC (no space left on the device)'), 'OwnFileError', traits('OBS_ERR_OWN_FILE', 4, 'service')],
 ];
 
 for (const [label, error, name, expected] of rows) {
@@ -81,7 +83,7 @@ for (const [label, error, name, expected] of rows) {
 }
 
 test('every error class has a row', () => {
-  const classes = [ConfigError, OaError, OaFaultError, OaHttpError, ApsError, ProtocolError, BodyTooLargeError, NetworkError, TlsError, ControllerDownError];
+  const classes = [ConfigError, OaError, OaFaultError, OaHttpError, ApsError, ProtocolError, BodyTooLargeError, NetworkError, TlsError, ControllerDownError, OwnFileError];
   for (const c of classes) assert.ok(rows.some(([, error]) => error.constructor === c), c.name);
   assert.equal(new Set(rows.map(([, , , t]) => t.code)).size, classes.length, 'one code per class');
 });
