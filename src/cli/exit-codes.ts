@@ -9,11 +9,25 @@ export function exitCodeFor(error: unknown): ExitCode {
   return traitsOf(error).exitCode;
 }
 
-/** A pass that ran: stopped by a failing controller or with an instance it could not finish is 3; failed tenants 1. */
+/**
+ * A pass that ran: stopped by one of our errors, that error's code (a failing controller 3, a file of
+ * ours that cannot be written 4); an instance it could not finish 3; failed tenants 1.
+ */
 export function exitCodeForPass(result: PassResult): ExitCode {
-  if (result.interruptedBy instanceof Error || result.instanceFailures.length) return EXIT.unreachable;
+  if (result.interruptedBy instanceof Error) return exitCodeFor(result.interruptedBy);
+  if (result.instanceFailures.length) return EXIT.unreachable;
   // A tenant whose Microsoft sync keeps failing needs a look, like a tenant whose resync failed.
   return result.failed || result.lastSyncFailed ? EXIT.tenantsFailed : EXIT.ok;
+}
+
+/**
+ * How a run that ran a pass exits: the signal that stopped it, as shells report one; else the pass's
+ * own code, where a tenant asked for by --tenant and not resynced counts as a failed one.
+ */
+export function exitCodeForRun(result: PassResult, stoppedBy: NodeJS.Signals | undefined, unresolvedTenants: number): number {
+  if (stoppedBy) return exitCodeForSignal(stoppedBy);
+  const code = exitCodeForPass(result);
+  return code === EXIT.ok && unresolvedTenants > 0 ? EXIT.tenantsFailed : code;
 }
 
 /** 128 + the signal's number, as shells report a process ended by that signal. */

@@ -1,49 +1,23 @@
-import type { Logger, StreamEntry } from 'pino';
-import { loadConfig, type Config } from '../runtime/config';
-import { openRunLog, type RunLog } from '../runtime/logger';
+import { basename, dirname } from 'node:path';
+import type { StreamEntry } from 'pino';
+import { OwnFileError } from '../errors';
+import { loadConfig } from '../runtime/config';
+import { openRunLog } from '../runtime/logger';
 import { writeMetrics } from '../runtime/metrics';
 import { PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../runtime/pass-state';
 import { acquireRunLock } from '../runtime/run-lock';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
-import { trapSignals, type Signal } from '../runtime/shutdown';
-import { fanOut } from '../sync/events';
-import type { PassResult } from '../sync/pass';
+import { RunStop } from '../runtime/shutdown';
+import { folderExposure, ownFileError, removeStaleTemps } from '../runtime/own-files';
 import { decideRun, describeDiscard, type PassDecision, type PassIdentity } from '../sync/run-decision';
-import { TenantTargets } from '../sync/targeted';
-import { EXIT, exitCodeFor, exitCodeForPass, exitCodeForSignal } from './exit-codes';
-import { errorCode, passLog } from './pass-log';
+import { EXIT, exitCodeFor } from './exit-codes';
+import { printable } from './terminal-text';
+import { errorCode } from './pass-log';
 import type { PassProgress } from './progress';
-import { reportPass } from './report';
+import { runSyncPass, type SyncFlags, type SyncRun } from './sync-pass';
 
-export interface SyncFlags {
-  envFile?: string;
-  json?: boolean;
-  dryRun?: boolean;
-  force?: boolean;
-  concurrency?: string;
-  /** Parsed by their argParsers (flags.ts). */
-  instance?: number[];
-  tenant?: string[];
-  logDir?: string;
-  stateDir?: string;
-  metricsFile?: string;
-  trace?: string;
-}
-
-interface Run {
-  config: Config;
-  log: RunLog;
-  logger: Logger;
-  scrubber: SecretScrubber;
-  /** --trace: the HAR file every exchange goes to; it closes itself when the process exits. */
-  trace?: TraceFile;
-  flags: SyncFlags;
-  /** Live progress on the terminal: interactive runs only. */
-  progress?: PassProgress;
-  startedAt: Date;
-  say(line: string): void;
-}
+export type { SyncFlags };
 
 /**
  * `sync`: settings, then the lock, then pacing and resume, then the pass. Everything before the pass
@@ -52,8 +26,9 @@ interface Run {
  */
 export async function syncCommand(flags: SyncFlags): Promise<number> {
   const scrubber = new SecretScrubber();
-  const say = (line: string): void => void process.stderr.write(`o365-backsync: ${scrubber.scrub(line)}\n`);
-  let run: Run;
+  const say = (line: string): void => void process.stderr.write(`o365-backsync: ${printable(scrubber.scrub(line))}\n`);
+  const stop = new RunStop();
+  let run: SyncRun;
   try {
     const config = loadConfig({
       envFile: flags.envFile,
@@ -62,12 +37,25 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
     scrubber.addCredentials(config.oaUser, config.oaPassword);
     const trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say }) : undefined;
     const { progress, echo } = terminalFor(flags);
-    const log = openRunLog(config.logDir, scrubber, config.logLevel, echo);
-    run = { config, log, logger: log.logger, scrubber, trace, flags, progress, startedAt: new Date(), say };
+    const log = openRunLog(config.logDir, scrubber, config.logLevel, echo, (path, error) => stop.because(ownFileError(path, error)));
+    run = { stop, config, log, logger: log.logger, scrubber, trace, flags, progress, startedAt: new Date(), say };
   } catch (e) {
     say((e as Error).message);
     return exitCodeFor(e);
   }
+  const code = await lockedRun(run);
+  run.log.flush();
+  // A log or journal write that failed after the pass was over (or with no pass at all) still ends
+  // the run with its own code and line: the operator has a disk to see to.
+  const ownFile = run.stop.signal.reason;
+  if (ownFile instanceof OwnFileError && code !== ownFile.exitCode) {
+    run.say(ownFile.message);
+    return ownFile.exitCode;
+  }
+  return code;
+}
+
+async function lockedRun(run: SyncRun): Promise<number> {
   try {
     const lock = await acquireRunLock(run.config.stateDir, run.startedAt);
     if (!lock.acquired) {
@@ -75,19 +63,22 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
       return EXIT.ok;
     }
     try {
-      return await underLock(run);
-    } finally {
+      const code = await underLock(run);
       publishMetrics(run);
+      return code;
+    } catch (e) {
+      // The metrics still tell monitoring what the state files say; the failure itself is reported below.
+      tryPublishMetrics(run);
+      throw e;
+    } finally {
       await lock.release();
     }
   } catch (e) {
     return fail(run, e as Error);
-  } finally {
-    run.log.flush();
   }
 }
 
-async function underLock(run: Run): Promise<number> {
+async function underLock(run: SyncRun): Promise<number> {
   const { config, flags } = run;
   warnAboutSettings(run);
   // Dry runs and runs limited to some instances or tenants are not full passes: they neither wait for
@@ -102,11 +93,11 @@ async function underLock(run: Run): Promise<number> {
     if (!running) return EXIT.ok;
     publishMetrics(run);
   }
-  return passUnderLock(run, running);
+  return runSyncPass(run, running);
 }
 
 /** Acts on the decision `status` announces: resume, start, or (not due, and no --force) nothing. */
-function openPass({ logger, flags, startedAt }: Run, store: PassStateStore, decision: PassDecision<PassHeader>, identity: Required<PassIdentity>): RunningPass | undefined {
+function openPass({ logger, flags, startedAt, stop }: SyncRun, store: PassStateStore, decision: PassDecision<PassHeader>, identity: Required<PassIdentity>): RunningPass | undefined {
   const starts = decision.startsPass || flags.force === true;
   if (decision.reason !== 'resume' && decision.discard) {
     logger.warn(`unfinished pass in ${store.path(PASS_FILE)} ${describeDiscard(decision.discard)}; ${starts ? 'starting a fresh pass' : 'discarding it'}`);
@@ -118,81 +109,7 @@ function openPass({ logger, flags, startedAt }: Run, store: PassStateStore, deci
     return undefined;
   }
   const resume = decision.reason === 'resume' ? decision.resume : undefined;
-  return store.open(identity, startedAt, resume);
-}
-
-async function passUnderLock(run: Run, running: RunningPass | undefined): Promise<number> {
-  const { config, logger, flags } = run;
-  const dryRun = flags.dryRun === true;
-  const stop = new AbortController();
-  let stoppedBy: Signal | undefined;
-  const untrap = trapSignals(
-    (signal) => {
-      stoppedBy = signal;
-      logger.info({ signal }, `${signal} received: finishing the tenants in flight, then saving state`);
-      stop.abort();
-    },
-    (signal) => {
-      logger.warn({ signal }, `second ${signal}: exiting now; the journal is saved and the next run resumes`);
-      running?.flush();
-      run.log.flush();
-      process.exit(exitCodeForSignal(signal));
-    },
-  );
-  logger.info(
-    { appId: config.officeAppId, dryRun, concurrency: config.concurrency, instances: flags.instance, resumed: running?.resumed ?? false, passStartedAt: running?.header.startedAt },
-    running?.resumed ? 'pass resumed' : 'pass started',
-  );
-  // The network stack loads only now that a pass will really run.
-  const { connect } = require('./clients') as typeof import('./clients');
-  const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
-  (require('../runtime/heap-settings') as typeof import('../runtime/heap-settings')).settleHeapForPass();
-  const clients = connect(config, run.scrubber, logger, stop.signal, run.trace);
-  const targets = flags.tenant?.length ? new TenantTargets(flags.tenant) : undefined;
-  let result: PassResult;
-  try {
-    result = await runPass(
-      {
-        appId: config.officeAppId,
-        concurrency: config.concurrency,
-        dryRun,
-        tokenRefreshEvery: config.tokenRefreshEvery,
-        tokenMaxAgeMs: config.tokenMaxAgeMs,
-        maxConsecutiveFailures: config.maxConsecutiveFailures,
-        instances: flags.instance,
-      },
-      {
-        directory: clients.directory,
-        controllerFor: targets ? targets.controllerFor(clients.controllerFor) : clients.controllerFor,
-        events: fanOut(passLog(logger), run.progress?.events, { resyncAnswered: () => clients.limiter.succeeded() }),
-        // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
-        journal: running && {
-          isDone: (instanceId, tenantId) => running.isDone(instanceId, tenantId),
-          recordDone: (instanceId, tenantId, outcome, message, lastSync) => running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message), lastSync),
-        },
-        stop: stop.signal,
-        concurrency: () => clients.limiter.current,
-      },
-    );
-  } catch (e) {
-    running?.suspend();
-    throw e;
-  } finally {
-    untrap();
-    run.progress?.stop();
-    await clients.close();
-  }
-
-  if (result.interruptedBy) running?.suspend();
-  else running?.finish({ instances: result.instances, tokenRefreshes: result.tokenRefreshes, complete: result.instanceFailures.length === 0 });
-  result.alreadyDone = running?.prior.tenants ?? 0;
-  const unresolved = targets?.unresolved() ?? [];
-  for (const u of unresolved) logger.warn(u, 'tenant not resynced');
-  let exitCode = stoppedBy ? exitCodeForSignal(stoppedBy) : exitCodeForPass(result);
-  // An asked-for tenant that was not resynced is a tenant that failed.
-  if (unresolved.length && exitCode === EXIT.ok) exitCode = EXIT.tenantsFailed;
-  reportPass({ ...run, logPath: run.log.path, json: flags.json === true, dryRun }, result, exitCode, unresolved);
-  return exitCode;
+  return store.open(identity, startedAt, resume, (error) => stop.because(error));
 }
 
 /** A person at a terminal sees progress and readable warnings; cron and --json see neither, nor load them. */
@@ -204,24 +121,31 @@ function terminalFor(flags: SyncFlags): { progress?: PassProgress; echo?: Stream
   return { progress, echo: terminalEcho((text) => progress.log(text), process.stderr.hasColors?.() ?? false) };
 }
 
-/** Rewrites the metrics file, if there is one, from the state files; a failure to is only a warning. */
-function publishMetrics({ config, logger }: Run): void {
+/** Rewrites the metrics file, if there is one, from the state files; a failure to is an OwnFileError. */
+function publishMetrics({ config, logger }: SyncRun): void {
   if (!config.metricsFile) return;
+  removeStaleTemps(dirname(config.metricsFile), basename(config.metricsFile));
+  writeMetrics(config.metricsFile, new PassStateStore(config.stateDir, (message) => logger.warn(message)));
+}
+
+function tryPublishMetrics(run: SyncRun): void {
   try {
-    writeMetrics(config.metricsFile, new PassStateStore(config.stateDir, (message) => logger.warn(message)));
+    publishMetrics(run);
   } catch (e) {
-    logger.warn({ metricsFile: config.metricsFile, error: (e as Error).message }, `cannot write the metrics file ${config.metricsFile}`);
+    run.logger.warn({ metricsFile: run.config.metricsFile, error: (e as Error).message }, 'cannot write the metrics file');
   }
 }
 
-function fail(run: Run, error: Error): number {
+function fail(run: SyncRun, error: Error): number {
   const code = exitCodeFor(error);
   run.logger.error({ code: errorCode(error), error: error.message, stack: code === EXIT.internal ? error.stack : undefined }, 'pass failed');
   run.say(error.message);
   return code;
 }
 
-function warnAboutSettings({ config, logger }: Run): void {
+function warnAboutSettings({ config, logger }: SyncRun): void {
+  const logDirExposure = folderExposure(config.logDir);
+  if (logDirExposure) logger.warn({ logDir: config.logDir }, `LOG_DIR ${config.logDir} ${logDirExposure}: whoever can write it can tamper with the log; chmod 750 it`);
   if (config.envFile?.readableByOthers) {
     logger.warn({ envFile: config.envFile.path }, `${config.envFile.path} can be read by group or others; it holds secrets: chmod 600 it`);
   }

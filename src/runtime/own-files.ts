@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { constants, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { constants, lstatSync, openSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { OwnFileError } from '../errors';
 import { join } from 'node:path';
 
 /**
@@ -8,11 +9,33 @@ import { join } from 'node:path';
  * no open follows a symlink (O_NOFOLLOW answers ELOOP), and a temporary file is created exclusively
  * under a name nobody can guess, so nobody can plant a link there first.
  */
-const { O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_NOFOLLOW } = constants;
+const { O_RDWR, O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_NOFOLLOW } = constants;
 
-/** Opens `path` for appending, creating it with `mode`; a symlink there is refused (ELOOP). */
+/** Opens `path` for appending (and reading back), creating it with `mode`; a symlink there is refused (ELOOP). */
 export function openForAppend(path: string, mode: number): number {
-  return openSync(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, mode);
+  return openSync(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW, mode);
+}
+
+/** The failure of a write to one of our files, in the operator's words. */
+export function ownFileError(path: string, e: unknown): OwnFileError {
+  return e instanceof OwnFileError ? e : new OwnFileError(path, e as NodeJS.ErrnoException, fileProblem(e as NodeJS.ErrnoException));
+}
+
+/**
+ * Removes whatever is at `path` unless it is a plain file: one of our state files found as a folder
+ * (or a link, or a device) is damaged state, removed so the run can write the real one. Only for
+ * names in STATE_DIR, which the run lock and folderExposure make this user's alone.
+ */
+export function removeUnlessFile(path: string): boolean {
+  let isFile: boolean;
+  try {
+    isFile = lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+  if (isFile) return false;
+  rmSync(path, { recursive: true, force: true });
+  return true;
 }
 
 /** Creates a fresh temporary file beside `path` and opens it for writing. */

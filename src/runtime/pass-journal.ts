@@ -1,4 +1,6 @@
-import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, readFileSync, readSync, writeSync } from 'node:fs';
+import type { OwnFileError } from '../errors';
+import { openForAppend, ownFileError } from './own-files';
 import { PassRecord, type DoneOutcome } from './pass-record';
 
 /**
@@ -46,31 +48,52 @@ export function readJournal(path: string, warn: (message: string) => void): Pass
   return record;
 }
 
-/** The journal a run appends to while it works on the pass. */
+/**
+ * The journal a run appends to while it works on the pass. A write that fails (a full disk) is
+ * reported once to `onFailure`, which stops the run; the journal then takes nothing more, so what it
+ * already holds stays intact for the run that resumes. It is never opened through a symlink.
+ */
 export class JournalWriter {
   private readonly fd: number;
   private buffer: string[] = [];
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private failed = false;
 
-  constructor(path: string) {
-    this.fd = openSync(path, 'a', 0o600);
+  constructor(
+    private readonly path: string,
+    private readonly onFailure: (error: OwnFileError) => void,
+  ) {
+    try {
+      this.fd = openForAppend(path, 0o600);
+      // A kill or a full disk can leave the last line cut short: end it, so that only it is lost
+      // rather than the first line this run appends to it.
+      const size = fstatSync(this.fd).size;
+      if (size > 0 && !endsWithNewline(this.fd, size)) writeSync(this.fd, '\n');
+    } catch (e) {
+      throw ownFileError(path, e);
+    }
     this.timer = setInterval(() => this.flush(), JOURNAL_FLUSH_MS);
     this.timer.unref();
   }
 
   append(instanceId: number, tenantId: string, outcome: DoneOutcome, message?: string, lastSync?: number): void {
-    if (this.closed) return;
+    if (this.closed || this.failed) return;
     const line: JournalLine = { i: instanceId, t: tenantId, o: outcome, ...(message ? { m: message } : {}), ...(lastSync !== undefined ? { l: lastSync } : {}) };
     this.buffer.push(`${JSON.stringify(line)}\n`);
   }
 
-  /** Writes buffered completions to disk; safe to call from a signal handler. */
+  /** Writes buffered completions to disk; never throws, so it is safe from a timer or a signal handler. */
   flush(): void {
-    if (!this.buffer.length || this.closed) return;
-    writeSync(this.fd, this.buffer.join(''));
+    if (!this.buffer.length || this.closed || this.failed) return;
+    try {
+      writeSync(this.fd, this.buffer.join(''));
+      fdatasyncSync(this.fd);
+    } catch (e) {
+      this.failed = true;
+      this.onFailure(ownFileError(this.path, e));
+    }
     this.buffer = [];
-    fdatasyncSync(this.fd);
   }
 
   close(): void {
@@ -84,4 +107,10 @@ export class JournalWriter {
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+function endsWithNewline(fd: number, size: number): boolean {
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  return last[0] === 0x0a;
 }

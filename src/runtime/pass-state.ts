@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { PassCounts, TenantOutcome } from '../sync/counts';
 import type { PassJournal } from '../sync/ports';
 import type { PassIdentity, RunState } from '../sync/run-decision';
+import type { OwnFileError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
+import { removeUnlessFile } from './own-files';
 import { JOURNAL_FILE, JournalWriter, readJournal } from './pass-journal';
 import { lastSuccessAt, PassRecord, type LastPass, type PassEnding } from './pass-record';
 
@@ -60,15 +62,20 @@ export class PassStateStore {
     return last;
   }
 
-  /** Starts a fresh pass for `identity`, or continues `resume`, and opens its journal. */
-  open(identity: Required<PassIdentity>, startedAt: Date, resume?: PassHeader): RunningPass {
+  /**
+   * Starts a fresh pass for `identity`, or continues `resume`, and opens its journal. A journal write
+   * that fails later goes to `onJournalFailure`.
+   */
+  open(identity: Required<PassIdentity>, startedAt: Date, resume: PassHeader | undefined, onJournalFailure: (error: OwnFileError) => void): RunningPass {
     const header: PassHeader = resume
       ? { ...resume, runs: resume.runs + 1 }
       : { version: 1, appId: identity.appId, tenantType: identity.tenantType, startedAt: startedAt.toISOString(), activeMs: 0, runs: 1 };
-    if (!resume) rmSync(this.path(JOURNAL_FILE), { force: true });
-    writeFileAtomic(this.path(PASS_FILE), JSON.stringify(header));
+    if (!resume) rmSync(this.path(JOURNAL_FILE), { force: true, recursive: true });
+    this.writeHeader(header);
     const record = resume ? readJournal(this.path(JOURNAL_FILE), this.warn) : new PassRecord();
-    return new RunningPass(this, header, record, startedAt.getTime());
+    // What readJournal could not read as a file (a folder in its place) it has warned about; clear it.
+    removeUnlessFile(this.path(JOURNAL_FILE));
+    return new RunningPass(this, header, record, startedAt.getTime(), new JournalWriter(this.path(JOURNAL_FILE), onJournalFailure));
   }
 
   path(name: string): string {
@@ -77,16 +84,19 @@ export class PassStateStore {
 
   /** Forgets the unfinished pass. */
   discard(): void {
-    rmSync(this.path(PASS_FILE), { force: true });
-    rmSync(this.path(JOURNAL_FILE), { force: true });
+    // recursive: a state file found as a folder is damaged state too, and goes the same way.
+    rmSync(this.path(PASS_FILE), { force: true, recursive: true });
+    rmSync(this.path(JOURNAL_FILE), { force: true, recursive: true });
   }
 
   writeHeader(header: PassHeader): void {
+    removeUnlessFile(this.path(PASS_FILE));
     writeFileAtomic(this.path(PASS_FILE), JSON.stringify(header));
   }
 
   /** Records `last` as the last finished pass and forgets its journal. */
   writeLastPass(last: LastPass): void {
+    removeUnlessFile(this.path(LAST_PASS_FILE));
     writeFileAtomic(this.path(LAST_PASS_FILE), JSON.stringify(last));
     this.discard();
   }
@@ -111,7 +121,6 @@ export class PassStateStore {
 
 /** The pass this run works on: its record in memory, its journal on disk. */
 export class RunningPass implements PassJournal {
-  private readonly journal: JournalWriter;
   /** What earlier runs of this pass had done when this run started. */
   readonly prior: PassCounts;
 
@@ -120,9 +129,9 @@ export class RunningPass implements PassJournal {
     readonly header: PassHeader,
     private readonly record: PassRecord,
     private readonly runStartedAt: number,
+    private readonly journal: JournalWriter,
   ) {
     this.prior = record.counts();
-    this.journal = new JournalWriter(store.path(JOURNAL_FILE));
   }
 
   get resumed(): boolean {

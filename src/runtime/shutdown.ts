@@ -17,3 +17,23 @@ export function trapSignals(first: (signal: Signal) => void, second: (signal: Si
     process.off('SIGINT', handler);
   };
 }
+
+/**
+ * Asks a pass to stop starting tenants, for the first of two reasons: a signal, or one of our errors
+ * that makes going on pointless (a file of ours that cannot be written). The pass reads the reason
+ * from `signal.reason`; the first one given stays.
+ */
+export class RunStop {
+  private readonly controller = new AbortController();
+  bySignal: Signal | undefined;
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  because(reason: Signal | Error): void {
+    if (this.controller.signal.aborted) return;
+    if (typeof reason === 'string') this.bySignal = reason;
+    this.controller.abort(typeof reason === 'string' ? undefined : reason);
+  }
+}

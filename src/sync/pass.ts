@@ -26,7 +26,10 @@ export interface PassDeps {
   controllerFor(instance: Instance, token: InstanceToken): TenantController;
   events?: PassEvents;
   journal?: PassJournal;
-  /** Raised to stop starting tenants; those in flight finish. */
+  /**
+   * Raised to stop starting tenants; those in flight finish. Its reason says why: one of our errors
+   * (a file of the host's own that cannot be written), or anything else for a signal.
+   */
   stop?: AbortSignal;
   /** The number of tenants to run at once, read before each tenant; defaults to the option. */
   concurrency?: () => number;
@@ -42,8 +45,8 @@ export interface PassResult extends PassCounts {
   instances: number;
   tokenRefreshes: number;
   instanceFailures: InstanceFailure[];
-  /** Set when the pass ended early: a stop signal, or a controller that kept failing. */
-  interruptedBy?: 'signal' | ControllerDownError;
+  /** Set when the pass ended early: a stop signal, a controller that kept failing, or the stop's own reason. */
+  interruptedBy?: 'signal' | BacksyncError;
 }
 
 export async function runPass(options: PassOptions, deps: PassDeps): Promise<PassResult> {
@@ -116,7 +119,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     events.instanceFinished?.(instance, diffCounts(before, result));
   }
   if (health.down) result.interruptedBy = health.down;
-  else if (deps.stop?.aborted) result.interruptedBy = 'signal';
+  else if (deps.stop?.aborted) result.interruptedBy = deps.stop.reason instanceof BacksyncError ? deps.stop.reason : 'signal';
   else for (const f of failedByController) deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message, f.lastSync);
   return result;
 }

@@ -59,8 +59,14 @@ test('a pass stopped midway is in progress until the run that resumes it finishe
   assert.equal(done['o365_backsync_last_pass_tenants{outcome="synced"}'], 100);
 });
 
-test('a metrics file that cannot be written is a warning in the log; the run still succeeds', async () => {
+test('a metrics file that cannot be written ends the run with exit 4 and one line naming it', async () => {
   const { w, run } = await setup({ instances: 1, tenantsPerInstance: 3 }, { METRICS_FILE: '/nonexistent/folder/o365-backsync.prom' });
+  const result = await run(['sync']);
+  assert.equal(result.code, 4);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /^o365-backsync: cannot write \/nonexistent\/folder\/o365-backsync\.prom: ENOENT\n$/);
+  assert.ok(w.log().some((l) => l.msg === 'pass failed' && l.code === 'OBS_ERR_OWN_FILE'));
+});
   const result = await run(['sync']);
   assert.deepEqual({ code: result.code, out: result.stdout + result.stderr }, { code: 0, out: '' });
   const warning = w.log().find((l) => l.msg === 'cannot write the metrics file /nonexistent/folder/o365-backsync.prom');

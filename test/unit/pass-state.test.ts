@@ -5,6 +5,11 @@ import { test } from 'node:test';
 import { JOURNAL_FILE, LAST_PASS_FILE, PASS_FILE, PassStateStore, type PassHeader } from '../../src/runtime/pass-state';
 import { scratchDir } from '../tmp';
 
+/** These tests write to a healthy disk: a journal failure here is a failure of the test. */
+const journalMustNotFail = (e: Error): never => {
+  throw e;
+};
+
 const PASS_FOR = { appId: 41, tenantType: 'http://www.parallels.com/Office365/Tenant/2.0' };
 
 /** The unfinished pass's header, which these tests expect to be there and whole. */
@@ -23,7 +28,7 @@ function store() {
 test('a fresh pass journals completions; a resumed one knows them and counts them', () => {
   const { dir, store: s } = store();
   assert.equal(s.unfinished(), undefined);
-  const first = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'));
+  const first = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
   assert.equal(first.resumed, false);
   first.recordDone(1001, 'a', 'synced');
   first.recordDone(1001, 'b', 'failed', 'Office 365 rejected the request');
@@ -34,7 +39,7 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
 
   const header = headerOf(s);
   assert.deepEqual({ appId: header.appId, tenantType: header.tenantType, activeMs: header.activeMs, runs: header.runs }, { ...PASS_FOR, activeMs: 10_000, runs: 1 });
-  const second = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), header);
+  const second = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), header, journalMustNotFail);
   assert.equal(second.resumed, true);
   assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b') && second.isDone(1002, 'c'));
   assert.equal(second.isDone(1002, 'a'), false);
@@ -53,7 +58,7 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
 
 test('completions reach the disk within a fraction of a second, without a clean stop', async () => {
   const { dir, store: s } = store();
-  const pass = s.open(PASS_FOR, new Date());
+  const pass = s.open(PASS_FOR, new Date(), undefined, journalMustNotFail);
   pass.recordDone(1001, 'a', 'synced');
   assert.equal(readFileSync(join(dir, JOURNAL_FILE), 'utf8'), '');
   // The timer writes every 200 ms; on a loaded machine give it up to a second.
@@ -80,7 +85,7 @@ test('a pass file written before the tenant type was recorded still reads, witho
   writeFileSync(join(dir, PASS_FILE), '{"version":1,"appId":41,"startedAt":"2026-11-27T06:00:00.000Z","activeMs":5,"runs":2}');
   const header = headerOf(s);
   assert.deepEqual({ appId: header.appId, tenantType: header.tenantType, runs: header.runs }, { appId: 41, tenantType: undefined, runs: 2 });
-  const resumed = s.open(PASS_FOR, new Date(), header);
+  const resumed = s.open(PASS_FOR, new Date(), header, journalMustNotFail);
   assert.equal(resumed.resumed, true);
   resumed.suspend();
   assert.equal(headerOf(s).tenantType, undefined, 'a resumed pass keeps the identity it was started with');
@@ -88,12 +93,12 @@ test('a pass file written before the tenant type was recorded still reads, witho
 
 test('a journal cut short by a kill loses only the damaged line', () => {
   const { dir, warnings, store: s } = store();
-  const pass = s.open(PASS_FOR, new Date());
+  const pass = s.open(PASS_FOR, new Date(), undefined, journalMustNotFail);
   pass.recordDone(1, 'a', 'synced');
   pass.recordDone(1, 'b', 'synced');
   pass.suspend();
   appendFileSync(join(dir, JOURNAL_FILE), '{"i":1,"t":"c","o":"syn');
-  const resumed = s.open(PASS_FOR, new Date(), headerOf(s));
+  const resumed = s.open(PASS_FOR, new Date(), headerOf(s), journalMustNotFail);
   assert.ok(resumed.isDone(1, 'a') && resumed.isDone(1, 'b'));
   assert.equal(resumed.isDone(1, 'c'), false);
   assert.match(warnings.join('\n'), /1 damaged line/);
@@ -110,7 +115,7 @@ test('a damaged last-pass file is treated as absent', () => {
 test('onlookers read the unfinished pass and its progress without changing anything', () => {
   const { dir, store: s } = store();
   assert.equal(s.unfinished(), undefined);
-  const pass = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'));
+  const pass = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
   pass.recordDone(1001, 'a', 'synced');
   pass.recordDone(1001, 'b', 'failed', 'no');
   pass.flush();
@@ -124,11 +129,11 @@ test('onlookers read the unfinished pass and its progress without changing anyth
 
 test('the last complete pass is remembered across passes that did not reach every instance', () => {
   const { store: s } = store();
-  const complete = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z')).finish({ instances: 2, tokenRefreshes: 0, complete: true }, Date.parse('2026-11-27T06:01:00Z'));
+  const complete = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: true }, Date.parse('2026-11-27T06:01:00Z'));
   assert.equal(complete.lastCompleteAt, '2026-11-27T06:01:00.000Z');
-  const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z')).finish({ instances: 2, tokenRefreshes: 0, complete: false }, Date.parse('2026-11-27T07:01:00Z'));
+  const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: false }, Date.parse('2026-11-27T07:01:00Z'));
   assert.equal(partial.lastCompleteAt, '2026-11-27T06:01:00.000Z');
-  const first = store().store.open(PASS_FOR, new Date()).finish({ instances: 1, tokenRefreshes: 0, complete: false });
+  const first = store().store.open(PASS_FOR, new Date(), undefined, journalMustNotFail).finish({ instances: 1, tokenRefreshes: 0, complete: false });
   assert.equal('lastCompleteAt' in first, false);
 });
 
@@ -136,7 +141,7 @@ test('a last-pass file from before lastCompleteAt was recorded still carries its
   const { dir, store: s } = store();
   const old = { startedAt: '2026-11-27T05:00:00.000Z', finishedAt: '2026-11-27T05:01:00.000Z', durationMs: 60_000, complete: true };
   writeFileSync(join(dir, LAST_PASS_FILE), JSON.stringify({ ...old, tenants: 1, synced: 1, failed: 0, skipped: 0, instances: 1, tokenRefreshes: 0, failures: [], failuresOmitted: 0 }));
-  const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z')).finish({ instances: 2, tokenRefreshes: 0, complete: false });
+  const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: false });
   assert.equal(partial.lastCompleteAt, old.finishedAt);
 });
 

@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import type { Config } from '../runtime/config';
+import type { RunLog } from '../runtime/logger';
+import type { RunningPass } from '../runtime/pass-state';
+import type { SecretScrubber } from '../runtime/secrets';
+import type { TraceFile } from '../runtime/trace-file';
+import { type RunStop, trapSignals } from '../runtime/shutdown';
+import { fanOut } from '../sync/events';
+import type { PassResult } from '../sync/pass';
+import { TenantTargets } from '../sync/targeted';
+import { exitCodeForRun, exitCodeForSignal } from './exit-codes';
+import { passLog } from './pass-log';
+import type { PassProgress } from './progress';
+import { reportPass } from './report';
+
+/** What `sync` flags and settings a run carries into its pass. */
+export interface SyncFlags {
+  envFile?: string;
+  json?: boolean;
+  dryRun?: boolean;
+  force?: boolean;
+  concurrency?: string;
+  /** Parsed by their argParsers (flags.ts). */
+  instance?: number[];
+  tenant?: string[];
+  logDir?: string;
+  stateDir?: string;
+  metricsFile?: string;
+  trace?: string;
+}
+
+export interface SyncRun {
+  /** Raised by a signal, or by a file of ours that cannot be written (the log, the journal). */
+  stop: RunStop;
+  config: Config;
+  log: RunLog;
+  logger: Logger;
+  scrubber: SecretScrubber;
+  /** --trace: the HAR file every exchange goes to; it closes itself when the process exits. */
+  trace?: TraceFile;
+  flags: SyncFlags;
+  /** Live progress on the terminal: interactive runs only. */
+  progress?: PassProgress;
+  startedAt: Date;
+  say(line: string): void;
+}
+
+/**
+ * The pass of a `sync` run, once the lock is held and the decision made: signals trapped, the network
+ * stack loaded, the pass run, its state saved (suspended for the next run, or finished), and the
+ * outcome reported. Returns the exit code.
+ */
+export async function runSyncPass(run: SyncRun, running: RunningPass | undefined): Promise<number> {
+  const { logger, stop } = run;
+  // Trapped until the run's very end: a SIGTERM while the state is saved must not end it by default.
+  const untrap = trapSignals(
+    (signal) => {
+      logger.info({ signal }, `${signal} received: finishing the tenants in flight, then saving state`);
+      stop.because(signal);
+    },
+    (signal) => {
+      logger.warn({ signal }, `second ${signal}: exiting now; the journal is saved and the next run resumes`);
+      running?.flush();
+      run.log.flush();
+      process.exit(exitCodeForSignal(signal));
+    },
+  );
+  try {
+    return await passAndEnding(run, running);
+  } finally {
+    untrap();
+  }
+}
+
+async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Promise<number> {
+  const { config, logger, flags, stop } = run;
+  const dryRun = flags.dryRun === true;
+  logger.info(
+    { appId: config.officeAppId, dryRun, concurrency: config.concurrency, instances: flags.instance, resumed: running?.resumed ?? false, passStartedAt: running?.header.startedAt },
+    running?.resumed ? 'pass resumed' : 'pass started',
+  );
+  // The network stack loads only now that a pass will really run.
+  const { connect } = require('./clients') as typeof import('./clients');
+  const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
+  (require('../runtime/heap-settings') as typeof import('../runtime/heap-settings')).settleHeapForPass();
+  const clients = connect(config, run.scrubber, logger, stop.signal, run.trace);
+  const targets = flags.tenant?.length ? new TenantTargets(flags.tenant) : undefined;
+  let result: PassResult;
+  try {
+    result = await runPass(
+      {
+        appId: config.officeAppId,
+        concurrency: config.concurrency,
+        dryRun,
+        tokenRefreshEvery: config.tokenRefreshEvery,
+        tokenMaxAgeMs: config.tokenMaxAgeMs,
+        maxConsecutiveFailures: config.maxConsecutiveFailures,
+        instances: flags.instance,
+      },
+      {
+        directory: clients.directory,
+        controllerFor: targets ? targets.controllerFor(clients.controllerFor) : clients.controllerFor,
+        events: fanOut(passLog(logger), run.progress?.events, { resyncAnswered: () => clients.limiter.succeeded() }),
+        // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
+        journal: running && {
+          isDone: (instanceId, tenantId) => running.isDone(instanceId, tenantId),
+          recordDone: (instanceId, tenantId, outcome, message, lastSync) => running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message), lastSync),
+        },
+        stop: stop.signal,
+        concurrency: () => clients.limiter.current,
+      },
+    );
+  } catch (e) {
+    running?.suspend();
+    throw e;
+  } finally {
+    run.progress?.stop();
+    await clients.close();
+  }
+
+  if (result.interruptedBy) running?.suspend();
+  else running?.finish({ instances: result.instances, tokenRefreshes: result.tokenRefreshes, complete: result.instanceFailures.length === 0 });
+  result.alreadyDone = running?.prior.tenants ?? 0;
+  const unresolved = targets?.unresolved() ?? [];
+  for (const u of unresolved) logger.warn(u, 'tenant not resynced');
+  const exitCode = exitCodeForRun(result, stop.bySignal, unresolved.length);
+  reportPass({ ...run, logPath: run.log.path, json: flags.json === true, dryRun }, result, exitCode, unresolved);
+  return exitCode;
+}
+
