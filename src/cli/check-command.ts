@@ -8,6 +8,7 @@ import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
 import type { Authorized, Instance, InstanceToken, TenantController } from '../sync/ports';
 import { connect, controllerUrl, type Clients } from './clients';
+import { printable } from './terminal-text';
 import { EXIT } from './exit-codes';
 
 export interface CheckFlags {
@@ -28,7 +29,7 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
   let failed = false;
   const line = (outcome: Outcome, step: string, detail: string): void => {
     if (outcome === 'FAIL') failed = true;
-    process.stdout.write(scrubber.scrub(`${outcome.padEnd(4)} ${step}: ${detail}\n`));
+    process.stdout.write(printable(scrubber.scrub(`${outcome.padEnd(4)} ${step}: ${detail}\n`)));
   };
 
   let config: Config;

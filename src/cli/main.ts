@@ -1,4 +1,5 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
+import { printable, quietOnClosedOutput } from './terminal-text';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { instanceIdFlag, tenantIdFlag } from './flags';
 import type { SetupKind } from './setup-files';
@@ -76,6 +77,7 @@ export function buildProgram(): Command {
 }
 
 export async function run(argv = process.argv): Promise<void> {
+  quietOnClosedOutput();
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
@@ -85,7 +87,7 @@ export async function run(argv = process.argv): Promise<void> {
     }
     // A flag's own parser refused its value (flags.ts), or a bug.
     const code = exitCodeFor(e);
-    process.stderr.write(`o365-backsync: ${code === EXIT.internal ? 'internal error: ' : ''}${(e as Error).message}\n`);
+    process.stderr.write(`o365-backsync: ${code === EXIT.internal ? 'internal error: ' : ''}${printable((e as Error).message)}\n`);
     process.exitCode = code;
   }
 }

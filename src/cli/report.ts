@@ -4,6 +4,7 @@ import type { PassCounts } from '../sync/counts';
 import type { PassResult } from '../sync/pass';
 import type { UnresolvedTenant } from '../sync/targeted';
 import { EXIT } from './exit-codes';
+import { printable } from './terminal-text';
 import { errorCode } from './pass-log';
 
 /**
@@ -28,7 +29,7 @@ export function reportPass(to: ReportTarget, result: PassResult, exitCode: numbe
   };
   to.logger.info(summary, 'pass finished');
   if (to.json) process.stdout.write(`${to.scrubber.scrub(JSON.stringify(summary))}\n`);
-  else if (process.stdout.isTTY) process.stdout.write(`${to.scrubber.scrub(formatSummary(summary, to.logPath))}\n`);
+  else if (process.stdout.isTTY) process.stdout.write(`${printable(to.scrubber.scrub(formatSummary(summary, to.logPath)))}\n`);
   if (exitCode !== EXIT.ok && !process.stdout.isTTY) to.say(problemLine(result, unresolved, to.logPath));
 }
 

@@ -8,6 +8,7 @@ import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
 import { AUTO_INTERVAL_FACTOR, intervalMs } from '../sync/pacing';
 import { decideRun, describeDiscard, type RunDecision } from '../sync/run-decision';
+import { printable } from './terminal-text';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { duration } from './human';
 
@@ -55,10 +56,10 @@ export async function statusCommand(flags: StatusFlags): Promise<number> {
     const config = loadConfig({ scope: 'local', envFile: flags.envFile, flags: { STATE_DIR: flags.stateDir } });
     status = await readStatus(config);
   } catch (e) {
-    process.stderr.write(`o365-backsync: ${(e as Error).message}\n`);
+    process.stderr.write(`o365-backsync: ${printable((e as Error).message)}\n`);
     return exitCodeFor(e);
   }
-  process.stdout.write(flags.json ? `${JSON.stringify(status)}\n` : `${formatStatus(status)}\n`);
+  process.stdout.write(flags.json ? `${JSON.stringify(status)}\n` : `${printable(formatStatus(status))}\n`);
   return EXIT.ok;
 }
 

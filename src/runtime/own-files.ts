@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, openSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { OwnFileError } from '../errors';
 import { join } from 'node:path';
 
@@ -9,7 +9,7 @@ import { join } from 'node:path';
  * no open follows a symlink (O_NOFOLLOW answers ELOOP), and a temporary file is created exclusively
  * under a name nobody can guess, so nobody can plant a link there first.
  */
-const { O_RDWR, O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_NOFOLLOW } = constants;
+const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_NOFOLLOW } = constants;
 
 /** Opens `path` for appending (and reading back), creating it with `mode`; a symlink there is refused (ELOOP). */
 export function openForAppend(path: string, mode: number): number {
@@ -36,6 +36,16 @@ export function removeUnlessFile(path: string): boolean {
   if (isFile) return false;
   rmSync(path, { recursive: true, force: true });
   return true;
+}
+
+/** Reads one of our files, never through a symlink (ELOOP), so nobody can feed a run forged state. */
+export function readOwnFile(path: string): string {
+  const fd = openSync(path, O_RDONLY | O_NOFOLLOW);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Creates a fresh temporary file beside `path` and opens it for writing. */

@@ -1,6 +1,6 @@
-import { closeSync, fdatasyncSync, fstatSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, readSync, writeSync } from 'node:fs';
 import type { OwnFileError } from '../errors';
-import { openForAppend, ownFileError } from './own-files';
+import { openForAppend, ownFileError, readOwnFile } from './own-files';
 import { PassRecord, type DoneOutcome } from './pass-record';
 
 /**
@@ -27,7 +27,7 @@ export function readJournal(path: string, warn: (message: string) => void): Pass
   const record = new PassRecord();
   let text = '';
   try {
-    text = readFileSync(path, 'utf8');
+    text = readOwnFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warn(`cannot read ${path}: ${(e as Error).message}; resuming without it`);
     return record;

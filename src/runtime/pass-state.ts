@@ -1,11 +1,11 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PassCounts, TenantOutcome } from '../sync/counts';
 import type { PassJournal } from '../sync/ports';
 import type { PassIdentity, RunState } from '../sync/run-decision';
 import type { OwnFileError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
-import { removeUnlessFile } from './own-files';
+import { readOwnFile, removeUnlessFile } from './own-files';
 import { JOURNAL_FILE, JournalWriter, readJournal } from './pass-journal';
 import { lastSuccessAt, PassRecord, type LastPass, type PassEnding } from './pass-record';
 
@@ -105,7 +105,7 @@ export class PassStateStore {
   private readJson<T>(name: string): T | undefined | null {
     let text: string;
     try {
-      text = readFileSync(this.path(name), 'utf8');
+      text = readOwnFile(this.path(name));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       return null;

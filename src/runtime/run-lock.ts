@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
-import { folderExposure, removeStaleTemps } from './own-files';
+import { folderExposure, readOwnFile, removeStaleTemps } from './own-files';
 
 /**
  * One run at a time per STATE_DIR. The lock is an OS object, not a file: a Unix socket bound in
@@ -80,7 +80,7 @@ function lockName(folder: string): string {
 
 function readHolder(folder: string): LockHolder | undefined {
   try {
-    const h = JSON.parse(readFileSync(join(folder, HOLDER_FILE), 'utf8')) as LockHolder;
+    const h = JSON.parse(readOwnFile(join(folder, HOLDER_FILE))) as LockHolder;
     return typeof h.pid === 'number' && typeof h.startedAt === 'string' ? h : undefined;
   } catch {
     return undefined;

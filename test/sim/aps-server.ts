@@ -190,6 +190,8 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
       return notFound(res, tenant.id);
     case 'echoToken':
       return sendError(res, 500, 'APS::Hosting::Exception', `Token ${token} may not synchronize tenant ${tenant.id}`, 'error');
+    case 'terminalEscapes':
+      return sendError(res, 500, 'APS::Hosting::Exception', `\u001b]0;pwned\u0007\u001b[2J\u001b[31mtenant ${tenant.id} is on fire\u001b[0m`, 'error');
     case 'transient503':
       faults.delete(tenant.id); // only the first resync fails
       return sendHtml(res, 503, 'Service Temporarily Unavailable');

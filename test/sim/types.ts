@@ -8,7 +8,8 @@ export type TenantFault =
   | 'hang' // resync request never answered (socket kept open until the client gives up or the sim closes)
   | 'transient503' // first resync answers 503 with an HTML body (proxy page), later ones behave normally
   | 'reportFailure' // `synchronize` answers 200 with a report whose AllUpdatesSucceeded is false
-  | 'echoToken'; // 500 JSON whose message quotes the APS-Token the request carried (a careless controller)
+  | 'echoToken' // 500 JSON whose message quotes the APS-Token the request carried (a careless controller)
+  | 'terminalEscapes'; // 500 JSON whose message holds ESC and BEL sequences (retitle the terminal, clear the screen)
 
 /** What is wrong with a tenant list page (every page from `fromOffset` on, except as noted; see setListingFault). */
 export type ListingFault =

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import type { Simulator } from '../sim';
+import { missing } from '../tools';
+import { CLI, runCliOnTerminal, simulatorSetup, summaryOf, until } from './harness';
+
+/**
+ * What a run does when this host, not the remote, is the trouble: full disks under LOG_DIR and
+ * STATE_DIR, links planted where its files go, folders others can write, state files that are
+ * folders, remote words that would drive a terminal, and a reader that goes away.
+ */
+const setup = simulatorSetup();
+const succeeded = (sim: Simulator) => sim.stats.resyncSucceeded.size;
+const isRoot = process.getuid?.() === 0;
+
+/** A small tmpfs at `dir` (mode 0700, as a run's folders are), unmounted when the test ends; a reason when there cannot be one. */
+function smallDisk(t: TestContext, dir: string): string | undefined {
+  if (!isRoot) return 'mounting a tmpfs needs root';
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return 'this machine does not let a test mount a tmpfs';
+  }
+  t.after(() => execFileSync('umount', ['-l', dir]));
+  return undefined;
+}
+
+/** Fills the disk under `dir` to the last byte, then gives back `leave` bytes. */
+function fill(dir: string, leave = 0): void {
+  const filler = join(dir, 'filler');
+  const chunk = Buffer.alloc(4096, 1);
+  try {
+    for (;;) appendFileSync(filler, chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  }
+  if (leave) truncateSync(filler, Math.max(0, lstatSync(filler).size - leave));
+}
+
+test('a full LOG_DIR: the run stops by itself with exit 4 and one line, and the next run with room resumes', async (t) => {
+  const { sim, w, start, run } = await setup(
+    { instances: 1, tenantsPerInstance: 300, latencyMs: 20 },
+    { SYNC_CONCURRENCY: '2', LOG_LEVEL: 'debug', TOKEN_REFRESH_EVERY: '5' },
+  );
+  const reason = smallDisk(t, w.logDir);
+  if (reason) return t.skip(reason);
+  fill(w.logDir, 64 * 1024);
+  const first = start(['sync', '--json']);
+  await until(() => succeeded(sim) >= 40);
+  fill(w.logDir);
+  const startedAt = Date.now();
+  const stopped = await first.done;
+  assert.ok(Date.now() - startedAt < 20_000, 'ended by itself within 20 s');
+  assert.equal(stopped.code, 4, stopped.stderr);
+  assert.match(stopped.stderr, new RegExp(`^o365-backsync: cannot write ${w.logDir}/o365-backsync\\.log: ENOSPC \\(no space left on the device\\)\\n$`));
+  assert.ok(succeeded(sim) < 300, 'it stopped starting tenants');
+  assert.ok(existsSync(join(w.stateDir, 'pass.json')), 'the pass is kept for the next run');
+
+  rmSync(join(w.logDir, 'filler'));
+  const resumed = await run(['sync', '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.ok((summaryOf(resumed).alreadyDone as number) > 0, 'resumed, not restarted');
+  for (const tenant of sim.readyTenants()) assert.ok((sim.stats.resyncSucceeded.get(tenant.id) ?? 0) >= 1, tenant.id);
+});
+
+test('a full STATE_DIR: the journal write fails, the run stops with exit 4 and one line, and the next run with room resumes', async (t) => {
+  const { sim, w, start, run } = await setup({ instances: 1, tenantsPerInstance: 300, latencyMs: 20 }, { SYNC_CONCURRENCY: '2' });
+  const reason = smallDisk(t, w.stateDir);
+  if (reason) return t.skip(reason);
+  fill(w.stateDir, 64 * 1024);
+  const first = start(['sync', '--json']);
+  await until(() => succeeded(sim) >= 40);
+  fill(w.stateDir);
+  const startedAt = Date.now();
+  const stopped = await first.done;
+  assert.ok(Date.now() - startedAt < 20_000, 'ended by itself within 20 s');
+  assert.equal(stopped.code, 4, stopped.stderr);
+  assert.match(stopped.stderr, new RegExp(`^o365-backsync: cannot write ${w.stateDir}/[a-z.-]+: ENOSPC \\(no space left on the device\\)\\n$`));
+  assert.ok(succeeded(sim) < 300, 'it stopped starting tenants');
+
+  rmSync(join(w.stateDir, 'filler'));
+  const resumed = await run(['sync', '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.ok((summaryOf(resumed).alreadyDone as number) > 0, 'resumed, not restarted');
+  for (const tenant of sim.readyTenants()) assert.ok((sim.stats.resyncSucceeded.get(tenant.id) ?? 0) >= 1, tenant.id);
+});
+
+/** A file someone wants a root run to overwrite. */
+function victim(dir: string): string {
+  const path = join(dir, 'victim');
+  writeFileSync(path, 'precious\n');
+  return path;
+}
+
+test('a symlink at the log file: refused with exit 2 and one line; the target is never written', async () => {
+  const { w, run } = await setup({ instances: 1, tenantsPerInstance: 3 });
+  mkdirSync(w.logDir, { recursive: true });
+  const target = victim(w.cwd);
+  symlinkSync(target, join(w.logDir, 'o365-backsync.log'));
+  const result = await run(['sync']);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^o365-backsync: LOG_DIR: cannot write the log file .*: ELOOP \(it is a symbolic link, which this tool never follows\)\n$/);
+  assert.equal(readFileSync(target, 'utf8'), 'precious\n');
+});
+
+test('symlinks at the journal, last-pass.json and the metrics file: each is replaced or refused, its target never written', async () => {
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 6 });
+  const metricsFile = join(w.cwd, 'metrics.prom');
+  mkdirSync(w.stateDir, { recursive: true, mode: 0o700 });
+  const targets = ['journal', 'last-pass', 'metrics'].map((name) => {
+    const path = join(w.cwd, name);
+    writeFileSync(path, 'precious\n');
+    return path;
+  });
+  // A pass in progress, so the run resumes it and reads and appends to the journal.
+  writeFileSync(join(w.stateDir, 'pass.json'), JSON.stringify({ version: 1, appId: sim.appId, startedAt: new Date().toISOString(), activeMs: 0, runs: 1 }), { mode: 0o600 });
+  symlinkSync(targets[0]!, join(w.stateDir, 'journal.ndjson'));
+  symlinkSync(targets[1]!, join(w.stateDir, 'last-pass.json'));
+  symlinkSync(targets[2]!, metricsFile);
+  const result = await run(['sync', '--json'], { METRICS_FILE: metricsFile });
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(summaryOf(result).synced, 6);
+  for (const target of targets) assert.equal(readFileSync(target, 'utf8'), 'precious\n', target);
+  assert.equal(lstatSync(join(w.stateDir, 'last-pass.json')).isFile(), true);
+  assert.equal(lstatSync(metricsFile).isFile(), true);
+});
+
+test('a STATE_DIR that others can write is refused with exit 2, naming it and the fix; no network call', async () => {
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 3 });
+  mkdirSync(w.stateDir, { recursive: true });
+  chmodSync(w.stateDir, 0o777);
+  const result = await run(['sync']);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^o365-backsync: STATE_DIR: .* can be written by group or others \(mode 0777\); .*chmod 700 it/);
+  assert.equal(sim.stats.requests + sim.stats.oaCalls.length, 0);
+});
+
+test('state files that are folders: a warning and a fresh pass, not a crash; stale temp files are cleared', async () => {
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 5 });
+  for (const name of ['pass.json', 'journal.ndjson', 'last-pass.json']) mkdirSync(join(w.stateDir, name, 'inner'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(w.stateDir, 'pass.json.4242.tmp'), '');
+  writeFileSync(join(w.stateDir, 'last-pass.json.0a1b2c3d4e5f6a7b.tmp'), '');
+  const result = await run(['sync', '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(summaryOf(result).synced, 5);
+  assert.equal(succeeded(sim), 5);
+  assert.ok(w.log().some((l) => l.level === 40 && /pass\.json .*damaged/.test(String(l.msg))));
+  assert.deepEqual(readdirSync(w.stateDir).sort(), ['last-pass.json']);
+  assert.equal(lstatSync(join(w.stateDir, 'last-pass.json')).isFile(), true);
+});
+
+test('ESC and BEL in a controller message never reach a terminal, stderr or status', { skip: missing('script') }, async () => {
+  const { sim, w, env } = await setup({ instances: 1, tenantsPerInstance: 4 });
+  sim.setFault(sim.instances[0]!.tenants[1]!.id, 'terminalEscapes');
+  const onTerminal = await runCliOnTerminal(['sync'], env, w.cwd);
+  assert.equal(onTerminal.code, 1, onTerminal.stdout);
+  const status = spawnSync(CLI, ['status'], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: w.cwd, encoding: 'utf8' });
+  const cron = spawnSync(CLI, ['sync', '--force'], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: w.cwd, encoding: 'utf8' });
+  for (const [where, text] of [['terminal', onTerminal.stdout], ['status', status.stdout], ['cron stderr', cron.stderr]] as const) {
+    assert.ok(!/[\u0007]|\u001b\]|\u001b\[2J/.test(text), `a control sequence reached ${where}: ${JSON.stringify(text)}`);
+  }
+  assert.match(onTerminal.stdout, /\\x1b\]0;pwned\\x07/, 'the words are shown, escaped');
+  assert.match(status.stdout, /\\x1b\]0;pwned\\x07/);
+});
+
+test('a reader that closes the pipe: output stops quietly, no stack, the exit code is the run\'s own', async () => {
+  const { env, w } = await setup({ instances: 1, tenantsPerInstance: 3 });
+  const result = spawnSync('bash', ['-c', `"${CLI}" check | true; echo "exit \${PIPESTATUS[0]}" >&2`], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: w.cwd, encoding: 'utf8' });
+  assert.equal(result.stderr, 'exit 0\n');
+});
