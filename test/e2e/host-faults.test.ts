@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Simulator } from '../sim';
 import { missing } from '../tools';
-import { CLI, runCliOnTerminal, simulatorSetup, summaryOf, until } from './harness';
+import { CLI, runCli, runCliOnTerminal, simulatorSetup, summaryOf, until } from './harness';
 
 /**
  * What a run does when this host, not the remote, is the trouble: full disks under LOG_DIR and
@@ -158,8 +158,10 @@ test('ESC and BEL in a controller message never reach a terminal, stderr or stat
   sim.setFault(sim.instances[0]!.tenants[1]!.id, 'terminalEscapes');
   const onTerminal = await runCliOnTerminal(['sync'], env, w.cwd);
   assert.equal(onTerminal.code, 1, onTerminal.stdout);
-  const status = spawnSync(CLI, ['status'], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: w.cwd, encoding: 'utf8' });
-  const cron = spawnSync(CLI, ['sync', '--force'], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: w.cwd, encoding: 'utf8' });
+  const status = await runCli(['status'], env, w.cwd);
+  // The simulator runs in this process: the CLI must be waited for without blocking it.
+  const cron = await runCli(['sync', '--force'], { ...env, LOG_LEVEL: 'warn' }, w.cwd);
+  assert.equal(cron.code, 1, cron.stderr);
   for (const [where, text] of [['terminal', onTerminal.stdout], ['status', status.stdout], ['cron stderr', cron.stderr]] as const) {
     assert.ok(!/[\u0007]|\u001b\]|\u001b\[2J/.test(text), `a control sequence reached ${where}: ${JSON.stringify(text)}`);
   }
@@ -169,6 +171,11 @@ test('ESC and BEL in a controller message never reach a terminal, stderr or stat
 
 test('a reader that closes the pipe: output stops quietly, no stack, the exit code is the run\'s own', async () => {
   const { env, w } = await setup({ instances: 1, tenantsPerInstance: 3 });
-  const result = spawnSync('bash', ['-c', `"${CLI}" check | true; echo "exit \${PIPESTATUS[0]}" >&2`], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: w.cwd, encoding: 'utf8' });
-  assert.equal(result.stderr, 'exit 0\n');
+  // `true` exits without reading, so every line check prints meets a closed pipe.
+  const script = `"${CLI}" check | true; echo "exit \${PIPESTATUS[0]}" >&2`;
+  const child = spawn('bash', ['--noprofile', '--norc', '-c', script], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, cwd: w.cwd });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(stderr, 'exit 0\n');
 });

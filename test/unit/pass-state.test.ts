@@ -147,11 +147,11 @@ test('a last-pass file from before lastCompleteAt was recorded still carries its
 
 test('busy tenants and failed last syncs are journaled, survive a resume, and reach last-pass.json', () => {
   const { store: s } = store();
-  const first = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'));
+  const first = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
   first.recordDone(1001, 'a', 'busy');
   first.recordDone(1001, 'b', 'synced', undefined, 3);
   first.suspend(Date.parse('2026-11-27T06:00:10Z'));
-  const second = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), headerOf(s));
+  const second = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), headerOf(s), journalMustNotFail);
   assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b'));
   assert.deepEqual({ busy: second.prior.busy, lastSyncFailed: second.prior.lastSyncFailed, tenants: second.prior.tenants }, { busy: 1, lastSyncFailed: 1, tenants: 2 });
   second.recordDone(1002, 'c', 'failed', 'Office 365 rejected the request', -2);
