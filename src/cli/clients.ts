@@ -22,7 +22,7 @@ export interface Clients {
  * before anyone can log it. `trace` (--trace) is told about every exchange with OA and the controllers.
  */
 export function connect(config: Config, scrubber: SecretScrubber, logger: Logger, stop?: AbortSignal, trace?: ExchangeObserver): Clients {
-  const oa = new OaClient(config, trace);
+  const oa = new OaClient(config, trace, stop);
   const directory: InstanceDirectory = {
     listInstances: (appId) => oa.listInstances(appId),
     issueToken: async (instanceId) => {

@@ -11,8 +11,12 @@ export interface RetryOptions {
   maxDelayMs: number;
   baseDelayMs?: number;
   random?: () => number;
-  wait?: (ms: number) => Promise<unknown>;
-  /** Once raised, a failure is not retried: a run winding down only lets what is in flight finish. */
+  /** Waits `ms`, or less once `stop` is raised. */
+  wait?: (ms: number, stop?: AbortSignal) => Promise<unknown>;
+  /**
+   * Once raised, a failure is not retried and a wait between tries ends at once: a run winding down
+   * must exit within its stop timeout, and a backoff can reach RETRY_MAX_DELAY_MS per try.
+   */
   stop?: AbortSignal;
   /** Told about each failure that will be retried, e.g. to slow the pass down. */
   onRetry?: (error: Error, attempt: number, delayMs: number) => void;
@@ -26,7 +30,7 @@ export function retryDelayMs(attempt: number, error: unknown, options: RetryOpti
 }
 
 export async function withRetries<T>(call: () => Promise<T>, options: RetryOptions): Promise<T> {
-  const wait = options.wait ?? sleep;
+  const wait = options.wait ?? stoppableSleep;
   for (let attempt = 0; ; attempt++) {
     try {
       return await call();
@@ -34,9 +38,15 @@ export async function withRetries<T>(call: () => Promise<T>, options: RetryOptio
       if (attempt >= options.retries || !traitsOf(e).retryable || options.stop?.aborted) throw e;
       const delay = retryDelayMs(attempt, e, options);
       options.onRetry?.(e as Error, attempt + 1, delay);
-      await wait(delay);
+      await wait(delay, options.stop);
+      if (options.stop?.aborted) throw e;
     }
   }
+}
+
+/** Resolves after `ms`, or as soon as `stop` is raised. */
+export function stoppableSleep(ms: number, stop?: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal: stop }).catch(() => undefined);
 }
 
 /**

@@ -19,6 +19,7 @@ async function withOa(
   handler: (res: ServerResponse, seen: Seen, count: number) => void,
   run: (client: OaClient, requests: Seen[]) => Promise<void>,
   overrides: Partial<OaClientConfig> = {},
+  stop?: AbortSignal,
 ): Promise<void> {
   const requests: Seen[] = [];
   const server = createServer((req, res) => {
@@ -43,7 +44,7 @@ async function withOa(
     retries: 2,
     retryMaxDelayMs: 5,
     ...overrides,
-  });
+  }, undefined, stop);
   try {
     await run(client, requests);
   } finally {
@@ -255,18 +256,53 @@ test('an OA error reply is an OaError, and ids that are not safe integers are ne
   );
 });
 
-test('a 200 that is not XML is a ProtocolError naming the content type', async () => {
+test('a reply is read as XML-RPC whatever its content type says, or with none', async () => {
+  const body = ok('<struct><member><name>aps_token</name><value><string>tok-1</string></value></member></struct>');
+  for (const type of ['text/plain', 'application/octet-stream', undefined]) {
+    await withOa(
+      (res) => {
+        res.writeHead(200, type ? { 'Content-Type': type } : {});
+        res.end(body);
+      },
+      async (client) => {
+        assert.deepEqual(await client.issueToken(7), { token: 'tok-1' }, `content type ${type}`);
+      },
+    );
+  }
+});
+
+test('an HTML page is a ProtocolError with its headline, whether or not it says it is HTML', async () => {
+  for (const type of ['text/html; charset=utf-8', 'text/plain', undefined]) {
+    await withOa(
+      (res) => {
+        res.writeHead(200, type ? { 'Content-Type': type } : {});
+        res.end('<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body><h1>Welcome</h1></body></html>');
+      },
+      async (client, requests) => {
+        await assert.rejects(client.listInstances(41), {
+          name: 'ProtocolError',
+          message: `OA pem.APS.getApplicationInstances: expected an XML-RPC reply, got an HTML page (content type '${type ?? 'none'}'): Welcome to nginx!`,
+        });
+        assert.equal(requests.length, 1);
+      },
+    );
+  }
+});
+
+test('the stop signal abandons a request OA does not answer, and it is not retried', async () => {
+  const stop = new AbortController();
   await withOa(
-    (res) => {
-      res.writeHead(200, { 'Content-Type': 'text/html' });
-      res.end('<html><head><title>Welcome</title></head></html>');
-    },
-    async (client) => {
-      await assert.rejects(client.listInstances(41), {
-        name: 'ProtocolError',
-        message: "OA pem.APS.getApplicationInstances: expected an XML reply, got content type 'text/html'",
+    () => stop.abort(), // never answers; the run is told to stop meanwhile
+    async (client, requests) => {
+      await assert.rejects(client.issueToken(7), (e: unknown) => {
+        assert.ok(e instanceof NetworkError);
+        assert.match(e.message, /request abandoned: the run is stopping$/);
+        return true;
       });
+      assert.equal(requests.length, 1);
     },
+    { requestTimeoutMs: 20_000, retries: 1 },
+    stop.signal,
   );
 });
 

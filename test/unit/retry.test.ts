@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApsError, BodyTooLargeError, NetworkError, OaError, OaHttpError, ProtocolError, TlsError, traitsOf } from '../../src/errors';
-import { parseRetryAfter, retryDelayMs, type RetryOptions, withRetries } from '../../src/http/retry';
+import { parseRetryAfter, retryDelayMs, type RetryOptions, stoppableSleep, withRetries } from '../../src/http/retry';
 
 const network = (): NetworkError => new NetworkError('aps', 'https://oa.example:6308', 'ECONNRESET socket hang up');
 const aps = (status: number, retryAfterMs?: number): ApsError => new ApsError(status, 'words', undefined, retryAfterMs);
@@ -126,6 +126,32 @@ test('once the run winds down a failure is not retried', async () => {
   const f = failing(aps(503));
   await assert.rejects(withRetries(f.call, recording({ stop: stop.signal })), ApsError);
   assert.equal(f.calls(), 1);
+});
+
+test('a stop raised during the wait between tries ends the wait and throws the failure', async () => {
+  const stop = new AbortController();
+  const failure = aps(503, 60_000);
+  const f = failing(failure);
+  const waits: (AbortSignal | undefined)[] = [];
+  // The run is told to stop while the wait is under way; a wait that ignored it would last the minute.
+  const wait = (ms: number, signal?: AbortSignal): Promise<void> => {
+    waits.push(signal);
+    stop.abort();
+    return stoppableSleep(ms, signal);
+  };
+  await assert.rejects(withRetries(f.call, { retries: 3, maxDelayMs: 60_000, wait, stop: stop.signal }), (e: unknown) => e === failure);
+  assert.equal(f.calls(), 1);
+  assert.deepEqual(waits, [stop.signal]);
+});
+
+test('stoppableSleep resolves as soon as stop is raised', async () => {
+  const stop = new AbortController();
+  const slept = stoppableSleep(3_600_000, stop.signal);
+  stop.abort();
+  await slept;
+  const already = new AbortController();
+  already.abort();
+  await stoppableSleep(3_600_000, already.signal);
 });
 
 test('Retry-After is whole seconds or an HTTP date; anything else is ignored', () => {
