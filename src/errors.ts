@@ -30,13 +30,15 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ErrorCode =
   | 'OBS_ERR_CONFIG' | 'OBS_ERR_OA' | 'OBS_ERR_OA_FAULT' | 'OBS_ERR_OA_HTTP' | 'OBS_ERR_APS'
-  | 'OBS_ERR_PROTOCOL' | 'OBS_ERR_BODY_TOO_LARGE' | 'OBS_ERR_NETWORK' | 'OBS_ERR_TLS' | 'OBS_ERR_CONTROLLER_DOWN' | 'OBS_ERR_OWN_FILE';
+  | 'OBS_ERR_PROTOCOL' | 'OBS_ERR_BODY_TOO_LARGE' | 'OBS_ERR_NETWORK' | 'OBS_ERR_TLS' | 'OBS_ERR_CONTROLLER_DOWN' | 'OBS_ERR_OWN_FILE'
+  | 'OBS_ERR_TOKEN_RENEWAL';
 
 /**
  * 'tenant': about the one tenant a call was for; the pass counts it and goes on. 'service': about the
- * controller, a proxy, the network or OA; too many in a row mean the controller is down.
+ * controller, a proxy, the network or OA; too many in a row mean the controller is down. 'pass': no
+ * further tenant can be done this run; the pass stops at once.
  */
-export type Scope = 'tenant' | 'service';
+export type Scope = 'tenant' | 'service' | 'pass';
 
 /** What the rest of the tool asks of a failure. */
 export interface ErrorTraits {
@@ -250,5 +252,15 @@ export class ControllerDownError extends BacksyncError {
 export class OwnFileError extends BacksyncError {
   constructor(readonly path: string, readonly reason: NodeJS.ErrnoException, problem: string) {
     super({ ...PLAIN, code: 'OBS_ERR_OWN_FILE', exitCode: EXIT.ownFile, scope: 'service' }, `cannot write ${path}: ${problem}`, { cause: reason });
+  }
+}
+
+/**
+ * Tokens cannot be kept within their age: OA takes longer to issue one than it may be used, or the
+ * controller refuses one token after another. Renewing again would only loop, so the pass stops.
+ */
+export class TokenRenewalError extends BacksyncError {
+  constructor(message: string) {
+    super({ ...PLAIN, code: 'OBS_ERR_TOKEN_RENEWAL', exitCode: EXIT.unreachable, scope: 'pass', namesFix: true }, message);
   }
 }

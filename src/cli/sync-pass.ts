@@ -5,6 +5,7 @@ import type { RunningPass } from '../runtime/pass-state';
 import type { SecretScrubber } from '../runtime/secrets';
 import type { TraceFile } from '../runtime/trace-file';
 import { type RunStop, trapSignals } from '../runtime/shutdown';
+import { rememberedTokenLifetime } from '../runtime/token-lifetime-file';
 import { fanOut } from '../sync/events';
 import type { PassResult } from '../sync/pass';
 import { TenantTargets } from '../sync/targeted';
@@ -108,6 +109,7 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
         },
         stop: stop.signal,
         concurrency: () => clients.limiter.current,
+        tokenLifetime: rememberedTokenLifetime(config.stateDir, config.tokenMaxAgeMs, logger),
       },
     );
   } catch (e) {

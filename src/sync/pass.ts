@@ -1,5 +1,6 @@
 import { BacksyncError, ControllerDownError, traitsOf } from '../errors';
 import type { Authorized, Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, Tenant, TenantController } from './ports';
+import { TokenLifetime } from './token-lifetime';
 import { TokenPolicy } from './token-policy';
 import { runWorkers } from './workers';
 import { StatusSupport, verdictOf } from './sync-status';
@@ -33,7 +34,10 @@ export interface PassDeps {
   stop?: AbortSignal;
   /** The number of tenants to run at once, read before each tenant; defaults to the option. */
   concurrency?: () => number;
+  /** A monotonic clock for token ages. */
   now?: () => number;
+  /** The token age rule with what earlier runs learned; by default APS_TOKEN_MAX_AGE alone. */
+  tokenLifetime?: TokenLifetime;
 }
 
 export interface InstanceFailure {
@@ -59,16 +63,33 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   // run to its end, so that a pass stopped early tries them again when it is resumed.
   const failedByController: { instanceId: number; tenantId: string; message?: string; lastSync?: number }[] = [];
 
-  let instances = await deps.directory.listInstances(options.appId);
+  let instances: Instance[];
+  try {
+    instances = await deps.directory.listInstances(options.appId);
+  } catch (e) {
+    if (deps.stop?.aborted) return { ...result, interruptedBy: 'signal' };
+    throw e;
+  }
   if (options.instances?.length) instances = instances.filter((i) => options.instances!.includes(i.id));
   result.instances = instances.length;
   events.instancesListed?.(instances);
 
+  const instanceFailed = (instance: Instance, e: Error): void => {
+    result.instanceFailures.push({ instanceId: instance.id, error: e });
+    events.instanceFailed?.(instance, e);
+    // A listing or token request that still fails after its retries leaves the rest of the instance
+    // unreachable, and the next instance shares the controller: stop, so the next run resumes here.
+    // A failure that ends the pass (tokens that cannot be kept within their age) does too.
+    const { retryable, scope } = traitsOf(e);
+    if (retryable || scope === 'pass') health.unreachable(instance.id, e);
+    else if (scope === 'service') health.generalFailure(e);
+  };
+  const lifetime = deps.tokenLifetime ?? new TokenLifetime({ configuredMaxAgeMs: options.tokenMaxAgeMs });
   for (const instance of instances) {
     if (stopped()) break;
     const policy = new TokenPolicy({
       refreshEvery: options.tokenRefreshEvery,
-      maxAgeMs: options.tokenMaxAgeMs,
+      lifetime,
       issue: () => deps.directory.issueToken(instance.id),
       now: deps.now,
       onRenewed: (reason) => events.tokenRenewed?.(instance, reason),
@@ -93,8 +114,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
             events.tenantAlreadyDone?.(instance, tenant);
             return;
           }
-          result.tenants++;
           const { outcome, general, message, lastSync } = await resyncOne(instance, tenant, controller, policy, statusSupport, options.dryRun, events);
+          result.tenants++;
           result[outcome]++;
           if (lastSync !== undefined) result.lastSyncFailed++;
           if (general) health.generalFailure(general);
@@ -106,13 +127,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
         stopped,
       );
     } catch (e) {
-      result.instanceFailures.push({ instanceId: instance.id, error: e as Error });
-      events.instanceFailed?.(instance, e as Error);
-      // A listing or token request that still fails after its retries leaves the rest of the instance
-      // unreachable, and the next instance shares the controller: stop, so the next run resumes here.
-      const { retryable, scope } = traitsOf(e);
-      if (retryable) health.unreachable(instance.id, e as Error);
-      else if (scope === 'service') health.generalFailure(e as Error);
+      if (!deps.stop?.aborted) instanceFailed(instance, e as Error);
+      // else a stop abandoned an OA request in flight: what it left undone is the next run's, not a failure.
     } finally {
       result.tokenRefreshes += policy.renewals;
     }
@@ -161,8 +177,10 @@ async function resyncOne(
     events.tenantFailed?.(instance, tenant, result.message, result.failedObjects);
     return { outcome: 'failed', message: result.message, lastSync };
   } catch (e) {
-    const error = e as Error;
     const { tenantGone, scope } = traitsOf(e);
+    // Not the tenant's doing, and no other tenant can be done: the instance stops with it.
+    if (scope === 'pass') throw e;
+    const error = e as Error;
     if (tenantGone) {
       events.tenantSkipped?.(instance, tenant, error.message);
       return { outcome: 'skipped', lastSync };

@@ -1,11 +1,12 @@
-import { traitsOf } from '../errors';
+import { TokenRenewalError, traitsOf } from '../errors';
 import type { InstanceToken } from './ports';
+import { seconds, type TokenLifetime } from './token-lifetime';
 
 /**
  * When an instance's APS token is renewed. The original script renewed only every N tenants, and on a
  * slow controller its 30-minute token expired between renewals, so every later call failed with
- * "Authentication failed.". Here a token is renewed after `refreshEvery` tenants or once it is
- * `maxAgeMs` old, whichever comes first, and once more when the controller refuses it anyway.
+ * "Authentication failed.". Here a token is renewed after `refreshEvery` tenants or once it reaches
+ * the lifetime's `maxAgeMs`, whichever comes first, and once more when the controller refuses it anyway.
  *
  * Renewal is single-flight: while one renewal is under way every caller waits for it, so concurrent
  * workers never ask OA for several tokens at once. The age is checked when a call is about to leave,
@@ -13,28 +14,46 @@ import type { InstanceToken } from './ports';
  */
 export interface TokenPolicyOptions {
   refreshEvery: number;
-  maxAgeMs: number;
+  /** The age rule, shared by a pass's instances, and what the controller teaches it. */
+  lifetime: TokenLifetime;
   issue: () => Promise<InstanceToken>;
+  /**
+   * A monotonic clock in ms (the default is `performance.now`): with the wall clock, a clock stepped
+   * back an hour mid-pass let a token be used at 2.1 s against a 0.3 s limit.
+   */
   now?: () => number;
   onRenewed?: (reason: RenewalReason) => void;
 }
 
 export type RenewalReason = 'first' | 'count' | 'age' | 'refused';
 
+/**
+ * In a healthy pass a call succeeds after every renewal, or after the second when a refusal taught the
+ * lifetime. More in a row is the loop seen with OA slower than APS_TOKEN_MAX_AGE: 498 tokens in 10
+ * minutes and no tenant touched.
+ */
+export const MAX_RENEWALS_WITHOUT_SUCCESS = 5;
+
 interface Current {
   value: InstanceToken;
   issuedAt: number;
   tenantsStarted: number;
+  /** The controller took it at least once. */
+  worked: boolean;
 }
 
 export class TokenPolicy {
   private current: Current | undefined;
   private pending: Promise<Current> | undefined;
   private renewalCount = 0;
+  private renewalsWithoutSuccess = 0;
+  /** Once renewal cannot work, every caller hears why, and OA is not asked again. */
+  private hopeless: TokenRenewalError | undefined;
+  private lastIssueMs = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: TokenPolicyOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
   }
 
   /** How many tokens were fetched after the first one. */
@@ -54,12 +73,36 @@ export class TokenPolicy {
   async run<T>(call: (token: string) => Promise<T>, forTenant = false): Promise<T> {
     const used = await this.valid(forTenant);
     try {
-      return await call(used.value.token);
+      return await this.attempt(used, call);
     } catch (e) {
       if (!traitsOf(e).tokenRefused) throw e;
-      const fresh = await this.renewIfStill(used, forTenant);
-      return call(fresh.value.token);
+      return this.attempt(await this.renewIfStill(used, forTenant), call);
     }
+  }
+
+  /** One call with one token. Whether the controller took the token teaches the lifetime. */
+  private async attempt<T>(used: Current, call: (token: string) => Promise<T>): Promise<T> {
+    const age = this.now() - used.issuedAt;
+    try {
+      const result = await call(used.value.token);
+      this.accepted(used, age);
+      return result;
+    } catch (e) {
+      // A token that worked and then is refused has expired (or was revoked, which the lifetime tells
+      // apart by age); one refused on its first use says nothing about how long tokens live. A failure
+      // about the tenant (its 404 or 500) still got past the token check.
+      const { tokenRefused, scope } = traitsOf(e);
+      if (tokenRefused) {
+        if (used.worked) this.options.lifetime.refused(age);
+      } else if (scope === 'tenant') this.accepted(used, age);
+      throw e;
+    }
+  }
+
+  private accepted(used: Current, age: number): void {
+    used.worked = true;
+    this.options.lifetime.accepted(age);
+    this.renewalsWithoutSuccess = 0;
   }
 
   private async valid(forTenant = false): Promise<Current> {
@@ -77,7 +120,9 @@ export class TokenPolicy {
 
   private staleReason(c: Current | undefined, forTenant: boolean): RenewalReason | undefined {
     if (!c) return 'first';
-    if (this.now() - c.issuedAt >= this.options.maxAgeMs) return 'age';
+    const age = this.now() - c.issuedAt;
+    // A clock that went backwards cannot vouch for the age, so the token is not trusted.
+    if (age >= this.options.lifetime.maxAgeMs || age < 0) return 'age';
     if (forTenant && c.tenantsStarted >= this.options.refreshEvery) return 'count';
     return undefined;
   }
@@ -90,19 +135,35 @@ export class TokenPolicy {
   }
 
   private renew(reason: RenewalReason): Promise<Current> {
-    if (!this.pending) {
-      this.pending = (async () => {
-        // Counted from the request, not the reply: OA may have issued it any time in between.
-        const requestedAt = this.now();
-        const value = await this.options.issue();
-        this.current = { value, issuedAt: requestedAt, tenantsStarted: 0 };
-        this.renewalCount++;
-        this.options.onRenewed?.(reason);
-        return this.current;
-      })().finally(() => {
-        this.pending = undefined;
-      });
-    }
+    this.pending ??= this.fetch(reason).finally(() => {
+      this.pending = undefined;
+    });
     return this.pending;
+  }
+
+  private async fetch(reason: RenewalReason): Promise<Current> {
+    const { lifetime } = this.options;
+    if (!this.hopeless && this.renewalsWithoutSuccess >= MAX_RENEWALS_WITHOUT_SUCCESS) {
+      this.hopeless = new TokenRenewalError(
+        `${this.renewalsWithoutSuccess} tokens in a row were renewed without a call the controller accepted: ` +
+          `it refused each one, or each aged past ${lifetime.describe()} before use; OA took ${seconds(this.lastIssueMs)} to issue the last`,
+      );
+    }
+    if (this.hopeless) throw this.hopeless;
+    // Counted from the request, not the reply: OA may have issued it any time in between.
+    const requestedAt = this.now();
+    const value = await this.options.issue();
+    const tookMs = (this.lastIssueMs = this.now() - requestedAt);
+    this.renewalCount++;
+    this.renewalsWithoutSuccess++;
+    if (tookMs >= lifetime.maxAgeMs) {
+      throw (this.hopeless = new TokenRenewalError(
+        `OA took ${seconds(tookMs)} to issue a token, already past the age a token may be used: ${lifetime.describe()}; ` +
+          `set APS_TOKEN_MAX_AGE well above OA's latency`,
+      ));
+    }
+    this.current = { value, issuedAt: requestedAt, tenantsStarted: 0, worked: false };
+    this.options.onRenewed?.(reason);
+    return this.current;
   }
 }

@@ -1,29 +1,34 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApsError } from '../../src/errors';
-import { TokenPolicy, type RenewalReason } from '../../src/sync/token-policy';
+import { ApsError, TokenRenewalError } from '../../src/errors';
+import { TokenLifetime } from '../../src/sync/token-lifetime';
+import { MAX_RENEWALS_WITHOUT_SUCCESS, TokenPolicy, type RenewalReason } from '../../src/sync/token-policy';
 
-function harness(refreshEvery: number, maxAgeMs: number) {
+function harness(refreshEvery: number, maxAgeMs: number, options: { issueMs?: number; lifetime?: TokenLifetime } = {}) {
   let clock = 0;
   let issued = 0;
   const reasons: RenewalReason[] = [];
   let gate: Promise<void> | undefined;
   let open: (() => void) | undefined;
+  const lifetime = options.lifetime ?? new TokenLifetime({ configuredMaxAgeMs: maxAgeMs });
   const policy = new TokenPolicy({
     refreshEvery,
-    maxAgeMs,
+    lifetime,
     now: () => clock,
     issue: async () => {
       const n = ++issued;
       await gate;
+      clock += options.issueMs ?? 0;
       return { token: `t${n}` };
     },
     onRenewed: (r) => reasons.push(r),
   });
   return {
     policy,
+    lifetime,
     reasons,
     issued: () => issued,
+    now: () => clock,
     advance: (ms: number) => (clock += ms),
     holdIssues: () => {
       gate = new Promise<void>((r) => (open = r));
@@ -123,7 +128,7 @@ test('a failed renewal is reported to every waiting caller', async () => {
   let calls = 0;
   const policy = new TokenPolicy({
     refreshEvery: 10,
-    maxAgeMs: 1000,
+    lifetime: new TokenLifetime({ configuredMaxAgeMs: 1000 }),
     issue: async () => {
       calls++;
       throw new Error('OA is down');
@@ -132,4 +137,138 @@ test('a failed renewal is reported to every waiting caller', async () => {
   const results = await Promise.allSettled([policy.run(echo), policy.run(echo), policy.run(echo)]);
   assert.ok(results.every((r) => r.status === 'rejected' && /OA is down/.test(String(r.reason))));
   assert.equal(calls, 1);
+});
+
+const refusal = (): ApsError => new ApsError(500, 'Authentication failed.', 'APS::Hosting::Exception');
+
+test('a clock stepped back an hour mid-pass: no call leaves with a token past its age', async () => {
+  const h = harness(1_000_000, 300);
+  // The true time since each token was requested, kept apart from the clock the policy reads.
+  let elapsed = 0;
+  const requestedAt = new Map<string, number>();
+  const ages: number[] = [];
+  const call = async (token: string) => {
+    if (!requestedAt.has(token)) requestedAt.set(token, elapsed);
+    ages.push(elapsed - requestedAt.get(token)!);
+  };
+  for (let i = 0; i < 60; i++) {
+    await h.policy.run(call, true);
+    h.advance(35);
+    elapsed += 35;
+    if (i === 20) h.advance(-3_600_000);
+  }
+  assert.ok(Math.max(...ages) < 300, `a token was used at ${Math.max(...ages)} ms`);
+  assert.ok(h.reasons.includes('age'));
+});
+
+test('the monotonic clock is the default: the age rule does not read the wall clock', async () => {
+  const realNow = Date.now;
+  let issued = 0;
+  const policy = new TokenPolicy({
+    refreshEvery: 1_000_000,
+    lifetime: new TokenLifetime({ configuredMaxAgeMs: 60_000 }),
+    issue: async () => ({ token: `t${++issued}` }),
+  });
+  try {
+    assert.equal(await policy.run(echo), 't1');
+    Date.now = () => realNow() + 3_600_000;
+    assert.equal(await policy.run(echo), 't1', 'a wall clock stepped forward an hour renewed the token');
+    Date.now = () => realNow() - 3_600_000;
+    assert.equal(await policy.run(echo), 't1');
+  } finally {
+    Date.now = realNow;
+  }
+});
+
+test('a token refused younger than the maximum age teaches the lifetime: later tokens are renewed at 80% of it', async () => {
+  const learned: [number, boolean][] = [];
+  const lifetime = new TokenLifetime({ configuredMaxAgeMs: 1_500_000, onLearned: (ms, first) => learned.push([ms, first]) });
+  const h = harness(1_000_000, 1_500_000, { lifetime });
+  const serverLifetime = 2000;
+  // A controller whose tokens live 2 s: the token's age is read from the policy's own clock.
+  const issuedAt = new Map<string, number>();
+  let refused = 0;
+  const controller = async (token: string) => {
+    if (!issuedAt.has(token)) issuedAt.set(token, h.now());
+    if (h.now() - issuedAt.get(token)! > serverLifetime) {
+      refused++;
+      throw refusal();
+    }
+  };
+  for (let i = 0; i < 100; i++) {
+    await h.policy.run(controller, true);
+    h.advance(100);
+  }
+  assert.equal(refused, 1);
+  assert.deepEqual(learned, [[2100, true]]);
+  assert.equal(lifetime.maxAgeMs, 1680);
+  assert.deepEqual(h.reasons.slice(0, 3), ['first', 'refused', 'age']);
+  assert.match(lifetime.describe(), /^1\.68 s \(80% of the 2\.1 s the controller's tokens were found to live; APS_TOKEN_MAX_AGE \(1500 s\)\)$/);
+});
+
+test('a refusal younger than an age already accepted is a revoked token, not the lifetime', () => {
+  const learned: number[] = [];
+  const lifetime = new TokenLifetime({ configuredMaxAgeMs: 60_000, onLearned: (ms) => learned.push(ms) });
+  lifetime.accepted(5000);
+  lifetime.refused(300);
+  assert.deepEqual(learned, []);
+  assert.equal(lifetime.maxAgeMs, 60_000);
+  lifetime.refused(6000);
+  // Calls that left before the lifetime was learned, with tokens older than 80% of it, teach nothing more.
+  lifetime.refused(5500);
+  lifetime.refused(7000);
+  assert.deepEqual(learned, [6000]);
+  assert.equal(lifetime.maxAgeMs, 4800);
+});
+
+test('a token refused on its first use teaches nothing about the lifetime', async () => {
+  const h = harness(100, 60_000, { issueMs: 40 });
+  const firstUseRefused = async (token: string) => {
+    if (token === 't1') throw refusal();
+    return token;
+  };
+  assert.equal(await h.policy.run(firstUseRefused, true), 't2');
+  assert.equal(h.lifetime.maxAgeMs, 60_000);
+});
+
+test('a lifetime learned by an earlier run applies from the first token; APS_TOKEN_MAX_AGE still wins when sooner', () => {
+  assert.equal(new TokenLifetime({ configuredMaxAgeMs: 1_500_000, knownLifetimeMs: 300_000 }).maxAgeMs, 240_000);
+  assert.equal(new TokenLifetime({ configuredMaxAgeMs: 60_000, knownLifetimeMs: 300_000 }).maxAgeMs, 60_000);
+  assert.equal(new TokenLifetime({ configuredMaxAgeMs: 60_000, knownLifetimeMs: 300_000 }).describe(), 'APS_TOKEN_MAX_AGE (60 s)');
+});
+
+test('a token that arrives already past its age stops renewal with an error naming APS_TOKEN_MAX_AGE and OA\'s latency', async () => {
+  const h = harness(100, 1000, { issueMs: 1200 });
+  const attempts = Array.from({ length: 5 }, () => h.policy.run(echo, true));
+  for (const a of attempts) {
+    await assert.rejects(a, (e: unknown) => {
+      assert.ok(e instanceof TokenRenewalError);
+      assert.equal(e.message, "OA took 1.2 s to issue a token, already past the age a token may be used: APS_TOKEN_MAX_AGE (1 s); set APS_TOKEN_MAX_AGE well above OA's latency");
+      return true;
+    });
+  }
+  await assert.rejects(h.policy.run(echo, true), TokenRenewalError);
+  assert.equal(h.issued(), 1, 'OA was asked again after renewal proved hopeless');
+});
+
+test('renewals in a row without a call the controller accepts are bounded', async () => {
+  const h = harness(100, 60_000, { issueMs: 40 });
+  const refuseAll = async (): Promise<never> => {
+    throw new ApsError(401, 'Unauthorized', undefined);
+  };
+  const outcomes: unknown[] = [];
+  for (let i = 0; i < 20; i++) outcomes.push(await h.policy.run(refuseAll, true).catch((e: unknown) => e));
+  assert.equal(h.issued(), MAX_RENEWALS_WITHOUT_SUCCESS);
+  const last = outcomes.at(-1);
+  assert.ok(last instanceof TokenRenewalError);
+  assert.match(last.message, /^5 tokens in a row were renewed without a call the controller accepted: .*APS_TOKEN_MAX_AGE \(60 s\).*; OA took 0\.04 s to issue the last$/);
+});
+
+test('tenants that fail for their own reasons do not count as renewals without success', async () => {
+  const h = harness(2, 60_000);
+  const tenantFails = async (): Promise<never> => {
+    throw new ApsError(500, 'Office 365 rejected the request', 'APS::Hosting::Exception');
+  };
+  for (let i = 0; i < 40; i++) await assert.rejects(h.policy.run(tenantFails, true), /Office 365 rejected/);
+  assert.equal(h.issued(), 20);
 });
