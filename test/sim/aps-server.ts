@@ -89,6 +89,8 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
   const auth = deps.tokens.check(typeof token === 'string' ? token : undefined);
   if (auth === undefined) {
     stats.staleTokenRefusals++;
+    const owner = deps.tokens.instanceOf(typeof token === 'string' ? token : undefined);
+    if (owner !== undefined) stats.expiredTokenRefusalsByInstance.set(owner, (stats.expiredTokenRefusalsByInstance.get(owner) ?? 0) + 1);
     return send(res, deps.tokenRefusal.status, 'application/json', refusalBody(deps.tokenRefusal));
   }
   stats.maxTokenAgeUsedMs = Math.max(stats.maxTokenAgeUsedMs, auth.ageMs);

@@ -43,6 +43,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     resyncOperations: [],
     listRequests: 0,
     staleTokenRefusals: 0,
+    expiredTokenRefusalsByInstance: new Map(),
     maxTokenAgeUsedMs: 0,
     maxTokenAgeSentMs: 0,
     peakInFlight: 0,
@@ -87,6 +88,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       tokens,
       auth: options.oaAuth,
       latencyMs: options.oaLatencyMs ?? 0,
+      contentType: options.oaContentType === undefined ? 'text/xml' : options.oaContentType,
       controllerUri: () => options.controllerUri ?? apsUrl,
     }),
   ).catch(async (err: unknown) => {

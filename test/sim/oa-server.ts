@@ -22,6 +22,8 @@ export interface OaServerDeps {
   tokens: TokenRegistry;
   auth?: { user: string; password: string; wrongStatus?: 401 | 403 };
   latencyMs: number;
+  /** What replies say their content type is; null: none. */
+  contentType: string | null;
   controllerUri: () => string;
 }
 
@@ -54,28 +56,30 @@ async function handle(deps: OaServerDeps, req: IncomingMessage, res: ServerRespo
   try {
     call = await parseCall(body);
   } catch (err) {
-    return sendXml(res, serializer.serializeFault({ faultCode: -32700, faultString: `Invalid XML-RPC request: ${(err as Error).message}` }));
+    return sendXml(deps, res, serializer.serializeFault({ faultCode: -32700, faultString: `Invalid XML-RPC request: ${(err as Error).message}` }));
   }
   deps.state.stats.oaCalls.push({ method: call.method, args: call.params[0] });
+  if (deps.state.oaFault === 'hangToken' && call.method === 'pem.APS.getApplicationInstanceToken') return;
   switch (deps.state.oaFault) {
     case 'hang':
       return;
     case 'html500':
       return sendHtml(res, 500, 'Internal Server Error');
     case 'malformedXml':
-      return sendXml(res, MALFORMED);
+      return sendXml(deps, res, MALFORMED);
     case 'fault':
-      return sendXml(res, serializer.serializeFault({ faultCode: -32500, faultString: 'Internal server error: simulated fault' }));
+      return sendXml(deps, res, serializer.serializeFault({ faultCode: -32500, faultString: 'Internal server error: simulated fault' }));
     case 'statusMinusOne':
-      return sendXml(res, serializer.serializeMethodResponse(oaError('Internal error: database is unavailable', 'Common', 1)));
+      return sendXml(deps, res, serializer.serializeMethodResponse(oaError('Internal error: database is unavailable', 'Common', 1)));
     case 'javaException':
-      return sendXml(res, serializer.serializeMethodResponse({ status: -1, error_message: 'java.lang.NullPointerException: null' }));
+      return sendXml(deps, res, serializer.serializeMethodResponse({ status: -1, error_message: 'java.lang.NullPointerException: null' }));
     case 'truncatedXml': {
       const xml = serialize(dispatch(deps, call.method, call.params));
-      return sendXml(res, xml.slice(0, Math.floor(xml.length / 2)));
+      return sendXml(deps, res, xml.slice(0, Math.floor(xml.length / 2)));
     }
+    case 'hangToken':
     case undefined:
-      return sendXml(res, serialize(dispatch(deps, call.method, call.params)));
+      return sendXml(deps, res, serialize(dispatch(deps, call.method, call.params)));
   }
 }
 
@@ -98,8 +102,8 @@ function parseCall(body: Buffer): Promise<{ method: string; params: unknown[] }>
   });
 }
 
-function sendXml(res: ServerResponse, xml: string): void {
-  send(res, 200, 'text/xml', xml);
+function sendXml(deps: OaServerDeps, res: ServerResponse, xml: string): void {
+  send(res, 200, deps.contentType, xml);
 }
 
 function serialize(outcome: Outcome): string {

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 
-export function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+/** `contentType` null sends the reply without one. */
+export function send(res: ServerResponse, status: number, contentType: string | null, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, ...(contentType === null ? {} : { 'content-type': contentType }), 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 

@@ -33,6 +33,11 @@ export class TokenRegistry {
     return ageMs > this.lifetimeMs ? undefined : { instanceId: entry.instanceId, ageMs, issuedAt: entry.issuedAt };
   }
 
+  /** The instance an unrevoked token was issued for, expired or not. */
+  instanceOf(token: string | undefined): number | undefined {
+    return token === undefined ? undefined : this.tokens.get(token)?.instanceId;
+  }
+
   revokeAll(): void {
     this.tokens = new Map();
   }

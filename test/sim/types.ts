@@ -47,7 +47,8 @@ export type OaFault =
   | 'truncatedXml'
   | 'fault'
   | 'html500'
-  | 'hang';
+  | 'hang' // no OA call is answered
+  | 'hangToken'; // only getApplicationInstanceToken is not answered
 
 /**
  * How the controller words its refusal of a stale token: "Authentication failed." (APS::Hosting::Exception,
@@ -77,6 +78,8 @@ export interface SimOptions {
   latencyMs?: number;
   /** Added delay before every OA reply (default 0). */
   oaLatencyMs?: number;
+  /** The content type OA's XML-RPC replies are sent with (default 'text/xml'); null sends none. */
+  oaContentType?: string | null;
   /** APS controller over https with the bundled test certificate (default false). */
   https?: boolean;
   /** OA Public API over https with the bundled test certificate (default false). */
@@ -129,6 +132,8 @@ export interface SimStats {
   listRequests: number;
   /** Calls refused because the token was expired, revoked or unknown. */
   staleTokenRefusals: number;
+  /** Of those, the refusals of expired tokens, by the instance the token was issued for. */
+  expiredTokenRefusalsByInstance: Map<number, number>;
   /** The oldest token age (ms) seen on an accepted call, when the simulator got to it (after latencyMs). */
   maxTokenAgeUsedMs: number;
   /**

@@ -359,6 +359,8 @@ test('tokens: expiry, revocation, missing, and another instance', async (t) => {
   assert.equal((await aps(s, fresh, listing(`implementing(${TYPE})`))).body, AUTH_FAILED);
   assert.equal((await aps(s, undefined, listing(`implementing(${TYPE})`))).body, AUTH_FAILED);
   assert.equal(s.stats.staleTokenRefusals, 3);
+  // Only the expired one is counted by instance: the revoked and the missing token have none.
+  assert.deepEqual([...s.stats.expiredTokenRefusalsByInstance], [[1001, 1]]);
   assert.equal(s.stats.maxTokenAgeUsedMs, 200);
 });
 
@@ -376,6 +378,23 @@ test('maxTokenAgeSentMs: from the issue to the arrival of the call before on the
   await onOneConnection();
   assert.equal(s.stats.maxTokenAgeSentMs, 30, 'the second left after the first arrived, at 30');
   assert.equal(s.stats.maxTokenAgeUsedMs, 70);
+});
+
+test('OA content type: text/xml by default, any other, or none', async (t) => {
+  for (const [option, expected] of [[undefined, 'text/xml'], ['text/plain', 'text/plain'], [null, null]] as const) {
+    const s = await sim(t, option === undefined ? {} : { oaContentType: option });
+    const raw = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 });
+    assert.equal(raw.type, expected);
+    assert.equal(((await parseXmlRpc(raw.body)) as { status: number }).status, 0);
+  }
+});
+
+test('OA hangToken: token requests are never answered, other calls are', async (t) => {
+  const s = await sim(t);
+  s.setOaFault('hangToken');
+  assert.equal((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 })).status, 200);
+  await assert.rejects(token(s, 1001, { signal: AbortSignal.timeout(150) }));
+  assert.equal(s.stats.tokensIssued, 0);
 });
 
 test('controller down, seeded 503 rate, tenants added and removed', async (t) => {
