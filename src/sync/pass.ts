@@ -87,12 +87,16 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   const lifetime = deps.tokenLifetime ?? new TokenLifetime({ configuredMaxAgeMs: options.tokenMaxAgeMs });
   for (const instance of instances) {
     if (stopped()) break;
+    // For the token policy: how many tenants are still to come, as the listing last counted them.
+    let listed: number | undefined;
+    let handed = 0;
     const policy = new TokenPolicy({
       refreshEvery: options.tokenRefreshEvery,
       lifetime,
       issue: () => deps.directory.issueToken(instance.id),
       now: deps.now,
       onRenewed: (reason) => events.tokenRenewed?.(instance, reason),
+      tenantsAhead: () => (listed === undefined ? undefined : listed - handed),
     });
     // Two reads per worker: enough for one to meet a tenant that then takes its resync.
     const statusSupport = new StatusSupport(2 * options.concurrency, () => events.syncStatusMissing?.(instance));
@@ -103,12 +107,16 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       const tenants = controller.listTenants(
         (call) => policy.run(call),
         undefined,
-        (total) => events.tenantsCounted?.(instance, total),
+        (total) => {
+          listed = total;
+          events.tenantsCounted?.(instance, total);
+        },
       );
       await runWorkers(
         tenants,
         deps.concurrency ?? (() => options.concurrency),
         async (tenant) => {
+          handed++;
           if (deps.journal?.isDone(instance.id, tenant.id)) {
             result.alreadyDone++;
             events.tenantAlreadyDone?.(instance, tenant);

@@ -8,9 +8,10 @@ import { seconds, type TokenLifetime } from './token-lifetime';
  * "Authentication failed.". Here a token is renewed after `refreshEvery` tenants or once it reaches
  * the lifetime's `maxAgeMs`, whichever comes first, and once more when the controller refuses it anyway.
  *
- * Renewal is single-flight: while one renewal is under way every caller waits for it, so concurrent
- * workers never ask OA for several tokens at once. The age is checked when a call is about to leave,
- * so no request goes out with a token past its age.
+ * Renewal is single-flight: concurrent workers never ask OA for several tokens at once. It starts
+ * ahead of the limits, so a worker waits for OA only when a limit comes first. The limits stay exact:
+ * the age is checked when a call is about to leave, so no request goes out with a token past its age,
+ * and no token serves more than `refreshEvery` tenants.
  */
 export interface TokenPolicyOptions {
   refreshEvery: number;
@@ -23,6 +24,8 @@ export interface TokenPolicyOptions {
    */
   now?: () => number;
   onRenewed?: (reason: RenewalReason) => void;
+  /** How many tenants are still to come, when known: a token is fetched ahead by count only if needed. */
+  tenantsAhead?: () => number | undefined;
 }
 
 export type RenewalReason = 'first' | 'count' | 'age' | 'refused';
@@ -38,13 +41,20 @@ interface Current {
   value: InstanceToken;
   issuedAt: number;
   tenantsStarted: number;
+  /** When it became the current token. */
+  servingSince: number;
   /** The controller took it at least once. */
   worked: boolean;
+  refused: boolean;
+  /** Its successor was asked for before it reached a limit. */
+  fetchedAhead: boolean;
 }
 
 export class TokenPolicy {
   private current: Current | undefined;
-  private pending: Promise<Current> | undefined;
+  /** A token fetched ahead, waiting for the current one to reach a limit. */
+  private next: Current | undefined;
+  private fetching: Promise<void> | undefined;
   private renewalCount = 0;
   private renewalsWithoutSuccess = 0;
   /** Once renewal cannot work, every caller hears why, and OA is not asked again. */
@@ -107,19 +117,27 @@ export class TokenPolicy {
 
   private async valid(forTenant = false): Promise<Current> {
     for (;;) {
-      if (this.pending) await this.pending;
       const c = this.current;
       const reason = this.staleReason(c, forTenant);
       if (!reason) {
         if (forTenant) c!.tenantsStarted++;
+        this.renewAheadIfNear(c!);
         return c!;
       }
-      await this.renew(reason);
+      const next = this.next;
+      this.next = undefined;
+      if (next && !this.staleReason(next, false)) {
+        next.servingSince = this.now();
+        this.current = next;
+        continue;
+      }
+      await this.fetchNext(reason);
     }
   }
 
   private staleReason(c: Current | undefined, forTenant: boolean): RenewalReason | undefined {
     if (!c) return 'first';
+    if (c.refused) return 'refused';
     const age = this.now() - c.issuedAt;
     // A clock that went backwards cannot vouch for the age, so the token is not trusted.
     if (age >= this.options.lifetime.maxAgeMs || age < 0) return 'age';
@@ -127,18 +145,54 @@ export class TokenPolicy {
     return undefined;
   }
 
-  /** Renews unless another caller already replaced the refused token. */
-  private async renewIfStill(refused: Current, forTenant: boolean): Promise<Current> {
-    if (this.pending) await this.pending;
-    if (this.current === refused) await this.renew('refused');
+  /**
+   * Marks the token refused: the next caller to want one takes the token fetched ahead or fetches one,
+   * and the others share it, however many of their calls the same token failed.
+   */
+  private renewIfStill(refused: Current, forTenant: boolean): Promise<Current> {
+    refused.refused = true;
     return this.valid(forTenant);
   }
 
-  private renew(reason: RenewalReason): Promise<Current> {
-    this.pending ??= this.fetch(reason).finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+  /**
+   * Renewing only at the limit stopped every worker for one OA round trip per token: 30 times in a
+   * 3,000-tenant pass (issue 13). So once the current token would reach a limit before a token asked
+   * for now could arrive, the next one is fetched while the current keeps serving, and swapped in when
+   * the current reaches its limit. One try per token: a failed fetch ahead is tried again, and its
+   * error heard, only when a caller cannot go on without it.
+   */
+  private renewAheadIfNear(c: Current): void {
+    if (c.fetchedAhead || this.fetching || this.next) return;
+    const reason = this.nearLimit(c);
+    if (!reason) return;
+    c.fetchedAhead = true;
+    this.fetchNext(reason).catch(() => undefined);
+  }
+
+  /** OA's latency varies, so "before a token could arrive" is twice its last issue time. */
+  private nearLimit(c: Current): RenewalReason | undefined {
+    const leadMs = 2 * this.lastIssueMs;
+    const now = this.now();
+    if (now - c.issuedAt + leadMs >= this.options.lifetime.maxAgeMs) return 'age';
+    const left = this.options.refreshEvery - c.tenantsStarted;
+    // Without a count of the tenants ahead, or when this token covers them all, a token fetched ahead
+    // would go unused at the end of the instance.
+    const ahead = this.options.tenantsAhead?.();
+    if (ahead === undefined || ahead <= left) return undefined;
+    const startedDuringLead = (c.tenantsStarted * leadMs) / Math.max(1, now - c.servingSince);
+    return left <= Math.ceil(startedDuringLead) + 1 ? 'count' : undefined;
+  }
+
+  /** Single flight: the one OA request under way serves every caller. Its token waits in `next`. */
+  private fetchNext(reason: RenewalReason): Promise<void> {
+    this.fetching ??= this.fetch(reason)
+      .then((fetched) => {
+        this.next = fetched;
+      })
+      .finally(() => {
+        this.fetching = undefined;
+      });
+    return this.fetching;
   }
 
   private async fetch(reason: RenewalReason): Promise<Current> {
@@ -162,8 +216,7 @@ export class TokenPolicy {
           `set APS_TOKEN_MAX_AGE well above OA's latency`,
       ));
     }
-    this.current = { value, issuedAt: requestedAt, tenantsStarted: 0, worked: false };
     this.options.onRenewed?.(reason);
-    return this.current;
+    return { value, issuedAt: requestedAt, servingSince: requestedAt, tenantsStarted: 0, worked: false, refused: false, fetchedAhead: false };
   }
 }

@@ -4,7 +4,7 @@ import { ApsError, TokenRenewalError } from '../../src/errors';
 import { TokenLifetime } from '../../src/sync/token-lifetime';
 import { MAX_RENEWALS_WITHOUT_SUCCESS, TokenPolicy, type RenewalReason } from '../../src/sync/token-policy';
 
-function harness(refreshEvery: number, maxAgeMs: number, options: { issueMs?: number; lifetime?: TokenLifetime } = {}) {
+function harness(refreshEvery: number, maxAgeMs: number, options: { issueMs?: number; lifetime?: TokenLifetime; tenantsAhead?: () => number } = {}) {
   let clock = 0;
   let issued = 0;
   const reasons: RenewalReason[] = [];
@@ -22,6 +22,7 @@ function harness(refreshEvery: number, maxAgeMs: number, options: { issueMs?: nu
       return { token: `t${n}` };
     },
     onRenewed: (r) => reasons.push(r),
+    tenantsAhead: options.tenantsAhead,
   });
   return {
     policy,
@@ -271,4 +272,111 @@ test('tenants that fail for their own reasons do not count as renewals without s
   };
   for (let i = 0; i < 40; i++) await assert.rejects(h.policy.run(tenantFails, true), /Office 365 rejected/);
   assert.equal(h.issued(), 20);
+});
+
+/** Lets promise reactions run, as the event loop would between two workers' calls. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+test('renew ahead by count: the next token is fetched while the current one serves its last tenants, none beyond the count', async () => {
+  let left = 100;
+  const h = harness(10, 60_000, { issueMs: 2, tenantsAhead: () => left });
+  const used: string[] = [];
+  const tenant = async () => {
+    used.push(await h.policy.run(echo, true));
+    left--;
+    h.advance(1);
+  };
+  await tenant();
+  h.holdIssues();
+  // 1 tenant a ms and 2 ms to issue a token: the next is asked for with a few tenants left on this one.
+  for (let i = 1; i < 10; i++) await tenant();
+  assert.equal(h.issued(), 2, 'the next token was not asked for ahead');
+  assert.deepEqual(used, Array(10).fill('t1'), 'a worker waited for OA while the current token was still good');
+  // The 11th tenant is past the count: it waits for the token under way, and gets it.
+  const eleventh = tenant();
+  await settle();
+  assert.equal(used.length, 10);
+  h.releaseIssue();
+  await eleventh;
+  assert.equal(used[10], 't2');
+  assert.deepEqual(h.reasons.slice(0, 2), ['first', 'count']);
+});
+
+test('renew ahead by age: callers keep the current token until its age, then take the one fetched ahead without waiting', async () => {
+  const h = harness(1_000_000, 1000, { issueMs: 50 });
+  const ages: number[] = [];
+  const issuedAt = new Map<string, number>();
+  const call = async (token: string) => {
+    ages.push(h.now() - issuedAt.get(token)!);
+    return token;
+  };
+  // t1 is asked for at 0 and arrives at 50: OA takes 50 ms, so the next is asked for 100 ms before the age.
+  issuedAt.set('t1', 0);
+  assert.equal(await h.policy.run(call), 't1');
+  h.advance(800);
+  assert.equal(await h.policy.run(call), 't1');
+  assert.equal(h.issued(), 1, 'fetched ahead too early');
+  h.advance(60);
+  issuedAt.set('t2', h.now());
+  assert.equal(await h.policy.run(call), 't1');
+  await settle();
+  assert.equal(h.issued(), 2);
+  assert.equal(h.now(), 960);
+  h.advance(30);
+  assert.equal(await h.policy.run(call), 't1', 'the current token was dropped before its age');
+  h.advance(10);
+  assert.equal(await h.policy.run(call), 't2');
+  assert.equal(h.issued(), 2);
+  assert.ok(Math.max(...ages) < 1000, `a token was used at ${Math.max(...ages)} ms`);
+  assert.deepEqual(h.reasons, ['first', 'age']);
+});
+
+test('no token is fetched ahead when the current one covers the tenants still to come', async () => {
+  let left = 8;
+  const h = harness(10, 60_000, { issueMs: 2, tenantsAhead: () => left });
+  for (let i = 0; i < 8; i++) {
+    await h.policy.run(echo, true);
+    left--;
+    h.advance(1);
+  }
+  await settle();
+  assert.equal(h.issued(), 1);
+});
+
+test('a refused token gives way to the one fetched ahead, without another request to OA', async () => {
+  const h = harness(1_000_000, 1000, { issueMs: 50 });
+  await h.policy.run(echo);
+  h.advance(920);
+  await h.policy.run(echo);
+  await settle();
+  assert.equal(h.issued(), 2);
+  const refusedOnce = async (token: string) => {
+    if (token === 't1') throw refusal();
+    return token;
+  };
+  assert.equal(await h.policy.run(refusedOnce), 't2');
+  assert.equal(h.issued(), 2);
+});
+
+test('a failed fetch ahead is not retried until the token is needed, and then its error is heard', async () => {
+  let clock = 0;
+  let calls = 0;
+  const policy = new TokenPolicy({
+    refreshEvery: 1_000_000,
+    lifetime: new TokenLifetime({ configuredMaxAgeMs: 1000 }),
+    now: () => clock,
+    issue: async () => {
+      if (++calls > 1) throw new Error('OA is down');
+      clock += 50;
+      return { token: 't1' };
+    },
+  });
+  await policy.run(echo);
+  clock = 950;
+  for (let i = 0; i < 5; i++) assert.equal(await policy.run(echo), 't1');
+  await settle();
+  assert.equal(calls, 2);
+  clock = 1000;
+  await assert.rejects(policy.run(echo), /OA is down/);
+  assert.equal(calls, 3);
 });
