@@ -37,7 +37,7 @@ export type RenewalReason = 'first' | 'count' | 'age' | 'refused';
  */
 export const MAX_RENEWALS_WITHOUT_SUCCESS = 5;
 
-interface Current {
+interface HeldToken {
   value: InstanceToken;
   issuedAt: number;
   tenantsStarted: number;
@@ -51,9 +51,9 @@ interface Current {
 }
 
 export class TokenPolicy {
-  private current: Current | undefined;
+  private current: HeldToken | undefined;
   /** A token fetched ahead, waiting for the current one to reach a limit. */
-  private next: Current | undefined;
+  private next: HeldToken | undefined;
   private fetching: Promise<void> | undefined;
   private renewalCount = 0;
   private renewalsWithoutSuccess = 0;
@@ -86,12 +86,12 @@ export class TokenPolicy {
       return await this.attempt(used, call);
     } catch (e) {
       if (!traitsOf(e).tokenRefused) throw e;
-      return this.attempt(await this.renewIfStill(used, forTenant), call);
+      return this.attempt(await this.replaceRefused(used, forTenant), call);
     }
   }
 
   /** One call with one token. Whether the controller took the token teaches the lifetime. */
-  private async attempt<T>(used: Current, call: (token: string) => Promise<T>): Promise<T> {
+  private async attempt<T>(used: HeldToken, call: (token: string) => Promise<T>): Promise<T> {
     const age = this.now() - used.issuedAt;
     try {
       const result = await call(used.value.token);
@@ -109,13 +109,13 @@ export class TokenPolicy {
     }
   }
 
-  private accepted(used: Current, age: number): void {
+  private accepted(used: HeldToken, age: number): void {
     used.worked = true;
     this.options.lifetime.accepted(age);
     this.renewalsWithoutSuccess = 0;
   }
 
-  private async valid(forTenant = false): Promise<Current> {
+  private async valid(forTenant = false): Promise<HeldToken> {
     for (;;) {
       const c = this.current;
       const reason = this.staleReason(c, forTenant);
@@ -135,7 +135,7 @@ export class TokenPolicy {
     }
   }
 
-  private staleReason(c: Current | undefined, forTenant: boolean): RenewalReason | undefined {
+  private staleReason(c: HeldToken | undefined, forTenant: boolean): RenewalReason | undefined {
     if (!c) return 'first';
     if (c.refused) return 'refused';
     const age = this.now() - c.issuedAt;
@@ -149,7 +149,7 @@ export class TokenPolicy {
    * Marks the token refused: the next caller to want one takes the token fetched ahead or fetches one,
    * and the others share it, however many of their calls the same token failed.
    */
-  private renewIfStill(refused: Current, forTenant: boolean): Promise<Current> {
+  private replaceRefused(refused: HeldToken, forTenant: boolean): Promise<HeldToken> {
     refused.refused = true;
     return this.valid(forTenant);
   }
@@ -161,7 +161,7 @@ export class TokenPolicy {
    * the current reaches its limit. One try per token: a failed fetch ahead is tried again, and its
    * error heard, only when a caller cannot go on without it.
    */
-  private renewAheadIfNear(c: Current): void {
+  private renewAheadIfNear(c: HeldToken): void {
     if (c.fetchedAhead || this.fetching || this.next) return;
     const reason = this.nearLimit(c);
     if (!reason) return;
@@ -170,7 +170,7 @@ export class TokenPolicy {
   }
 
   /** OA's latency varies, so "before a token could arrive" is twice its last issue time. */
-  private nearLimit(c: Current): RenewalReason | undefined {
+  private nearLimit(c: HeldToken): RenewalReason | undefined {
     const leadMs = 2 * this.lastIssueMs;
     const now = this.now();
     if (now - c.issuedAt + leadMs >= this.options.lifetime.maxAgeMs) return 'age';
@@ -195,7 +195,7 @@ export class TokenPolicy {
     return this.fetching;
   }
 
-  private async fetch(reason: RenewalReason): Promise<Current> {
+  private async fetch(reason: RenewalReason): Promise<HeldToken> {
     const { lifetime } = this.options;
     if (!this.hopeless && this.renewalsWithoutSuccess >= MAX_RENEWALS_WITHOUT_SUCCESS) {
       this.hopeless = new TokenRenewalError(
