@@ -35,8 +35,7 @@ export type ErrorCode =
 
 /**
  * 'tenant': about the one tenant a call was for; the pass counts it and goes on. 'service': about the
- * controller, a proxy, the network or OA; too many in a row mean the controller is down. 'pass': no
- * further tenant can be done this run; the pass stops at once.
+ * controller, a proxy, the network or OA; too many in a row mean it is down. 'pass': the pass stops.
  */
 export type Scope = 'tenant' | 'service' | 'pass';
 

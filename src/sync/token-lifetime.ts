@@ -25,6 +25,14 @@ export interface TokenLifetimeOptions {
  */
 export const LEARNED_SHARE = 0.8;
 
+/**
+ * A refusal younger than this is a revoked token, not a lifetime: no platform's tokens live under
+ * 5 minutes, and a controller revoking tokens mid-pass (a restart, a changed instance) would otherwise
+ * teach a lifetime of a few hundred ms and one token request per call from then on. 1 s keeps short
+ * test lifetimes (the simulator's 2 s) learnable.
+ */
+export const MIN_LEARNED_LIFETIME_MS = 1000;
+
 export class TokenLifetime {
   private learnedMs: number | undefined;
   private oldestAcceptedMs = 0;
@@ -54,10 +62,10 @@ export class TokenLifetime {
 
   /**
    * A call that left with a token of this age was refused. Only a refusal older than every accepted
-   * age is taken as the lifetime: a younger one is a token revoked, not expired.
+   * age, and than MIN_LEARNED_LIFETIME_MS, is taken as the lifetime: a younger one is a token revoked.
    */
   refused(ageMs: number): void {
-    if (ageMs >= this.maxAgeMs || ageMs <= this.oldestAcceptedMs) return;
+    if (ageMs >= this.maxAgeMs || ageMs <= this.oldestAcceptedMs || ageMs < MIN_LEARNED_LIFETIME_MS) return;
     if (this.learnedMs !== undefined && ageMs >= this.learnedMs) return;
     this.learnedMs = ageMs;
     this.options.onLearned?.(ageMs, !this.learnedThisRun);

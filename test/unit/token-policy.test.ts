@@ -232,6 +232,15 @@ test('a token refused on its first use teaches nothing about the lifetime', asyn
   assert.equal(h.lifetime.maxAgeMs, 60_000);
 });
 
+test('a refusal younger than a second is a revoked token, even when no older age was accepted', () => {
+  const lifetime = new TokenLifetime({ configuredMaxAgeMs: 60_000 });
+  lifetime.accepted(200);
+  lifetime.refused(300);
+  assert.equal(lifetime.maxAgeMs, 60_000);
+  lifetime.refused(1000);
+  assert.equal(lifetime.maxAgeMs, 800);
+});
+
 test('a lifetime learned by an earlier run applies from the first token; APS_TOKEN_MAX_AGE still wins when sooner', () => {
   assert.equal(new TokenLifetime({ configuredMaxAgeMs: 1_500_000, knownLifetimeMs: 300_000 }).maxAgeMs, 240_000);
   assert.equal(new TokenLifetime({ configuredMaxAgeMs: 60_000, knownLifetimeMs: 300_000 }).maxAgeMs, 60_000);
