@@ -64,8 +64,7 @@ export interface SendOptions {
   body?: string;
   /** Says what the reply is, for the size-limit message ("tenant list page"). */
   what: string;
-  /** Abandons the exchange when raised, e.g. the run's stop signal: no wait outlives a SIGTERM. */
-  stop?: AbortSignal;
+  /** Abandons the exchange when raised (the run's stop signal): no wait outlives a SIGTERM. */ stop?: AbortSignal;
 }
 
 export class Transport {
@@ -100,18 +99,11 @@ export class Transport {
   async send(req: SendOptions): Promise<Reply> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), this.options.requestTimeoutMs);
-    const abandon = (): void => deadline.abort(new DOMException('The run is stopping', 'AbortError'));
-    if (req.stop?.aborted) abandon();
-    req.stop?.addEventListener('abort', abandon, { once: true });
     try {
-      const { observer } = this.options;
-      return await (observer ? this.observed(req, deadline.signal, observer) : this.exchange(req, deadline.signal));
-    } catch (e) {
-      if (e instanceof NetworkError && req.stop?.aborted) throw new NetworkError(this.options.remote, e.url, 'request abandoned: the run is stopping', { cause: e });
-      throw e;
+      const { observer } = this.options, signal = req.stop ? AbortSignal.any([deadline.signal, req.stop]) : deadline.signal;
+      return await (observer ? this.observed(req, signal, observer) : this.exchange(req, signal));
     } finally {
       clearTimeout(timer);
-      req.stop?.removeEventListener('abort', abandon);
     }
   }
 

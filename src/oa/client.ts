@@ -1,4 +1,4 @@
-import { OaHttpError, ProtocolError } from '../errors';
+import { NetworkError, OaHttpError, ProtocolError } from '../errors';
 import { parseRetryAfter, withRetries } from '../http/retry';
 import { type ExchangeObserver, type Reply, Transport } from '../http/transport';
 import { trustFix } from '../http/trust';
@@ -103,7 +103,9 @@ export class OaClient implements InstanceDirectory {
   // parser it only yields "Unknown XML-RPC tag 'TITLE'". Any other content type, or none, is parsed:
   // OA's is undocumented and public clients ignore it (protocol.md §6).
   private async post(method: string, body: string): Promise<Reply> {
-    const reply = await this.transport.send({ method: 'POST', url: this.url, headers: this.headers, body, what: `OA ${method} reply`, stop: this.stop });
+    const reply = await this.transport.send({ method: 'POST', url: this.url, headers: this.headers, body, what: `OA ${method} reply`, stop: this.stop }).catch((e: unknown) => {
+      throw e instanceof NetworkError && this.stop?.aborted ? new NetworkError('oa', e.url, 'request abandoned: the run is stopping', { cause: e }) : e;
+    });
     if (reply.status !== 200) {
       throw new OaHttpError(reply.status, errorPageWords(reply), parseRetryAfter(reply.headers['retry-after']), this.headers.authorization !== undefined);
     }
