@@ -74,17 +74,9 @@ type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs' | 'noSuchOperation'>>
 /** The traits most failures lack; a class spreads these and then states what it is. */
 const PLAIN = { retryable: false, throttling: false, tokenRefused: false, tenantGone: false, namesFix: false } as const;
 
+// The traits are the class's own readonly properties, assigned once from what each class states.
+export interface BacksyncError extends Readonly<OwnTraits> {}
 export abstract class BacksyncError extends Error implements ErrorTraits {
-  declare readonly code: ErrorCode;
-  declare readonly exitCode: ExitCode;
-  declare readonly retryable: boolean;
-  declare readonly throttling: boolean;
-  declare readonly scope: Scope;
-  declare readonly tokenRefused: boolean;
-  declare readonly tenantGone: boolean;
-  declare readonly noSuchOperation?: boolean;
-  declare readonly namesFix: boolean;
-
   constructor(traits: OwnTraits, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -135,16 +127,9 @@ export class OaFaultError extends BacksyncError {
 export class OaHttpError extends BacksyncError {
   constructor(readonly status: number, detail: string, readonly retryAfterMs?: number, credentialsSent = false) {
     const refused = status === 401 || status === 403;
+    const [retryable, throttling] = [RETRYABLE_STATUSES.includes(status), THROTTLING_STATUSES.includes(status)];
     super(
-      {
-        ...PLAIN,
-        code: 'OBS_ERR_OA_HTTP',
-        exitCode: EXIT.unreachable,
-        retryable: RETRYABLE_STATUSES.includes(status),
-        throttling: THROTTLING_STATUSES.includes(status),
-        scope: 'service',
-        namesFix: refused,
-      },
+      { ...PLAIN, code: 'OBS_ERR_OA_HTTP', exitCode: EXIT.unreachable, retryable, throttling, scope: 'service', namesFix: refused },
       `OA Public API answered HTTP ${status}${detail ? `: ${detail}` : ''}${refused ? `; ${credentialsFix(status, credentialsSent)}` : ''}`,
     );
   }

@@ -13,6 +13,7 @@ import {
   OaFaultError,
   OaHttpError,
   OwnFileError,
+  TokenRenewalError,
   ProtocolError,
   TlsError,
   traitsOf,
@@ -70,6 +71,7 @@ const rows: Row[] = [
   ['TlsError', new TlsError('aps', 'https://oa.example:6308', 'self-signed', 'set APS_CA_FILE'), 'TlsError', traits('OBS_ERR_TLS', 3, 'service', ['namesFix'])],
   ['ControllerDownError', new ControllerDownError(5, new Error('x')), 'ControllerDownError', traits('OBS_ERR_CONTROLLER_DOWN', 3, 'service')],
   ['OwnFileError', new OwnFileError('/var/log/sync/o365-backsync.log', Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' }), 'ENOSPC (no space left on the device)'), 'OwnFileError', traits('OBS_ERR_OWN_FILE', 4, 'service')],
+  ['TokenRenewalError', new TokenRenewalError('APS_TOKEN_MAX_AGE is 1 s but OA took 1.2 s'), 'TokenRenewalError', traits('OBS_ERR_TOKEN_RENEWAL', 3, 'pass', ['namesFix'])],
 ];
 
 for (const [label, error, name, expected] of rows) {
@@ -83,7 +85,7 @@ for (const [label, error, name, expected] of rows) {
 }
 
 test('every error class has a row', () => {
-  const classes = [ConfigError, OaError, OaFaultError, OaHttpError, ApsError, ProtocolError, BodyTooLargeError, NetworkError, TlsError, ControllerDownError, OwnFileError];
+  const classes = [ConfigError, OaError, OaFaultError, OaHttpError, ApsError, ProtocolError, BodyTooLargeError, NetworkError, TlsError, ControllerDownError, OwnFileError, TokenRenewalError];
   for (const c of classes) assert.ok(rows.some(([, error]) => error.constructor === c), c.name);
   assert.equal(new Set(rows.map(([, , , t]) => t.code)).size, classes.length, 'one code per class');
 });
