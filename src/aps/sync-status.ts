@@ -3,8 +3,8 @@ import { excerpt } from '../http/remote-text';
 import type { SyncStatus } from '../sync/ports';
 
 /**
- * Reads the reply of the tenant's `sync_status` operation (application 20.7.2 and later, protocol.md
- * §6): `{"inProgress": <bool>, "lastSync": <int>}`. Anything else is a protocol error rather than a
+ * Reads the reply of the tenant's `sync_status` operation (application 20.7.2 and later; README.md
+ * here): `{"inProgress": <bool>, "lastSync": <int>}`. Anything else is a protocol error rather than a
  * guess, since a wrong guess would either hold a tenant back as busy or report a failure it did not have.
  */
 export function parseSyncStatus(body: Buffer): SyncStatus {

@@ -101,7 +101,7 @@ export class OaClient implements InstanceDirectory {
 
   // The status is checked before any XML parsing, and so is a page declared as HTML: fed to the XML-RPC
   // parser it only yields "Unknown XML-RPC tag 'TITLE'". Any other content type, or none, is parsed:
-  // OA's is undocumented and public clients ignore it (protocol.md §6).
+  // OA's is undocumented and public clients ignore it (src/oa/README.md).
   private async post(method: string, body: string): Promise<Reply> {
     const reply = await this.transport.send({ method: 'POST', url: this.url, headers: this.headers, body, what: `OA ${method} reply`, stop: this.stop }).catch((e: unknown) => {
       throw e instanceof NetworkError && this.stop?.aborted ? new NetworkError('oa', e.url, 'request abandoned: the run is stopping', { cause: e }) : e;

@@ -44,7 +44,7 @@ export type Authorized = <T>(call: (token: string) => Promise<T>) => Promise<T>;
 
 /**
  * A tenant's last synchronization with the Microsoft cloud as the application reports it
- * (protocol.md §6): `lastSync` 0 means that synchronization succeeded.
+ * (src/aps/README.md, `sync_status`): `lastSync` 0 means that synchronization succeeded.
  */
 export interface SyncStatus {
   inProgress: boolean;

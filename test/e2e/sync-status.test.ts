@@ -6,7 +6,7 @@ import type { Status } from '../../src/cli/status-command';
 import type { Simulator } from '../sim';
 import { simulatorSetup, summaryOf } from './harness';
 
-/** The tenant's sync status (protocol.md §6), read before each resync: the real CLI against the simulator. */
+/** The tenant's sync status (src/aps/README.md), read before each resync: the real CLI against the simulator. */
 const setup = simulatorSetup({ SYNC_CONCURRENCY: '4' });
 
 const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);

@@ -1,7 +1,7 @@
 import type { Clock } from './tokens';
 
 /**
- * The Microsoft side of each tenant's synchronization, as `sync_status` reports it (protocol.md §6): a
+ * The Microsoft side of each tenant's synchronization, as `sync_status` reports it (src/aps/README.md): a
  * resync the controller accepted keeps the tenant `inProgress` for `durationMs`, and then its `lastSync`
  * is what the tenant's synchronizations end with: 0, or the non-zero value set for a failing tenant.
  * Before its first synchronization has ended a tenant reports its earlier (successful) one: 0.
