@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import pino from 'pino';
 import { traitsOf } from '../errors';
 import { SYSTEM_STORE } from '../http/trust';
-import { loadConfig, type Config } from '../runtime/config';
+import { doubtfulSettings, loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
 import type { Authorized, Instance, InstanceToken, TenantController } from '../sync/ports';
@@ -49,6 +49,7 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
   }
   line('ok', 'config', `${config.envFile ? config.envFile.path : 'no env file, environment only'}; application ${config.officeAppId}, OA at ${config.oaHost}:${config.oaPort}`);
   if (config.envFile?.readableByOthers) line('warn', 'config', `${config.envFile.path} can be read by group or others and holds secrets; fix: chmod 600 ${config.envFile.path}`);
+  for (const doubt of doubtfulSettings(config)) line('warn', 'config', doubt);
   checkFolders(config, line);
 
   // A doctor reports what it finds at once rather than retrying its way past it, and lists one tenant a page.

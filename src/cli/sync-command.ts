@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
 import type { StreamEntry } from 'pino';
 import { OwnFileError } from '../errors';
-import { loadConfig } from '../runtime/config';
+import { doubtfulSettings, loadConfig } from '../runtime/config';
 import { openRunLog } from '../runtime/logger';
 import { writeMetrics } from '../runtime/metrics';
 import { PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../runtime/pass-state';
@@ -150,4 +150,5 @@ function warnAboutSettings({ config, logger }: SyncRun): void {
     logger.warn({ envFile: config.envFile.path }, `${config.envFile.path} can be read by group or others; it holds secrets: chmod 600 it`);
   }
   if (config.apsTlsInsecure) logger.warn('APS_TLS_INSECURE=true: the controller certificate is NOT verified');
+  for (const doubt of doubtfulSettings(config)) logger.warn(doubt);
 }

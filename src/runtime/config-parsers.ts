@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { ConfigError } from '../errors';
 import { canReadSystemStore, SYSTEM_STORE, SYSTEM_STORE_NODE } from '../http/trust';
 
@@ -21,9 +22,14 @@ export const nonNegativeInt = (name: string, v: string): number => {
   }
   return Number(v);
 };
+/**
+ * Numbers are plain decimals as people write them: JavaScript's Number() would also take `0x10`,
+ * `1e20` and `Infinity`, values nobody means for a setting and some too large for a date or a timer.
+ */
+const DECIMAL = /^\d+(\.\d+)?$/;
 export const positiveNumber = (name: string, v: string): number => {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new ConfigError(name, `must be a positive number, got '${v}'`);
+  if (!DECIMAL.test(v) || !Number.isFinite(n) || n <= 0) throw new ConfigError(name, `must be a positive decimal number, got '${v}'`);
   return n;
 };
 /** Seconds as the operator writes them, in milliseconds as the code uses them. */
@@ -92,8 +98,14 @@ export const caFile = (name: string, v: string): string => {
   }
   return v;
 };
+/** A host name, an IPv4 address, or an IPv6 address (bracketed or not); the port has a setting of its own. */
 export const host = (name: string, v: string): string => {
-  if (!/^[A-Za-z0-9.\-:[\]]+$/.test(v)) throw new ConfigError(name, `must be a host name or IP address, got '${v}'`);
+  if (v.includes(':')) {
+    if (isIPv6(v.replace(/^\[(.*)\]$/, '$1'))) return v;
+    const port = /^([^:]+):(\d+)$/.exec(v);
+    if (port) throw new ConfigError(name, `must be a host name or IP address without a port, got '${v}': set it to ${port[1]} and the port in OA_PORT`);
+  }
+  if (!/^[A-Za-z0-9.-]+$/.test(v)) throw new ConfigError(name, `must be a host name or IP address, got '${v}'`);
   return v;
 };
 export const sha256Fingerprint = (name: string, v: string): string => {
@@ -101,20 +113,40 @@ export const sha256Fingerprint = (name: string, v: string): string => {
   if (!/^[0-9a-f]{64}$/.test(hex)) throw new ConfigError(name, 'must be a SHA-256 fingerprint (64 hex digits, colons allowed)');
   return hex;
 };
+/**
+ * A path below `/aps/2/resources/<tenant>/`: the token goes with it, so it must not be able to leave the
+ * tenant, by a scheme, a leading slash, or a `.`/`..` segment (also percent-encoded) that URL resolution
+ * would climb out with.
+ */
 export const operation = (name: string, v: string): string => {
-  const op = v.replace(/^\/+/, '');
-  if (!op || /\s/.test(op)) throw new ConfigError(name, `must be an operation path such as synchronize_async?fullSync=true, got '${v}'`);
-  return op;
+  if (!v || /[\s\\]/.test(v)) throw new ConfigError(name, `must be an operation path such as synchronize_async?fullSync=true, got '${v}'`);
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(v)) throw new ConfigError(name, `must be a path below the tenant, not a URL, got '${v}'`);
+  if (v.startsWith('/')) throw new ConfigError(name, `must be a path below the tenant, without a leading '/', got '${v}'`);
+  const segments = v.split(/[?#]/)[0].split('/');
+  if (segments.some((segment) => ['.', '..'].includes(decodedSegment(segment)))) throw new ConfigError(name, `must stay below the tenant: no '.' or '..' segments, got '${v}'`);
+  return v;
 };
+/** A segment as URL resolution reads it; a malformed escape counts as a climb, so it is refused too. */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '..';
+  }
+}
 export const httpMethod = (name: string, v: string): string => {
   const m = v.trim().toUpperCase();
   if (!['GET', 'POST', 'PUT'].includes(m)) throw new ConfigError(name, `must be GET, POST or PUT, got '${v}'`);
   return m;
 };
+/** A pass less often than yearly is no schedule; the bound keeps every due time a valid date. */
+const MAX_INTERVAL_SECONDS = 366 * 24 * 3600;
 export const interval = (name: string, v: string): 'auto' | number => {
   if (v.trim().toLowerCase() === 'auto') return 'auto';
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(name, `must be 'auto' or a number of seconds (0 or more), got '${v}'`);
+  if (!DECIMAL.test(v) || n > MAX_INTERVAL_SECONDS) {
+    throw new ConfigError(name, `must be 'auto' or a decimal number of seconds from 0 to ${MAX_INTERVAL_SECONDS} (366 days), got '${v}'`);
+  }
   return n;
 };
 export const text = (name: string, v: string): string => {

@@ -3,6 +3,7 @@ import { parse as parseEnvFile } from 'dotenv';
 import { ConfigError } from '../errors';
 import * as parse from './config-parsers';
 import type { Parser } from './config-parsers';
+import { misspeltSettings, type MisspeltSetting } from './setting-names';
 
 interface Setting<T> {
   variable: string;
@@ -80,11 +81,13 @@ type AlwaysSetKey = {
 export type Config = { [K in AlwaysSetKey]: ValueOf<Settings[K]> } & { [K in Exclude<keyof Settings, AlwaysSetKey>]?: ValueOf<Settings[K]> } & {
   /** The env file that was read, if any, and whether others than its owner can read it. */
   envFile?: { path: string; readableByOthers: boolean };
+  /** Variables that look like a misspelt setting, each with the one it likely meant; absent when none. */
+  misspelt?: MisspeltSetting[];
 };
 
 type LocalKey = { [K in keyof Settings]: Settings[K] extends { local: true } ? K : never }[keyof Settings];
 /** The settings of this host's own files, all `status` reads: it must work without OA's settings. */
-export type LocalConfig = Pick<Config, LocalKey | 'envFile'> & Partial<Pick<Config, ResumeKey>>;
+export type LocalConfig = Pick<Config, LocalKey | 'envFile' | 'misspelt'> & Partial<Pick<Config, ResumeKey>>;
 /** Whether an unfinished pass is resumed depends on these; `status` reads them leniently (see loadConfig). */
 const RESUME_KEYS = ['officeAppId', 'tenantType'] as const;
 type ResumeKey = (typeof RESUME_KEYS)[number];
@@ -124,6 +127,9 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   const entries = Object.entries(SETTINGS).filter(([, setting]) => options.scope !== 'local' || ('local' in setting && setting.local));
   const config = Object.fromEntries(entries.map(([key, setting]) => [key, read(setting)])) as Config;
   config.envFile = envFile;
+  const known = Object.values(SETTINGS).map((setting) => setting.variable);
+  const misspelt = [...misspeltSettings(known, Object.keys(env), 'the environment'), ...(envFile ? misspeltSettings(known, Object.keys(fileValues), envFile.path) : [])];
+  if (misspelt.length) config.misspelt = misspelt;
   if (options.scope === 'local') {
     // Not set, or set to a value `sync` would refuse: undefined, and `status` says it cannot tell.
     const leniently = (setting: Setting<unknown>): unknown => {
@@ -144,6 +150,21 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
     throw new ConfigError('APS_TLS_INSECURE', 'cannot be combined with APS_CERT_SHA256 (a pinned certificate is verified)');
   }
   return config;
+}
+
+/** The platform's default token life (`saas.aps.security.token_validity_period`); see src/aps/README.md. */
+const TOKEN_LIFE_SECONDS = 1800;
+
+/**
+ * Settings that work but are probably not what the operator meant: `sync` logs each once per run (so a
+ * terminal shows it too) and `check` lists them.
+ */
+export function doubtfulSettings(config: Pick<Config, 'tokenMaxAgeMs' | 'misspelt'>): string[] {
+  const doubts = (config.misspelt ?? []).map(({ given, meant, where }) => `${given} (in ${where}) is not a setting and is ignored; did you mean ${meant}?`);
+  if (config.tokenMaxAgeMs > TOKEN_LIFE_SECONDS * 1000) {
+    doubts.push(`APS_TOKEN_MAX_AGE (${config.tokenMaxAgeMs / 1000}s) is above the ${TOKEN_LIFE_SECONDS}s a token lives by default: tokens may expire before they are renewed`);
+  }
+  return doubts;
 }
 
 /** Where the env file of an installed tool lives; `setup` writes it into the files it makes. */

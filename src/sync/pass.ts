@@ -2,6 +2,7 @@ import { BacksyncError, ControllerDownError, traitsOf } from '../errors';
 import type { Authorized, Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, Tenant, TenantController } from './ports';
 import { TokenLifetime } from './token-lifetime';
 import { TokenPolicy } from './token-policy';
+import { chosenInstances } from './targeted';
 import { runWorkers } from './workers';
 import { StatusSupport, verdictOf } from './sync-status';
 import { emptyCounts, type PassCounts, type TenantOutcome } from './counts';
@@ -63,14 +64,14 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   // run to its end, so that a pass stopped early tries them again when it is resumed.
   const failedByController: { instanceId: number; tenantId: string; message?: string; lastSync?: number }[] = [];
 
-  let instances: Instance[];
+  let listed: Instance[];
   try {
-    instances = await deps.directory.listInstances(options.appId);
+    listed = await deps.directory.listInstances(options.appId);
   } catch (e) {
     if (deps.stop?.aborted) return { ...result, interruptedBy: 'signal' };
     throw e;
   }
-  if (options.instances?.length) instances = instances.filter((i) => options.instances!.includes(i.id));
+  const instances = chosenInstances(listed, options.instances, options.appId);
   result.instances = instances.length;
   events.instancesListed?.(instances);
 

@@ -1,9 +1,24 @@
+import { ConfigError } from '../errors';
 import type { Authorized, Instance, InstanceToken, Tenant, TenantController, TenantFinder } from './ports';
 
 /** An asked-for tenant that was not resynced, and why. */
 export interface UnresolvedTenant {
   tenantId: string;
   reason: string;
+}
+
+/**
+ * The instances a run limited by `--instance` works on. An id that is not an instance of the
+ * application is a mistake in the command, not an empty run: refused, listing the ones there are.
+ */
+export function chosenInstances(all: Instance[], wanted: number[] | undefined, appId: number): Instance[] {
+  if (!wanted?.length) return all;
+  const strangers = wanted.filter((id) => !all.some((i) => i.id === id));
+  if (strangers.length) {
+    const there = all.length ? `its instances are ${all.map((i) => i.id).join(', ')}` : 'it has none';
+    throw new ConfigError('--instance', `${strangers.join(', ')} ${strangers.length === 1 ? 'is not an instance' : 'are not instances'} of application ${appId} (OFFICE_APP_ID); ${there}`);
+  }
+  return all.filter((i) => wanted.includes(i.id));
 }
 
 /**

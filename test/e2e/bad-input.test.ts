@@ -3,7 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ListingFault, OaFault } from '../sim';
-import { type CliResult, runCli, startCli, summaryOf, until, simulatorSetup } from './harness';
+import { missing } from '../tools';
+import { type CliResult, runCli, runCliOnTerminal, startCli, summaryOf, until, simulatorSetup } from './harness';
 import { scratchDir } from '../tmp';
 
 /**
@@ -128,6 +129,15 @@ test('settings out of range, or a CA file that is not one, exit 2 naming the var
     [{ OA_TLS: 'true', OA_CA_FILE: '/nonexistent/oa-ca.pem' }, /^o365-backsync: OA_CA_FILE: cannot read '\/nonexistent\/oa-ca\.pem': ENOENT/],
     [{ APS_CERT_SHA256: 'sha256:abc' }, /^o365-backsync: APS_CERT_SHA256: must be a SHA-256 fingerprint/],
     [{ LOG_LEVEL: 'loud' }, /^o365-backsync: LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'loud'/],
+    [{ LOG_LEVEL: 'verbose' }, /^o365-backsync: LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'/],
+    [{ SYNC_MIN_INTERVAL: '1e20' }, /^o365-backsync: SYNC_MIN_INTERVAL: must be 'auto' or a decimal number of seconds/],
+    [{ SYNC_MIN_INTERVAL: '99999999999999999999' }, /^o365-backsync: SYNC_MIN_INTERVAL: must be 'auto' or a decimal number of seconds from 0 to 31622400/],
+    [{ APS_PAGE_SIZE: '0x10' }, /^o365-backsync: APS_PAGE_SIZE: must be a positive whole number, got '0x10'/],
+    [{ APS_TOKEN_MAX_AGE: '0x10' }, /^o365-backsync: APS_TOKEN_MAX_AGE: must be a positive decimal number, got '0x10'/],
+    [{ OA_HOST: '127.0.0.1:8440' }, /^o365-backsync: OA_HOST: must be a host name or IP address without a port, got '127\.0\.0\.1:8440'/],
+    [{ APS_RESYNC_OPERATION: '../../admin/x' }, /^o365-backsync: APS_RESYNC_OPERATION: must stay below the tenant: no '\.' or '\.\.' segments/],
+    [{ APS_RESYNC_OPERATION: '/admin/x' }, /^o365-backsync: APS_RESYNC_OPERATION: must be a path below the tenant, without a leading '\/'/],
+    [{ APS_SYNC_STATUS_OPERATION: 'https://evil.example/x' }, /^o365-backsync: APS_SYNC_STATUS_OPERATION: must be a path below the tenant, not a URL/],
   ];
   for (const [extra, words] of cases) {
     const result = await runCli(['sync'], { ...env, ...extra }, w.cwd);
@@ -136,4 +146,32 @@ test('settings out of range, or a CA file that is not one, exit 2 naming the var
   }
   assert.equal(sim.stats.oaCalls.length, 0);
   assert.equal(sim.stats.requests, 0);
+});
+
+test('--instance that is not an instance of the application exits 2 listing the ones that are, and resyncs nothing', async () => {
+  const { sim, run } = await setup({ instances: 2, tenantsPerInstance: 3 });
+  const result = await run(['sync', '--instance', '999', '--instance', '1002']);
+  assert.equal(result.code, 2, result.stderr);
+  oneLine(result, /^o365-backsync: --instance: 999 is not an instance of application \d+ \(OFFICE_APP_ID\); its instances are 1001, 1002\n$/);
+  assert.equal(sim.stats.resyncCalls.size, 0);
+});
+
+test('misspelt settings and a token max age above the token life are warned about once, naming the setting meant', async () => {
+  const { w, env, run } = await setup({ instances: 1, tenantsPerInstance: 3 }, { OFICE_APP_ID: '41', SYNC_CONCURENCY: '8', APS_TOKEN_MAX_AGE: '3600', UNRELATED_TOOL_SETTING: 'x' });
+  const result = await run();
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stderr, '', 'not on a terminal: the log only');
+  const warnings = w.log().filter((l) => l.level === 40).map((l) => l.msg);
+  assert.deepEqual(warnings, [
+    'OFICE_APP_ID (in the environment) is not a setting and is ignored; did you mean OFFICE_APP_ID?',
+    'SYNC_CONCURENCY (in the environment) is not a setting and is ignored; did you mean SYNC_CONCURRENCY?',
+    'APS_TOKEN_MAX_AGE (3600s) is above the 1800s a token lives by default: tokens may expire before they are renewed',
+  ]);
+  if (missing('script')) return;
+  const onTerminal = await runCliOnTerminal(['sync', '--force'], env, w.cwd);
+  assert.equal(onTerminal.code, 0, onTerminal.stdout);
+  const screen = onTerminal.stdout.replace(/\r/g, '');
+  assert.equal(screen.match(/did you mean SYNC_CONCURRENCY\?/g)?.length, 1, screen);
+  assert.equal(screen.match(/did you mean OFFICE_APP_ID\?/g)?.length, 1, screen);
+  assert.match(screen, /APS_TOKEN_MAX_AGE \(3600s\) is above the 1800s/);
 });

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors';
-import { loadConfig } from '../../src/runtime/config';
+import { doubtfulSettings, loadConfig } from '../../src/runtime/config';
 import { otherCaFile } from '../sim';
 import { testCerts } from '../sim/certs';
 import { scratchDir } from '../tmp';
@@ -105,13 +105,27 @@ test('ports, booleans, URLs, methods, operations, intervals and fingerprints are
   refused({ APS_URL: 'https://admin:pw@oa.example:6308/' }, /^APS_URL: must not carry credentials$/);
   refused({ APS_RESYNC_METHOD: 'DELETE' }, /^APS_RESYNC_METHOD: must be GET, POST or PUT, got 'DELETE'$/);
   refused({ APS_RESYNC_OPERATION: 'sync now' }, /^APS_RESYNC_OPERATION: must be an operation path/);
-  refused({ SYNC_MIN_INTERVAL: '-1' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a number of seconds/);
-  refused({ APS_TOKEN_MAX_AGE: '0' }, /^APS_TOKEN_MAX_AGE: must be a positive number, got '0'$/);
-  refused({ APS_TOKEN_MAX_AGE: 'Infinity' }, /^APS_TOKEN_MAX_AGE: must be a positive number/);
+  for (const op of ['../../admin/x', 'a/%2E%2e/b?x=1', 'synchronize/.', '/synchronize', '//evil.example/x', 'https://evil.example/x', 'javascript:x', 'a\\..\\b', 'a/%zz']) {
+    refused({ APS_RESYNC_OPERATION: op }, /^APS_RESYNC_OPERATION: must (stay below the tenant|be a path below the tenant|be an operation path)/);
+    refused({ APS_SYNC_STATUS_OPERATION: op }, /^APS_SYNC_STATUS_OPERATION: must/);
+  }
+  refused({ SYNC_MIN_INTERVAL: '-1' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number of seconds from 0 to 31622400/);
+  refused({ SYNC_MIN_INTERVAL: '1e20' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number/);
+  refused({ SYNC_MIN_INTERVAL: '0x10' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number/);
+  refused({ SYNC_MIN_INTERVAL: '31622401' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number/);
+  refused({ APS_TOKEN_MAX_AGE: '0' }, /^APS_TOKEN_MAX_AGE: must be a positive decimal number, got '0'$/);
+  refused({ APS_TOKEN_MAX_AGE: 'Infinity' }, /^APS_TOKEN_MAX_AGE: must be a positive decimal number/);
+  refused({ APS_TOKEN_MAX_AGE: '0x10' }, /^APS_TOKEN_MAX_AGE: must be a positive decimal number/);
+  refused({ APS_TOKEN_MAX_AGE: '9'.repeat(400) }, /^APS_TOKEN_MAX_AGE: must be a positive decimal number/);
+  refused({ APS_PAGE_SIZE: '0x10' }, /^APS_PAGE_SIZE: must be a positive whole number/);
+  refused({ OA_HOST: '127.0.0.1:8440' }, /^OA_HOST: must be a host name or IP address without a port, got '127\.0\.0\.1:8440': set it to 127\.0\.0\.1 and the port in OA_PORT$/);
+  refused({ OA_HOST: 'oa.example:8440' }, /^OA_HOST: must be a host name or IP address without a port/);
+  refused({ OA_HOST: '[::1]:8440' }, /^OA_HOST: must be a host name or IP address/);
+  for (const host of ['::1', '[::1]', 'fe80::1', '10.0.0.10', 'oa-1.example']) assert.equal(load({ OA_HOST: host }).oaHost, host);
   refused({ APS_CERT_SHA256: 'abcd' }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint \(64 hex digits, colons allowed\)$/);
   refused({ APS_CERT_SHA256: 'g'.repeat(64) }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint/);
   refused({ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'$/);
-  const c = load({ OA_TLS: 'YES', APS_RESYNC_METHOD: 'post', APS_RESYNC_OPERATION: '/synchronize', SYNC_MIN_INTERVAL: '0', APS_TOKEN_MAX_AGE: '0.5', APS_CERT_SHA256: 'AB:'.repeat(31) + 'AB', LOG_LEVEL: 'Debug' });
+  const c = load({ OA_TLS: 'YES', APS_RESYNC_METHOD: 'post', APS_RESYNC_OPERATION: 'synchronize', SYNC_MIN_INTERVAL: '0', APS_TOKEN_MAX_AGE: '0.5', APS_CERT_SHA256: 'AB:'.repeat(31) + 'AB', LOG_LEVEL: 'Debug' });
   assert.deepEqual(
     [c.oaTls, c.resyncMethod, c.resyncOperation, c.minIntervalSeconds, c.tokenMaxAgeMs, c.apsCertSha256, c.logLevel],
     [true, 'POST', 'synchronize', 0, 500, 'ab'.repeat(32), 'debug'],
@@ -205,7 +219,7 @@ test("the 'local' scope reads what decides a resume leniently: a value sync woul
 });
 
 test('APS_SYNC_STATUS_OPERATION reads sync_status by default; an empty value anywhere switches the read off', () => {
-  assert.equal(load({ APS_SYNC_STATUS_OPERATION: '/sync_status' }).syncStatusOperation, 'sync_status');
+  assert.equal(load({ APS_SYNC_STATUS_OPERATION: 'sync_status' }).syncStatusOperation, 'sync_status');
   assert.equal(load({ APS_SYNC_STATUS_OPERATION: '' }).syncStatusOperation, undefined);
   assert.equal(load({ APS_SYNC_STATUS_OPERATION: '  ' }).syncStatusOperation, undefined);
   const file = join(scratchDir('obs-envfile-'), 'backsync.env');
@@ -213,4 +227,29 @@ test('APS_SYNC_STATUS_OPERATION reads sync_status by default; an empty value any
   assert.equal(loadConfig({ envFile: file, env: {}, cwd }).syncStatusOperation, undefined, 'empty in the env file');
   assert.equal(loadConfig({ envFile: file, env: { APS_SYNC_STATUS_OPERATION: 'status' }, cwd }).syncStatusOperation, 'status', 'the environment wins');
   refused({ APS_SYNC_STATUS_OPERATION: 'sync status' }, /^APS_SYNC_STATUS_OPERATION: must be an operation path/);
+});
+
+test('variables that look like a misspelt setting are named with the one meant; unrelated ones are not', () => {
+  const c = load({ OFICE_APP_ID: '41', SYNC_CONCURENCY: '8', APS_TOKEN_MAXAGE: '60', OA_SOMETHING_ELSE: 'x', PATH: '/usr/bin', LOGNAME: 'root', TMPDIR: '/tmp', HOSTNAME: 'h', LOG_FORMAT: 'json' });
+  assert.deepEqual(
+    c.misspelt?.map((m) => [m.given, m.meant, m.where]),
+    [
+      ['OFICE_APP_ID', 'OFFICE_APP_ID', 'the environment'],
+      ['SYNC_CONCURENCY', 'SYNC_CONCURRENCY', 'the environment'],
+      ['APS_TOKEN_MAXAGE', 'APS_TOKEN_MAX_AGE', 'the environment'],
+      ['OA_SOMETHING_ELSE', c.misspelt?.[3].meant, 'the environment'],
+    ],
+  );
+  assert.match(doubtfulSettings(c)[0], /^OFICE_APP_ID \(in the environment\) is not a setting and is ignored; did you mean OFFICE_APP_ID\?$/);
+  assert.equal(load({}).misspelt, undefined);
+  const file = join(scratchDir('obs-envfile-'), 'backsync.env');
+  writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa.example\nRETRYS=2\n', { mode: 0o600 });
+  assert.deepEqual(loadConfig({ envFile: file, env: {}, cwd }).misspelt, [{ given: 'RETRYS', meant: 'RETRIES', where: file }]);
+});
+
+test('a token max age above the 30-minute token life is doubted, not refused', () => {
+  assert.deepEqual(doubtfulSettings(load({ APS_TOKEN_MAX_AGE: '1800' })), []);
+  assert.deepEqual(doubtfulSettings(load({ APS_TOKEN_MAX_AGE: '3600' })), [
+    'APS_TOKEN_MAX_AGE (3600s) is above the 1800s a token lives by default: tokens may expire before they are renewed',
+  ]);
 });
