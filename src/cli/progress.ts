@@ -23,7 +23,7 @@ export class PassProgress {
 
   constructor(
     private readonly stream: NodeJS.WriteStream,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   readonly events: PassEvents = {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RunClock } from '../runtime/run-clock';
 import type { SecretScrubber } from '../runtime/secrets';
 import type { PassCounts } from '../sync/counts';
 import type { PassResult } from '../sync/pass';
@@ -18,13 +19,13 @@ export interface ReportTarget {
   logPath: string;
   json: boolean;
   dryRun: boolean;
-  startedAt: Date;
+  clock: RunClock;
   say(line: string): void;
 }
 
 export function reportPass(to: ReportTarget, result: PassResult, exitCode: number, unresolved: UnresolvedTenant[]): void {
   const summary: RunSummary = {
-    ...summarize(result, to.startedAt.getTime(), Date.now(), to.dryRun, exitCode),
+    ...summarize(result, to.clock, to.dryRun, exitCode),
     ...(unresolved.length ? { notResynced: unresolved } : {}),
   };
   to.logger.info(summary, 'pass finished');
@@ -49,12 +50,13 @@ export interface RunSummary extends PassCounts {
   exitCode: number;
 }
 
-export function summarize(result: PassResult, startedAt: number, finishedAt: number, dryRun: boolean, exitCode: number): RunSummary {
+/** The stamps are the wall clock's, for people; the duration is the monotonic clock's, so never negative. */
+export function summarize(result: PassResult, clock: RunClock, dryRun: boolean, exitCode: number): RunSummary {
   const { instanceFailures, interruptedBy, ...counts } = result;
   return {
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(finishedAt).toISOString(),
-    durationMs: finishedAt - startedAt,
+    startedAt: clock.startedAt.toISOString(),
+    finishedAt: new Date(clock.now()).toISOString(),
+    durationMs: clock.elapsedMs(),
     dryRun,
     complete: !interruptedBy && instanceFailures.length === 0,
     ...counts,

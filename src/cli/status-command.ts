@@ -7,7 +7,7 @@ import { lastSuccessAt, type LastPass, type TenantFailure, type TenantSyncFailur
 import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
 import { AUTO_INTERVAL_FACTOR, intervalMs } from '../sync/pacing';
-import { decideRun, describeDiscard, type RunDecision } from '../sync/run-decision';
+import { decideRun, describeClockBehind, describeDiscard, type RunDecision } from '../sync/run-decision';
 import { printable } from './terminal-text';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { duration } from './human';
@@ -87,6 +87,7 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     now,
   );
 
+  if ('clockBehind' in decision && decision.clockBehind) warnings.push(describeClockBehind(decision.clockBehind, now));
   const recommendedSeconds = last ? Math.round(intervalMs(last, 'auto') / 1000) : null;
   if (last && typeof config.minIntervalSeconds === 'number' && config.minIntervalSeconds > 0 && last.durationMs > 0.7 * config.minIntervalSeconds * 1000) {
     warnings.push(
@@ -147,6 +148,7 @@ export function nextRun(decision: RunDecision, now: number): Status['next'] {
   let why: string | null = null;
   if (reason === 'unknown') why = `the unfinished pass is resumed only if ${decision.setting} is still ${decision.was}, and it is not set here (or not valid)`;
   else if ('discard' in decision && decision.discard) why = `the unfinished pass ${describeDiscard(decision.discard)}: the next run discards it`;
+  else if ('clockBehind' in decision && decision.clockBehind) why = describeClockBehind(decision.clockBehind, now);
   return { startsPass: startsPass ?? null, at: at === undefined ? null : new Date(at).toISOString(), reason, why };
 }
 

@@ -9,8 +9,9 @@ import { acquireRunLock } from '../runtime/run-lock';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
 import { RunStop } from '../runtime/shutdown';
+import { RunClock } from '../runtime/run-clock';
 import { folderExposure, ownFileError, removeStaleTemps } from '../runtime/own-files';
-import { decideRun, describeDiscard, type PassDecision, type PassIdentity } from '../sync/run-decision';
+import { decideRun, describeClockBehind, describeDiscard, type PassDecision, type PassIdentity } from '../sync/run-decision';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { printable } from './terminal-text';
 import { errorCode } from './pass-log';
@@ -38,7 +39,7 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
     const trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say }) : undefined;
     const { progress, echo } = terminalFor(flags);
     const log = openRunLog(config.logDir, scrubber, config.logLevel, echo, (path, error) => stop.because(ownFileError(path, error)));
-    run = { stop, config, log, logger: log.logger, scrubber, trace, flags, progress, startedAt: new Date(), say };
+    run = { stop, config, log, logger: log.logger, scrubber, trace, flags, progress, clock: new RunClock(), say };
   } catch (e) {
     say((e as Error).message);
     return exitCodeFor(e);
@@ -57,7 +58,7 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
 
 async function lockedRun(run: SyncRun): Promise<number> {
   try {
-    const lock = await acquireRunLock(run.config.stateDir, run.startedAt);
+    const lock = await acquireRunLock(run.config.stateDir, run.clock.startedAt);
     if (!lock.acquired) {
       run.logger.info({ holder: lock.holder }, lock.holder ? `another run is active (pid ${lock.holder.pid}, started ${lock.holder.startedAt}); exiting` : 'another run is active; exiting');
       return EXIT.ok;
@@ -88,7 +89,7 @@ async function underLock(run: SyncRun): Promise<number> {
   if (fullPass) {
     const store = new PassStateStore(config.stateDir, (message) => run.logger.warn(message));
     const identity = { appId: config.officeAppId, tenantType: config.tenantType };
-    const decision = decideRun({ running: false, ...store.runState() }, { ...identity, minInterval: config.minIntervalSeconds }, run.startedAt.getTime());
+    const decision = decideRun({ running: false, ...store.runState() }, { ...identity, minInterval: config.minIntervalSeconds }, run.clock.now());
     running = openPass(run, store, decision, identity);
     if (!running) return EXIT.ok;
     publishMetrics(run);
@@ -97,8 +98,9 @@ async function underLock(run: SyncRun): Promise<number> {
 }
 
 /** Acts on the decision `status` announces: resume, start, or (not due, and no --force) nothing. */
-function openPass({ logger, flags, startedAt, stop }: SyncRun, store: PassStateStore, decision: PassDecision<PassHeader>, identity: Required<PassIdentity>): RunningPass | undefined {
+function openPass({ logger, flags, clock, stop }: SyncRun, store: PassStateStore, decision: PassDecision<PassHeader>, identity: Required<PassIdentity>): RunningPass | undefined {
   const starts = decision.startsPass || flags.force === true;
+  if ('clockBehind' in decision && decision.clockBehind) logger.warn({ lastStartedAt: decision.clockBehind.lastStartedAt }, describeClockBehind(decision.clockBehind, clock.now()));
   if (decision.reason !== 'resume' && decision.discard) {
     logger.warn(`unfinished pass in ${store.path(PASS_FILE)} ${describeDiscard(decision.discard)}; ${starts ? 'starting a fresh pass' : 'discarding it'}`);
     store.discard();
@@ -109,7 +111,7 @@ function openPass({ logger, flags, startedAt, stop }: SyncRun, store: PassStateS
     return undefined;
   }
   const resume = decision.reason === 'resume' ? decision.resume : undefined;
-  return store.open(identity, startedAt, resume, (error) => stop.because(error));
+  return store.open(identity, clock, resume, (error) => stop.because(error));
 }
 
 /** A person at a terminal sees progress and readable warnings; cron and --json see neither, nor load them. */

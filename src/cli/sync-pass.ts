@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../runtime/config';
 import type { RunLog } from '../runtime/logger';
 import type { RunningPass } from '../runtime/pass-state';
+import type { RunClock } from '../runtime/run-clock';
 import type { SecretScrubber } from '../runtime/secrets';
 import type { TraceFile } from '../runtime/trace-file';
 import { type RunStop, trapSignals } from '../runtime/shutdown';
@@ -42,7 +43,8 @@ export interface SyncRun {
   flags: SyncFlags;
   /** Live progress on the terminal: interactive runs only. */
   progress?: PassProgress;
-  startedAt: Date;
+  /** When the run started (stamps) and how long it has worked (durations). */
+  clock: RunClock;
   say(line: string): void;
 }
 

@@ -4,6 +4,7 @@ import type { PassCounts, TenantOutcome } from '../sync/counts';
 import type { PassJournal } from '../sync/ports';
 import type { PassIdentity, RunState } from '../sync/run-decision';
 import type { OwnFileError } from '../errors';
+import type { RunClock } from './run-clock';
 import { writeFileAtomic } from './atomic-file';
 import { readOwnFile, removeUnlessFile } from './own-files';
 import { JOURNAL_FILE, JournalWriter, readJournal } from './pass-journal';
@@ -66,16 +67,16 @@ export class PassStateStore {
    * Starts a fresh pass for `identity`, or continues `resume`, and opens its journal. A journal write
    * that fails later goes to `onJournalFailure`.
    */
-  open(identity: Required<PassIdentity>, startedAt: Date, resume: PassHeader | undefined, onJournalFailure: (error: OwnFileError) => void): RunningPass {
+  open(identity: Required<PassIdentity>, clock: RunClock, resume: PassHeader | undefined, onJournalFailure: (error: OwnFileError) => void): RunningPass {
     const header: PassHeader = resume
       ? { ...resume, runs: resume.runs + 1 }
-      : { version: 1, appId: identity.appId, tenantType: identity.tenantType, startedAt: startedAt.toISOString(), activeMs: 0, runs: 1 };
+      : { version: 1, appId: identity.appId, tenantType: identity.tenantType, startedAt: clock.startedAt.toISOString(), activeMs: 0, runs: 1 };
     if (!resume) rmSync(this.path(JOURNAL_FILE), { force: true, recursive: true });
     this.writeHeader(header);
     const record = resume ? readJournal(this.path(JOURNAL_FILE), this.warn) : new PassRecord();
     // What readJournal could not read as a file (a folder in its place) it has warned about; clear it.
     removeUnlessFile(this.path(JOURNAL_FILE));
-    return new RunningPass(this, header, record, startedAt.getTime(), new JournalWriter(this.path(JOURNAL_FILE), onJournalFailure));
+    return new RunningPass(this, header, record, clock, new JournalWriter(this.path(JOURNAL_FILE), onJournalFailure));
   }
 
   path(name: string): string {
@@ -128,7 +129,7 @@ export class RunningPass implements PassJournal {
     private readonly store: PassStateStore,
     readonly header: PassHeader,
     private readonly record: PassRecord,
-    private readonly runStartedAt: number,
+    private readonly clock: RunClock,
     private readonly journal: JournalWriter,
   ) {
     this.prior = record.counts();
@@ -153,17 +154,22 @@ export class RunningPass implements PassJournal {
     this.journal.flush();
   }
 
+  /** Earlier runs' working time and this run's; an earlier version could store a negative one, taken as none. */
+  private workedMs(): number {
+    return Math.max(0, this.header.activeMs) + this.clock.elapsedMs();
+  }
+
   /** The pass is not finished: keep it for the next run, with this run's working time added. */
-  suspend(now = Date.now()): void {
+  suspend(): void {
     this.journal.close();
-    this.store.writeHeader({ ...this.header, activeMs: this.header.activeMs + (now - this.runStartedAt) });
+    this.store.writeHeader({ ...this.header, activeMs: this.workedMs() });
   }
 
   /** The pass is finished: record it as the last pass and forget its journal. */
-  finish(ending: PassEnding, now = Date.now()): LastPass {
+  finish(ending: PassEnding): LastPass {
     this.journal.close();
-    const durationMs = this.header.activeMs + (now - this.runStartedAt);
-    const last = this.record.finished(this.header.startedAt, durationMs, ending, now, lastSuccessAt(this.store.lastPass()));
+    const durationMs = this.workedMs();
+    const last = this.record.finished(this.header.startedAt, durationMs, ending, this.clock.now(), lastSuccessAt(this.store.lastPass()));
     this.store.writeLastPass(last);
     return last;
   }

@@ -40,7 +40,7 @@ export class AdaptiveConcurrency {
   constructor(private readonly options: AdaptiveConcurrencyOptions) {
     if (!Number.isSafeInteger(options.ceiling) || options.ceiling < 1) throw new RangeError(`concurrency ceiling must be a positive whole number, got ${options.ceiling}`);
     this.limit = options.ceiling;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
     this.cooldownMs = options.cooldownMs ?? DEFAULT_COOLDOWN_MS;
   }
 

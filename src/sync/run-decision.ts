@@ -40,8 +40,12 @@ export type RunDecision<P extends PassIdentity = PassIdentity> =
   | { reason: 'running'; startsPass: false }
   /** Continue the unfinished pass, whatever pacing says. */
   | { reason: 'resume'; startsPass: true; resume: P }
-  /** Start a pass now: none has finished yet, or the last one is far enough back. */
-  | { reason: 'first' | 'due'; startsPass: true; discard?: Discard }
+  /**
+   * Start a pass now: none has finished yet, or the last one is far enough back. `clockBehind`: the
+   * last pass started after now by this clock (stepped back, or a wrong file), so pacing cannot tell and
+   * the pass is due; a run warns with describeClockBehind.
+   */
+  | { reason: 'first' | 'due'; startsPass: true; discard?: Discard; clockBehind?: { lastStartedAt: string } }
   /** Exit at once: the next pass is due at `dueAt`. */
   | { reason: 'not-due'; startsPass: false; dueAt: number; discard?: Discard }
   /**
@@ -73,6 +77,7 @@ export function decideRun<P extends PassIdentity>(state: RunState<P>, settings: 
   const dueAt = nextDueAt(state.last, settings.minInterval);
   const discarding = discard ? { discard } : {};
   if (dueAt === undefined) return { reason: 'first', startsPass: true, ...discarding };
+  if (!(Date.parse(state.last!.startedAt) <= now)) return { reason: 'due', startsPass: true, clockBehind: { lastStartedAt: state.last!.startedAt }, ...discarding };
   if (dueAt <= now) return { reason: 'due', startsPass: true, ...discarding };
   return { reason: 'not-due', startsPass: false, dueAt, ...discarding };
 }
@@ -96,4 +101,10 @@ export function describeDiscard(discard: Discard): string {
     case 'tenant type':
       return `was for tenant type ${discard.was}, not ${discard.now} (APS_TENANT_TYPE)`;
   }
+}
+
+/** Why a pass is due now although the last one seems to have started later. */
+export function describeClockBehind({ lastStartedAt }: { lastStartedAt: string }, now: number): string {
+  if (Number.isNaN(Date.parse(lastStartedAt))) return `the start of the last pass in last-pass.json ('${lastStartedAt}') is not a time; the next pass is due now`;
+  return `the last pass started at ${lastStartedAt}, after now (${new Date(now).toISOString()}): the clock was set back, or last-pass.json is wrong; the next pass is due now`;
 }

@@ -115,3 +115,21 @@ test('not due: status names the time, and sync exits at once naming the same tim
   assert.equal(w.log().at(-1)?.msg, `not due yet; next pass due at ${announced.next.at}`);
   assert.equal(sim.stats.requests, requests, 'no network call');
 });
+
+test('a last pass that started in the future (a clock set back): status says due now and why, sync runs the pass and warns', async () => {
+  const { sim, w, env, run } = await setup({ instances: 1, tenantsPerInstance: 4 });
+  assert.equal((await run()).code, 0);
+  const lastPassFile = join(w.stateDir, 'last-pass.json');
+  const future = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
+  writeFileSync(lastPassFile, JSON.stringify({ ...JSON.parse(readFileSync(lastPassFile, 'utf8')), startedAt: future }));
+  const announced = await statusOf(env, w.cwd);
+  assert.deepEqual([announced.next.startsPass, announced.next.reason], [true, 'due']);
+  assert.match(announced.next.why ?? '', new RegExp(`^the last pass started at ${future}, after now \\(.*\\): the clock was set back, or last-pass\\.json is wrong; the next pass is due now$`));
+  assert.equal(announced.warnings.filter((m) => m.startsWith(`the last pass started at ${future}`)).length, 1);
+
+  const again = await run();
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(summaryOf(again).synced, 4, 'due now: the pass ran');
+  assert.equal(sim.stats.resyncSucceeded.get(sim.readyTenants()[0]!.id), 2);
+  assert.equal(w.log().filter((l) => l.level === 40 && String(l.msg).startsWith(`the last pass started at ${future}`)).length, 1);
+});

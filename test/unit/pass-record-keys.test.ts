@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import {} from 'node:fs';
 import { test } from 'node:test';
 import { PassStateStore, type PassHeader } from '../../src/runtime/pass-state';
+import { manualClock } from '../clock';
 import { scratchDir } from '../tmp';
 
 /** These tests write to a healthy disk: a journal failure here is a failure of the test. */
@@ -15,7 +16,7 @@ const UUID = '9f1c2a3b-4d5e-4f60-8a7b-0c1d2e3f4a5b';
 test('packed and unpacked tenant ids are told apart by instance, by case and by kind, before and after a resume', () => {
   const dir = scratchDir('obs-keys-');
   const store = new PassStateStore(dir, () => undefined);
-  const first = store.open({ appId: 41, tenantType: 'T' }, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
+  const first = store.open({ appId: 41, tenantType: 'T' }, manualClock('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
   const ids = [UUID, UUID.toUpperCase(), 'tenant_1', 'x'.repeat(24), '9f1c2a3b4d5e4f608a7b0c1d2e3f4a5b'];
   first.recordDone(1001, UUID, 'synced');
   first.recordDone(1001, 'tenant_1', 'failed', 'rejected');
@@ -32,7 +33,7 @@ test('packed and unpacked tenant ids are told apart by instance, by case and by 
   };
   check(first);
   first.suspend();
-  const resumed = store.open({ appId: 41, tenantType: 'T' }, new Date('2026-11-27T07:00:00Z'), store.unfinished() as PassHeader, journalMustNotFail);
+  const resumed = store.open({ appId: 41, tenantType: 'T' }, manualClock('2026-11-27T07:00:00Z'), store.unfinished() as PassHeader, journalMustNotFail);
   check(resumed);
   assert.deepEqual({ ...resumed.prior }, { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
   resumed.recordDone(1001, UUID, 'failed', 'again');

@@ -3,6 +3,7 @@ import { readFileSync, statSync, writeFileSync, appendFileSync, existsSync } fro
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { JOURNAL_FILE, LAST_PASS_FILE, PASS_FILE, PassStateStore, type PassHeader } from '../../src/runtime/pass-state';
+import { manualClock } from '../clock';
 import { scratchDir } from '../tmp';
 
 /** These tests write to a healthy disk: a journal failure here is a failure of the test. */
@@ -28,24 +29,28 @@ function store() {
 test('a fresh pass journals completions; a resumed one knows them and counts them', () => {
   const { dir, store: s } = store();
   assert.equal(s.unfinished(), undefined);
-  const first = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
+  const clock1 = manualClock('2026-11-27T06:00:00Z');
+  const first = s.open(PASS_FOR, clock1, undefined, journalMustNotFail);
   assert.equal(first.resumed, false);
   first.recordDone(1001, 'a', 'synced');
   first.recordDone(1001, 'b', 'failed', 'Office 365 rejected the request');
   first.recordDone(1002, 'c', 'skipped');
-  first.suspend(Date.parse('2026-11-27T06:00:10Z'));
+  clock1.workUntil('2026-11-27T06:00:10Z');
+  first.suspend();
   assert.equal(statSync(join(dir, PASS_FILE)).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, JOURNAL_FILE)).mode & 0o777, 0o600);
 
   const header = headerOf(s);
   assert.deepEqual({ appId: header.appId, tenantType: header.tenantType, activeMs: header.activeMs, runs: header.runs }, { ...PASS_FOR, activeMs: 10_000, runs: 1 });
-  const second = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), header, journalMustNotFail);
+  const clock2 = manualClock('2026-11-27T07:00:00Z');
+  const second = s.open(PASS_FOR, clock2, header, journalMustNotFail);
   assert.equal(second.resumed, true);
   assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b') && second.isDone(1002, 'c'));
   assert.equal(second.isDone(1002, 'a'), false);
   assert.deepEqual({ ...second.prior }, { tenants: 3, synced: 1, failed: 1, skipped: 1, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
   second.recordDone(1002, 'd', 'synced');
-  const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true }, Date.parse('2026-11-27T07:00:05Z'));
+  clock2.workUntil('2026-11-27T07:00:05Z');
+  const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true });
   assert.equal(last.startedAt, '2026-11-27T06:00:00.000Z');
   assert.equal(last.durationMs, 15_000);
   assert.equal(last.synced, 2);
@@ -58,7 +63,7 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
 
 test('completions reach the disk within a fraction of a second, without a clean stop', async () => {
   const { dir, store: s } = store();
-  const pass = s.open(PASS_FOR, new Date(), undefined, journalMustNotFail);
+  const pass = s.open(PASS_FOR, manualClock(), undefined, journalMustNotFail);
   pass.recordDone(1001, 'a', 'synced');
   assert.equal(readFileSync(join(dir, JOURNAL_FILE), 'utf8'), '');
   // The timer writes every 200 ms; on a loaded machine give it up to a second.
@@ -85,7 +90,7 @@ test('a pass file written before the tenant type was recorded still reads, witho
   writeFileSync(join(dir, PASS_FILE), '{"version":1,"appId":41,"startedAt":"2026-11-27T06:00:00.000Z","activeMs":5,"runs":2}');
   const header = headerOf(s);
   assert.deepEqual({ appId: header.appId, tenantType: header.tenantType, runs: header.runs }, { appId: 41, tenantType: undefined, runs: 2 });
-  const resumed = s.open(PASS_FOR, new Date(), header, journalMustNotFail);
+  const resumed = s.open(PASS_FOR, manualClock(), header, journalMustNotFail);
   assert.equal(resumed.resumed, true);
   resumed.suspend();
   assert.equal(headerOf(s).tenantType, undefined, 'a resumed pass keeps the identity it was started with');
@@ -93,12 +98,12 @@ test('a pass file written before the tenant type was recorded still reads, witho
 
 test('a journal cut short by a kill loses only the damaged line', () => {
   const { dir, warnings, store: s } = store();
-  const pass = s.open(PASS_FOR, new Date(), undefined, journalMustNotFail);
+  const pass = s.open(PASS_FOR, manualClock(), undefined, journalMustNotFail);
   pass.recordDone(1, 'a', 'synced');
   pass.recordDone(1, 'b', 'synced');
   pass.suspend();
   appendFileSync(join(dir, JOURNAL_FILE), '{"i":1,"t":"c","o":"syn');
-  const resumed = s.open(PASS_FOR, new Date(), headerOf(s), journalMustNotFail);
+  const resumed = s.open(PASS_FOR, manualClock(), headerOf(s), journalMustNotFail);
   assert.ok(resumed.isDone(1, 'a') && resumed.isDone(1, 'b'));
   assert.equal(resumed.isDone(1, 'c'), false);
   assert.match(warnings.join('\n'), /1 damaged line/);
@@ -115,7 +120,7 @@ test('a damaged last-pass file is treated as absent', () => {
 test('onlookers read the unfinished pass and its progress without changing anything', () => {
   const { dir, store: s } = store();
   assert.equal(s.unfinished(), undefined);
-  const pass = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
+  const pass = s.open(PASS_FOR, manualClock('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
   pass.recordDone(1001, 'a', 'synced');
   pass.recordDone(1001, 'b', 'failed', 'no');
   pass.flush();
@@ -129,11 +134,17 @@ test('onlookers read the unfinished pass and its progress without changing anyth
 
 test('the last complete pass is remembered across passes that did not reach every instance', () => {
   const { store: s } = store();
-  const complete = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: true }, Date.parse('2026-11-27T06:01:00Z'));
+  const clock1 = manualClock('2026-11-27T06:00:00Z');
+  const pass1 = s.open(PASS_FOR, clock1, undefined, journalMustNotFail);
+  clock1.workUntil('2026-11-27T06:01:00Z');
+  const complete = pass1.finish({ instances: 2, tokenRefreshes: 0, complete: true });
   assert.equal(complete.lastCompleteAt, '2026-11-27T06:01:00.000Z');
-  const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: false }, Date.parse('2026-11-27T07:01:00Z'));
+  const clock2 = manualClock('2026-11-27T07:00:00Z');
+  const pass2 = s.open(PASS_FOR, clock2, undefined, journalMustNotFail);
+  clock2.workUntil('2026-11-27T07:01:00Z');
+  const partial = pass2.finish({ instances: 2, tokenRefreshes: 0, complete: false });
   assert.equal(partial.lastCompleteAt, '2026-11-27T06:01:00.000Z');
-  const first = store().store.open(PASS_FOR, new Date(), undefined, journalMustNotFail).finish({ instances: 1, tokenRefreshes: 0, complete: false });
+  const first = store().store.open(PASS_FOR, manualClock(), undefined, journalMustNotFail).finish({ instances: 1, tokenRefreshes: 0, complete: false });
   assert.equal('lastCompleteAt' in first, false);
 });
 
@@ -141,17 +152,17 @@ test('a last-pass file from before lastCompleteAt was recorded still carries its
   const { dir, store: s } = store();
   const old = { startedAt: '2026-11-27T05:00:00.000Z', finishedAt: '2026-11-27T05:01:00.000Z', durationMs: 60_000, complete: true };
   writeFileSync(join(dir, LAST_PASS_FILE), JSON.stringify({ ...old, tenants: 1, synced: 1, failed: 0, skipped: 0, instances: 1, tokenRefreshes: 0, failures: [], failuresOmitted: 0 }));
-  const partial = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: false });
+  const partial = s.open(PASS_FOR, manualClock('2026-11-27T07:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: false });
   assert.equal(partial.lastCompleteAt, old.finishedAt);
 });
 
 test('busy tenants and failed last syncs are journaled, survive a resume, and reach last-pass.json', () => {
   const { store: s } = store();
-  const first = s.open(PASS_FOR, new Date('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
+  const first = s.open(PASS_FOR, manualClock('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
   first.recordDone(1001, 'a', 'busy');
   first.recordDone(1001, 'b', 'synced', undefined, 3);
-  first.suspend(Date.parse('2026-11-27T06:00:10Z'));
-  const second = s.open(PASS_FOR, new Date('2026-11-27T07:00:00Z'), headerOf(s), journalMustNotFail);
+  first.suspend();
+  const second = s.open(PASS_FOR, manualClock('2026-11-27T07:00:00Z'), headerOf(s), journalMustNotFail);
   assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b'));
   assert.deepEqual({ busy: second.prior.busy, lastSyncFailed: second.prior.lastSyncFailed, tenants: second.prior.tenants }, { busy: 1, lastSyncFailed: 1, tenants: 2 });
   second.recordDone(1002, 'c', 'failed', 'Office 365 rejected the request', -2);
@@ -163,4 +174,32 @@ test('busy tenants and failed last syncs are journaled, survive a resume, and re
   ]);
   assert.equal(last.lastSyncFailuresOmitted, 0);
   assert.deepEqual(s.lastPass(), last);
+});
+
+test('a wall clock stepped back an hour mid-pass: the working time stays what it was, never negative', () => {
+  const { store: s } = store();
+  const clock = manualClock('2026-11-27T06:00:00Z');
+  const first = s.open(PASS_FOR, clock, undefined, journalMustNotFail);
+  clock.workUntil('2026-11-27T06:00:02Z');
+  clock.step(-3_600_000);
+  first.suspend();
+  assert.equal(headerOf(s).activeMs, 2_000);
+  const again = manualClock('2026-11-27T05:10:00Z');
+  const second = s.open(PASS_FOR, again, headerOf(s), journalMustNotFail);
+  again.step(-3_600_000);
+  again.workUntil('2026-11-27T04:10:03Z');
+  const last = second.finish({ instances: 1, tokenRefreshes: 0, complete: true });
+  assert.equal(last.durationMs, 5_000);
+  assert.equal(last.startedAt, '2026-11-27T06:00:00.000Z');
+  assert.equal(last.finishedAt, '2026-11-27T04:10:03.000Z', 'the stamp is the wall clock, as people read it');
+});
+
+test('a negative working time stored by an earlier version counts as none', () => {
+  const { dir, store: s } = store();
+  s.open(PASS_FOR, manualClock(), undefined, journalMustNotFail).suspend();
+  writeFileSync(join(dir, PASS_FILE), JSON.stringify({ ...headerOf(s), activeMs: -3_597_372 }));
+  const clock = manualClock('2026-11-27T07:00:00Z');
+  const pass = s.open(PASS_FOR, clock, headerOf(s), journalMustNotFail);
+  clock.workUntil('2026-11-27T07:00:01Z');
+  assert.equal(pass.finish({ instances: 1, tokenRefreshes: 0, complete: true }).durationMs, 1_000);
 });

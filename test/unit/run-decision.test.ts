@@ -51,6 +51,28 @@ const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; d
     next: { startsPass: true, at: iso(NOW), reason: 'due', why: null },
   },
   {
+    name: 'the last pass started in the future (a clock set back): due now, saying why',
+    state: state({ last: { startedAt: iso(NOW + 30 * 60_000), durationMs: 20 * 24 * 3600_000 } }),
+    decision: { reason: 'due', startsPass: true, clockBehind: { lastStartedAt: iso(NOW + 30 * 60_000) } },
+    next: {
+      startsPass: true,
+      at: iso(NOW),
+      reason: 'due',
+      why: `the last pass started at ${iso(NOW + 30 * 60_000)}, after now (${iso(NOW)}): the clock was set back, or last-pass.json is wrong; the next pass is due now`,
+    },
+  },
+  {
+    name: 'a last pass whose start cannot be read: due now',
+    state: state({ last: { startedAt: 'yesterday', durationMs: 60_000 } }),
+    decision: { reason: 'due', startsPass: true, clockBehind: { lastStartedAt: 'yesterday' } },
+    next: {
+      startsPass: true,
+      at: iso(NOW),
+      reason: 'due',
+      why: "the start of the last pass in last-pass.json ('yesterday') is not a time; the next pass is due now",
+    },
+  },
+  {
     name: 'an unfinished pass of this application and tenant type resumes, due or not',
     state: state({ unfinished: pass(), last }),
     decision: { reason: 'resume', startsPass: true, resume: pass() },
