@@ -181,10 +181,10 @@ export class ProtocolError extends BacksyncError {
 
 /** A reply larger than the limit we accept for it. */
 export class BodyTooLargeError extends BacksyncError {
-  constructor(readonly remote: Remote, readonly limitBytes: number, what: string) {
+  constructor(readonly remote: Remote, readonly limitBytes: number, what: string, setting = 'MAX_REPLY_BYTES') {
     super(
       { ...PLAIN, code: 'OBS_ERR_BODY_TOO_LARGE', exitCode: EXIT.unreachable, scope: scopeOf(remote), namesFix: true },
-      `${what} exceeded the ${limitBytes}-byte reply limit (MAX_REPLY_BYTES)`,
+      `${what} exceeded the ${limitBytes}-byte reply limit (${setting})`,
     );
   }
 }

@@ -9,6 +9,7 @@ import { parseSyncReport } from './sync-report';
 import { absentOnNoSuchOperation, parseSyncStatus } from './sync-status';
 import { type ListingPage, walkTenants } from './tenant-walk';
 import { excerpt } from '../http/remote-text';
+import { depthNote, parseBoundedJson } from '../http/bounded-json';
 
 /**
  * One application instance's APS controller: lists its ready tenants page by page and forces their
@@ -39,6 +40,14 @@ export interface ApsClientOptions {
  * the resync climb out of the tenant to the resource collection.
  */
 const RESOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/**
+ * Bounds of the controller's replies below MAX_REPLY_BYTES, so that a hostile or broken controller
+ * cannot make one reply cost more memory and parsing than its kind needs: a listed tenant is well
+ * under a kilobyte, and an operation's reply (a sync report, a status, one tenant looked up) a few.
+ */
+const BYTES_PER_LISTED_TENANT = 16 * 1024;
+const OPERATION_REPLY = { bytes: 1024 * 1024, setting: 'the bound of an operation reply' };
 
 export class ApsClient implements TenantController, TenantFinder {
   private readonly resources: string;
@@ -79,6 +88,7 @@ export class ApsClient implements TenantController, TenantFinder {
           url: `${this.resources}?${tenantLookupQuery(this.options.tenantType, tenantId)}`,
           headers: this.headers(token),
           what: 'tenant lookup reply',
+          limit: OPERATION_REPLY,
         }),
       this.retry,
     );
@@ -101,6 +111,7 @@ export class ApsClient implements TenantController, TenantFinder {
             headers: withBody ? { ...this.headers(token), 'content-type': 'application/json' } : this.headers(token),
             body: withBody ? '{}' : undefined,
             what: 'resync reply',
+            limit: OPERATION_REPLY,
           }),
         ),
       this.retry,
@@ -112,7 +123,7 @@ export class ApsClient implements TenantController, TenantFinder {
   private async readSyncStatus(tenantId: string, operation: string, authorized: Authorized): Promise<SyncStatus | undefined> {
     const url = this.operationUrl(tenantId, operation);
     const reply = await withRetries(
-      () => authorized((token) => this.send({ method: 'GET', url, headers: this.headers(token), what: 'sync status reply' })),
+      () => authorized((token) => this.send({ method: 'GET', url, headers: this.headers(token), what: 'sync status reply', limit: OPERATION_REPLY })),
       this.retry,
     ).catch(absentOnNoSuchOperation);
     return reply && parseSyncStatus(reply.body);
@@ -124,7 +135,8 @@ export class ApsClient implements TenantController, TenantFinder {
   }
 
   private async getPage(token: string, offset: number, count: number): Promise<ListingPage> {
-    const reply = await this.send({ method: 'GET', url: this.listUrl(offset, count), headers: this.headers(token), what: 'tenant list page' });
+    const limit = { bytes: count * BYTES_PER_LISTED_TENANT, setting: `${BYTES_PER_LISTED_TENANT} bytes a tenant of APS_PAGE_SIZE` };
+    const reply = await this.send({ method: 'GET', url: this.listUrl(offset, count), headers: this.headers(token), what: 'tenant list page', limit });
     return { items: jsonArray(reply.body, offset).map(tenantOf), contentRange: reply.headers['content-range'] };
   }
 
@@ -159,9 +171,9 @@ function jsonArray(body: Buffer, offset: number): unknown[] {
   const text = body.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseBoundedJson(text);
   } catch (e) {
-    throw new ProtocolError('aps', `APS controller sent a tenant page (offset ${offset}) that is not JSON: '${excerpt(text, 80)}'`, { cause: e });
+    throw new ProtocolError('aps', `APS controller sent a tenant page (offset ${offset}) that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`, { cause: e });
   }
   if (!Array.isArray(parsed)) {
     throw new ProtocolError('aps', `APS controller sent a tenant page (offset ${offset}) that is not a JSON array: '${excerpt(text, 80)}'`);

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { ApsError } from '../errors';
 import type { Reply } from '../http/transport';
 import { parseRetryAfter } from '../http/retry';
+import { parseBoundedJson } from '../http/bounded-json';
 import { excerpt, htmlHeadline } from '../http/remote-text';
 
 /**
@@ -27,7 +28,7 @@ function jsonError(text: string): { message?: string; type?: string } | undefine
   if (!text.startsWith('{')) return undefined;
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = parseBoundedJson(text);
   } catch {
     return undefined;
   }

@@ -1,3 +1,4 @@
+import { parseBoundedJson } from '../http/bounded-json';
 import { ProtocolError } from '../errors';
 import type { ResyncResult } from '../sync/ports';
 import { excerpt } from '../http/remote-text';
@@ -37,7 +38,7 @@ export function parseSyncReport(body: Buffer): ResyncResult {
 function jsonObject(text: string): Record<string, unknown> | undefined {
   if (!text.startsWith('{')) return undefined;
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    return parseBoundedJson(text) as Record<string, unknown>;
   } catch {
     return undefined;
   }

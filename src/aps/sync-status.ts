@@ -1,4 +1,5 @@
 import { ProtocolError, traitsOf } from '../errors';
+import { depthNote, parseBoundedJson } from '../http/bounded-json';
 import { excerpt } from '../http/remote-text';
 import type { SyncStatus } from '../sync/ports';
 
@@ -11,9 +12,9 @@ export function parseSyncStatus(body: Buffer): SyncStatus {
   const text = body.toString('utf8').trim();
   let reply: unknown;
   try {
-    reply = JSON.parse(text);
+    reply = parseBoundedJson(text);
   } catch (e) {
-    throw new ProtocolError('aps', `APS controller sent a sync status that is not JSON: '${excerpt(text, 80)}'`, { cause: e });
+    throw new ProtocolError('aps', `APS controller sent a sync status that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`, { cause: e });
   }
   const { inProgress, lastSync } = (typeof reply === 'object' && reply !== null ? reply : {}) as Record<string, unknown>;
   if (typeof inProgress !== 'boolean' || typeof lastSync !== 'number' || !Number.isInteger(lastSync)) {

@@ -64,8 +64,17 @@ export interface SendOptions {
   body?: string;
   /** Says what the reply is, for the size-limit message ("tenant list page"). */
   what: string;
-  /** Abandons the exchange when raised (the run's stop signal): no wait outlives a SIGTERM. */ stop?: AbortSignal;
+  /** Abandons the exchange when raised (the run's stop signal): no wait outlives a SIGTERM. */
+  stop?: AbortSignal;
+  /** A bound of this reply's own, below MAX_REPLY_BYTES, and the setting that sets it, for the message. */
+  limit?: { bytes: number; setting: string };
 }
+
+/**
+ * An error reply is read for its message and status only: this much is plenty, and the rest is dropped
+ * rather than refused, so that the status still decides what the failure is.
+ */
+export const ERROR_REPLY_BYTES = 64 * 1024;
 
 export class Transport {
   private readonly agent: Agent;
@@ -144,10 +153,14 @@ export class Transport {
       progress.headersAt = performance.now();
       progress.reply = { status: res.statusCode, headers: res.headers, body: Buffer.alloc(0) };
     }
+    const failed = res.statusCode < 200 || res.statusCode > 299;
+    const limit = req.limit && req.limit.bytes < maxBodyBytes ? req.limit : { bytes: maxBodyBytes, setting: 'MAX_REPLY_BYTES' };
+    const maxBytes = failed ? Math.min(ERROR_REPLY_BYTES, limit.bytes) : limit.bytes;
+    const tooLarge = (): BodyTooLargeError => new BodyTooLargeError(remote, limit.bytes, req.what, limit.setting);
     const declared = Number(res.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBodyBytes) {
+    if (!failed && Number.isFinite(declared) && declared > maxBytes) {
       discard(res.body);
-      throw new BodyTooLargeError(remote, maxBodyBytes, req.what);
+      throw tooLarge();
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -156,9 +169,10 @@ export class Transport {
         size += (chunk as Buffer).length;
         // Kept even when it breaks the limit, so a trace shows how the oversized reply began.
         chunks.push(chunk as Buffer);
-        if (size > maxBodyBytes) {
+        if (size > maxBytes) {
           discard(res.body);
-          throw new BodyTooLargeError(remote, maxBodyBytes, req.what);
+          if (failed) return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).subarray(0, maxBytes) };
+          throw tooLarge();
         }
       }
     } catch (e) {

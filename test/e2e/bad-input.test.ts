@@ -76,6 +76,7 @@ test('a bad tenant list page fails its instance with one clear line; the pages b
     ['noContentRange', /APS controller sent a listing without a Content-Range header/],
     ['garbledContentRange', /APS controller sent a malformed Content-Range header: 'items 18-24 of 25'/],
     ['oversized', /tenant list page exceeded the 20000-byte reply limit \(MAX_REPLY_BYTES\)/],
+    ['deeplyNested', /APS controller sent a tenant page \(offset 18\) that is not JSON \(nested deeper than 64 levels\): '\[\[\[/],
   ];
   for (const [fault, words] of cases) {
     const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 25, pageCap: 10 }, { MAX_REPLY_BYTES: '20000', RETRIES: '2' });
@@ -174,4 +175,18 @@ test('misspelt settings and a token max age above the token life are warned abou
   assert.equal(screen.match(/did you mean SYNC_CONCURRENCY\?/g)?.length, 1, screen);
   assert.equal(screen.match(/did you mean OFFICE_APP_ID\?/g)?.length, 1, screen);
   assert.match(screen, /APS_TOKEN_MAX_AGE \(3600s\) is above the 1800s/);
+});
+
+test('16 MiB of deeply nested JSON, as a resync reply or as an error reply, fails that tenant alone; the pass goes on', async () => {
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 6 }, { APS_RESYNC_OPERATION: 'synchronize', APS_SYNC_STATUS_OPERATION: '' });
+  const [nestedReply, nestedError] = sim.readyTenants();
+  sim.setFault(nestedReply!.id, 'hugeNestedReply');
+  sim.setFault(nestedError!.id, 'hugeNestedError');
+  const result = await run();
+  assert.equal(result.code, 1, result.stderr);
+  const s = summaryOf(result);
+  assert.deepEqual([s.synced, s.failed], [4, 2]);
+  const failures = new Map(w.log().filter((l) => l.msg === 'tenant failed').map((l) => [l.tenantId, String(l.error)]));
+  assert.equal(failures.get(nestedReply!.id), 'resync reply exceeded the 1048576-byte reply limit (the bound of an operation reply)');
+  assert.match(failures.get(nestedError!.id) ?? '', /^APS controller answered 500\b/, 'the status counts; the body is read for a message only');
 });

@@ -165,6 +165,8 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
       const padded = items.map((item) => ({ ...item, description: 'x'.repeat(16 * 1024) }));
       return send(res, 200, 'application/json', JSON.stringify(padded), headers);
     }
+    case 'deeplyNested':
+      return send(res, 200, 'application/json', `${'['.repeat(100)}${body}${']'.repeat(100)}`, headers);
   }
 }
 
@@ -194,6 +196,10 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
       return sendError(res, 500, 'APS::Hosting::Exception', `Token ${token} may not synchronize tenant ${tenant.id}`, 'error');
     case 'terminalEscapes':
       return sendError(res, 500, 'APS::Hosting::Exception', `\u001b]0;pwned\u0007\u001b[2J\u001b[31mtenant ${tenant.id} is on fire\u001b[0m`, 'error');
+    case 'hugeNestedReply':
+      return send(res, 200, 'application/json', hugeNestedJson());
+    case 'hugeNestedError':
+      return send(res, 500, 'application/json', hugeNestedJson());
     case 'transient503':
       faults.delete(tenant.id); // only the first resync fails
       return sendHtml(res, 503, 'Service Temporarily Unavailable');
@@ -212,6 +218,14 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
     ? { objectName: `user@${tenant.subdomain}.onmicrosoft.com`, operationCode: 1, success: false, comment: 'License assignment failed: no licenses available' }
     : { objectName: `admin@${tenant.subdomain}.onmicrosoft.com`, operationCode: 1, success: true, comment: null };
   sendJson(res, 200, { domains: [], users: [user], AllUpdatesSucceeded: !failed });
+}
+
+/** 16 MiB of `[[[…]]]`: within the default MAX_REPLY_BYTES, and seconds of JSON.parse; made once. */
+let hugeNested: string | undefined;
+function hugeNestedJson(): string {
+  const half = 8 * 1024 * 1024;
+  hugeNested ??= '['.repeat(half) + ']'.repeat(half);
+  return hugeNested;
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

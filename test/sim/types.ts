@@ -9,7 +9,9 @@ export type TenantFault =
   | 'transient503' // first resync answers 503 with an HTML body (proxy page), later ones behave normally
   | 'reportFailure' // `synchronize` answers 200 with a report whose AllUpdatesSucceeded is false
   | 'echoToken' // 500 JSON whose message quotes the APS-Token the request carried (a careless controller)
-  | 'terminalEscapes'; // 500 JSON whose message holds ESC and BEL sequences (retitle the terminal, clear the screen)
+  | 'terminalEscapes' // 500 JSON whose message holds ESC and BEL sequences (retitle the terminal, clear the screen)
+  | 'hugeNestedReply' // 200 on resync with 16 MiB of JSON nested 8 Mi levels deep
+  | 'hugeNestedError'; // 500 on resync with the same 16 MiB body
 
 /** What is wrong with a tenant list page (every page from `fromOffset` on, except as noted; see setListingFault). */
 export type ListingFault =
@@ -19,7 +21,8 @@ export type ListingFault =
   | 'missingApsId' // the item at listing position `fromOffset` has no aps.id, in every page that holds it
   | 'noContentRange' // no Content-Range header
   | 'garbledContentRange' // Content-Range 'items 0-9 of 10'
-  | 'oversized'; // every item padded with 16 KiB of description
+  | 'oversized' // every item padded with 16 KiB of description
+  | 'deeplyNested'; // the items wrapped 100 arrays deep, within the page's size bound
 
 /** How an empty listing page states its range; the form a real controller uses is undocumented (src/aps/README.md). */
 export type EmptyPageRange =

@@ -6,7 +6,7 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BodyTooLargeError, NetworkError, TlsError } from '../../src/errors';
-import { Transport, type TransportOptions } from '../../src/http/transport';
+import { ERROR_REPLY_BYTES, Transport, type TransportOptions } from '../../src/http/transport';
 import { otherCaFile, startSimulator, type Simulator } from '../sim';
 import { testCerts } from '../sim/certs';
 
@@ -164,6 +164,33 @@ test('an oversized body says which reply hit which limit and names the setting',
     assert.equal(e.message, 'tenant list page exceeded the 1000-byte reply limit (MAX_REPLY_BYTES)');
     return true;
   });
+});
+
+test('a reply of a kind with its own bound is held to it, naming what sets it; MAX_REPLY_BYTES stays the ceiling', async () => {
+  const server = await httpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('x'.repeat(5000));
+  });
+  const send = (maxBodyBytes: number, bytes: number) =>
+    transport({ maxBodyBytes }).send({ method: 'GET', url: `${url(server)}/x`, what: 'resync reply', limit: { bytes, setting: 'the bound of an operation reply' } });
+  await assert.rejects(send(1 << 20, 4000), (e: unknown) => {
+    assert.ok(e instanceof BodyTooLargeError, String(e));
+    assert.equal(e.message, 'resync reply exceeded the 4000-byte reply limit (the bound of an operation reply)');
+    return true;
+  });
+  await assert.rejects(send(3000, 4000), /^BodyTooLargeError: resync reply exceeded the 3000-byte reply limit \(MAX_REPLY_BYTES\)$/);
+  assert.equal((await send(1 << 20, 5000)).body.length, 5000);
+});
+
+test('an error reply is read up to 64 KiB and the rest dropped: the status and the start of the message still count', async () => {
+  const server = await httpServer((_req, res) => {
+    res.writeHead(500, { 'content-type': 'application/json', 'content-length': String(4 << 20) });
+    res.end('{"message":"' + 'x'.repeat((4 << 20) - 14) + '"}');
+  });
+  const reply = await get(transport({ maxBodyBytes: 8 << 20 }), `${url(server)}/x`);
+  assert.equal(reply.status, 500);
+  assert.equal(reply.body.length, ERROR_REPLY_BYTES);
+  assert.equal(reply.body.subarray(0, 12).toString(), '{"message":"');
 });
 
 async function httpServer(handler: Parameters<typeof createHttpServer>[1]): Promise<Server> {
