@@ -30,3 +30,12 @@ function decodeEntities(text: string): string {
     return ENTITIES[name.toLowerCase()] ?? whole;
   });
 }
+
+/**
+ * `user:password@` taken out of every URL in the text. A controller_uri from OA, or an echoed URL in a
+ * remote's message, may carry credentials nobody must read in a log, a trace or on a terminal.
+ */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>\\]+@/gi;
+export function withoutUrlCredentials(text: string): string {
+  return text.includes('://') ? text.replace(URL_CREDENTIALS, '$1') : text;
+}

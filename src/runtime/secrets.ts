@@ -1,6 +1,9 @@
+import { withoutUrlCredentials } from '../http/remote-text';
+
 /**
- * The last line of defence for secrets: every text the tool writes (log lines, stderr, --json) passes
- * through `scrub`, which blanks the OA password and every APS token issued in this run. Redacting
+ * The last line of defence for secrets: every text the tool writes (log lines, stderr, --json, `check`,
+ * traces) passes through `scrub`, which blanks the OA password and every APS token issued in this run,
+ * and takes the credentials out of any URL. Redacting
  * known fields is not enough on its own, because a remote may echo a secret back in an error message.
  */
 export class SecretScrubber {
@@ -22,7 +25,7 @@ export class SecretScrubber {
   }
 
   scrub(text: string): string {
-    let out = text;
+    let out = withoutUrlCredentials(text);
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
     return out;
   }

@@ -61,3 +61,16 @@ test('bad settings fail the config step and exit 2, before any network call', as
   assert.equal(result.stdout, 'FAIL config: OA_HOST: is required but not set (see config.example.env)\n');
   assert.equal(sim.stats.oaCalls.length, 0);
 });
+
+test('a controller_uri carrying user:password is shown without them, in check and in the sync log', async () => {
+  const { w, run } = await setup({ instances: 1, tenantsPerInstance: 2, controllerUriCredentials: 'admin:Ctl-S3cret' });
+  const result = await run(['check']);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /^ok {3}instance 1001: token issued; controller http:\/\/127\.0\.0\.1:\d+\/$/m);
+  assert.match(result.stdout, /^ok {3}controller http:\/\/127\.0\.0\.1:\d+\/: reachable, plain http$/m);
+  const synced = await run(['sync', '--json'], { LOG_LEVEL: 'debug' });
+  assert.equal(synced.code, 0, synced.stderr);
+  for (const text of [result.stdout, result.stderr, synced.stdout, synced.stderr, JSON.stringify(w.log())]) {
+    assert.doesNotMatch(text, /Ctl-S3cret|admin:/);
+  }
+});

@@ -89,7 +89,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       auth: options.oaAuth,
       latencyMs: options.oaLatencyMs ?? 0,
       contentType: options.oaContentType === undefined ? 'text/xml' : options.oaContentType,
-      controllerUri: () => options.controllerUri ?? apsUrl,
+      controllerUri: () => options.controllerUri ?? (options.controllerUriCredentials ? apsUrl.replace('://', `://${options.controllerUriCredentials}@`) : apsUrl),
     }),
   ).catch(async (err: unknown) => {
     await aps.close();

@@ -102,6 +102,8 @@ export interface SimOptions {
   faults?: Record<string, TenantFault>;
   /** What getApplicationInstanceToken returns as controller_uri (default: the sim's own APS base URL). */
   controllerUri?: string;
+  /** `user:password` written into the default controller_uri, as a careless installation may have it. */
+  controllerUriCredentials?: string;
   /** The tenants' APS type (default http://www.parallels.com/Office365/Tenant/2.0). */
   tenantType?: string;
   /** How an empty listing page states its range (default 'star'). */
