@@ -51,7 +51,7 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
   return {
     directory,
     limiter,
-    controllerFor: (instance, token) =>
+    controllerFor: (_instance, token) =>
       new ApsClient(transport, {
         baseUrl: controllerUrl(config, token),
         tenantType: config.tenantType,
@@ -66,7 +66,6 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
           if (traitsOf(error).throttling) limiter.throttled();
         },
         stop,
-        onInvalidItem: (reason) => logger.warn({ instanceId: instance.id, reason }, 'listing item skipped'),
       }),
     close: async () => {
       await Promise.all([oa.close(), transport.close()]);

@@ -16,8 +16,9 @@ export function exitCodeFor(error: unknown): ExitCode {
 export function exitCodeForPass(result: PassResult): ExitCode {
   if (result.interruptedBy instanceof Error) return exitCodeFor(result.interruptedBy);
   if (result.instanceFailures.length) return EXIT.unreachable;
-  // A tenant whose Microsoft sync keeps failing needs a look, like a tenant whose resync failed.
-  return result.failed || result.lastSyncFailed ? EXIT.tenantsFailed : EXIT.ok;
+  // A tenant whose Microsoft sync keeps failing needs a look, like a tenant whose resync failed, and
+  // so does a listed item that is not a tenant: whatever it was, it was not resynced.
+  return result.failed || result.lastSyncFailed || result.invalid ? EXIT.tenantsFailed : EXIT.ok;
 }
 
 /**

@@ -12,6 +12,7 @@ export function passLog(logger: Logger): PassEvents {
     tenantFailed: (i, t, message, failedObjects) =>
       logger.warn({ instanceId: i.id, tenantId: t.id, error: message, ...(failedObjects ? { failedObjects } : {}) }, 'tenant failed'),
     tenantSkipped: (i, t, message) => logger.info({ instanceId: i.id, tenantId: t.id, reason: message }, 'tenant skipped'),
+    listingItemInvalid: (i, reason) => logger.warn({ instanceId: i.id, reason }, 'listing item skipped'),
     wouldResync: (i, t) => logger.info({ instanceId: i.id, tenantId: t.id }, 'dry run: would resync tenant'),
     tenantBusy: (i, t) => logger.info({ instanceId: i.id, tenantId: t.id }, 'tenant busy: its last synchronization is still in progress'),
     lastSyncFailed: (i, t, lastSync) => logger.warn({ instanceId: i.id, tenantId: t.id, lastSync }, "tenant's last synchronization failed"),

@@ -36,6 +36,8 @@ export function reportPass(to: ReportTarget, result: PassResult, exitCode: numbe
 
 /** The one object `--json` prints, and the final log line: what a pass did, in numbers. */
 export interface RunSummary extends PassCounts {
+  /** Listed items that were not tenants. */
+  invalid: number;
   startedAt: string;
   finishedAt: string;
   durationMs: number;
@@ -74,6 +76,7 @@ export function formatSummary(s: RunSummary, logPath: string): string {
       ? `dry run: ${s.planned} tenants would be resynced${s.busy ? `, ${s.busy} are busy` : ''} ${where}`
       : `${s.synced} synced, ${s.failed} failed, ${s.skipped} skipped${s.busy ? `, ${s.busy} busy` : ''} of ${s.tenants} tenants ${where}`,
   ];
+  if (s.invalid) lines.push(`${s.invalid} listed items were not tenants (no or an invalid aps.id) and were passed over (the log names each)`);
   if (s.lastSyncFailed) lines.push(`${s.lastSyncFailed} tenants' last synchronization had failed (the log names each with its lastSync)`);
   if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
   for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
@@ -89,6 +92,7 @@ function problemLine(result: PassResult, unresolved: UnresolvedTenant[], logPath
   if (result.interruptedBy === 'signal') return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
   const first = result.instanceFailures[0];
   if (first) return `instance ${first.instanceId}: ${first.error.message}`;
+  if (result.invalid && !result.failed && !result.lastSyncFailed) return `${result.invalid} listed items were not tenants (no or an invalid aps.id); details in ${logPath}`;
   if (result.lastSyncFailed && !result.failed) return `${result.lastSyncFailed} of ${result.tenants} tenants' last synchronization had failed; details in ${logPath}`;
   if (unresolved[0] && !result.failed) return `tenant ${unresolved[0].tenantId} ${unresolved[0].reason}${unresolved.length > 1 ? ` (and ${unresolved.length - 1} more; details in ${logPath})` : ''}`;
   return `${result.failed} of ${result.tenants} tenants failed; details in ${logPath}`;

@@ -123,7 +123,7 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   }
 
   if (result.interruptedBy) running?.suspend();
-  else running?.finish({ instances: result.instances, tokenRefreshes: result.tokenRefreshes, complete: result.instanceFailures.length === 0 });
+  else running?.finish({ instances: result.instances, tokenRefreshes: result.tokenRefreshes, complete: result.instanceFailures.length === 0, invalid: result.invalid });
   result.alreadyDone = running?.prior.tenants ?? 0;
   const unresolved = targets?.unresolved() ?? [];
   for (const u of unresolved) logger.warn(u, 'tenant not resynced');

@@ -36,6 +36,7 @@ export function renderMetrics({ last, unfinished }: MetricsSource): string {
       ['{outcome="busy"}', last.busy ?? 0],
     ]);
     gauge('last_pass_last_sync_failed', "Tenants of the last full pass whose sync status said their last Microsoft synchronization had failed (resynced again).", [['', last.lastSyncFailed ?? 0]]);
+    gauge('last_pass_invalid_items', 'Listed items of the last full pass that were not tenants (no or an invalid aps.id), passed over.', [['', last.invalid ?? 0]]);
     gauge('last_pass_token_renewals', 'APS token renewals during the last full pass.', [['', last.tokenRefreshes]]);
   }
   gauge('pass_in_progress', '1 from the start of a full pass until it finishes, across the runs that resume it; else 0.', [['', unfinished ? 1 : 0]]);

@@ -33,6 +33,8 @@ export interface LastPass extends PassCounts {
   /** Absent in files written before the sync status was read. */
   lastSyncFailures?: TenantSyncFailure[];
   lastSyncFailuresOmitted?: number;
+  /** Listed items that were not tenants, in the listing as the pass's last run walked it; absent in older files. */
+  invalid?: number;
   /** When the last pass that reached every instance finished: this one if it did, else carried over. */
   lastCompleteAt?: string;
 }
@@ -44,7 +46,7 @@ export function lastSuccessAt(last: LastPass | undefined): string | undefined {
 }
 
 /** What the pass itself reports when it finishes, beside what the record counted. */
-export type PassEnding = Pick<LastPass, 'instances' | 'tokenRefreshes' | 'complete'>;
+export type PassEnding = Pick<LastPass, 'instances' | 'tokenRefreshes' | 'complete' | 'invalid'>;
 
 /** Which tenants a pass has done, and the first failures with their messages, kept compact in memory. */
 export class PassRecord {

@@ -50,6 +50,8 @@ export interface PassResult extends PassCounts {
   instances: number;
   tokenRefreshes: number;
   instanceFailures: InstanceFailure[];
+  /** Listed items that could not be tenants (no or an invalid aps.id): not resynced, so the pass is not clean. */
+  invalid: number;
   /** Set when the pass ended early: a stop signal, a controller that kept failing, or the stop's own reason. */
   interruptedBy?: 'signal' | BacksyncError;
 }
@@ -57,7 +59,7 @@ export interface PassResult extends PassCounts {
 export async function runPass(options: PassOptions, deps: PassDeps): Promise<PassResult> {
   const events = deps.events ?? {};
   const counts = emptyCounts();
-  const result: PassResult = { ...counts, instances: 0, tokenRefreshes: 0, instanceFailures: [] };
+  const result: PassResult = { ...counts, instances: 0, tokenRefreshes: 0, instanceFailures: [], invalid: 0 };
   const health = new ControllerHealth(options.maxConsecutiveFailures);
   const stopped = (): boolean => deps.stop?.aborted === true || health.down !== undefined;
   // Tenants failed by the controller rather than by themselves are journaled only once the pass has
@@ -105,14 +107,16 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     try {
       const controller = deps.controllerFor(instance, await policy.token());
       events.instanceStarted?.(instance);
-      const tenants = controller.listTenants(
-        (call) => policy.run(call),
-        undefined,
-        (total) => {
+      const tenants = controller.listTenants((call) => policy.run(call), undefined, {
+        onTotal: (total) => {
           listed = total;
           events.tenantsCounted?.(instance, total);
         },
-      );
+        onInvalidItem: (reason) => {
+          result.invalid++;
+          events.listingItemInvalid?.(instance, reason);
+        },
+      });
       await runWorkers(
         tenants,
         deps.concurrency ?? (() => options.concurrency),

@@ -52,12 +52,17 @@ export interface SyncStatus {
 }
 
 /** One instance's controller, reached with that instance's token. */
+/** What a listing tells as it goes. */
+export interface ListingHooks {
+  /** How many tenants the controller says there are, with each page, for the progress bar. */
+  onTotal?(total: number): void;
+  /** A listed item that cannot be a tenant (no aps.id, or not a resource id), once per place in the listing; the walk goes on. */
+  onInvalidItem?(reason: string): void;
+}
+
 export interface TenantController {
-  /**
-   * Pages through the ready tenants, one page at a time as the consumer pulls. `onTotal` hears how
-   * many the controller says there are, with each page, for the progress bar.
-   */
-  listTenants(authorized: Authorized, signal?: AbortSignal, onTotal?: (total: number) => void): AsyncIterable<Tenant>;
+  /** Pages through the ready tenants, one page at a time as the consumer pulls. */
+  listTenants(authorized: Authorized, signal?: AbortSignal, hooks?: ListingHooks): AsyncIterable<Tenant>;
   /** Counts tenants without walking them, for the doctor. */
   countTenants(token: string): Promise<number>;
   /**
@@ -104,6 +109,8 @@ export interface PassEvents {
   resyncAnswered?(instance: Instance, tenant: Tenant): void;
   tenantFailed?(instance: Instance, tenant: Tenant, message: string, failedObjects?: { objectName: string; comment: string | null }[]): void;
   tenantSkipped?(instance: Instance, tenant: Tenant, message: string): void;
+  /** A listed item that is not a tenant was passed over. */
+  listingItemInvalid?(instance: Instance, reason: string): void;
   wouldResync?(instance: Instance, tenant: Tenant): void;
   /** The tenant's last synchronization is still in progress: it is not started again. */
   tenantBusy?(instance: Instance, tenant: Tenant): void;

@@ -43,7 +43,7 @@ export class TenantTargets {
     return (instance, token) => {
       const controller = inner(instance, token);
       return {
-        listTenants: (authorized, _signal, onTotal) => this.find(instance, controller, authorized, onTotal),
+        listTenants: (authorized, _signal, hooks) => this.find(instance, controller, authorized, hooks?.onTotal),
         countTenants: (t) => controller.countTenants(t),
         resync: (tenantId, t) => controller.resync(tenantId, t),
         syncStatus: controller.syncStatus && ((tenantId, t) => controller.syncStatus!(tenantId, t)),

@@ -96,21 +96,25 @@ test('a bad tenant list page fails its instance with one clear line; the pages b
   }
 });
 
-test('list items without aps.id are skipped with a warning, and the pass goes on', async () => {
+test('list items without aps.id are skipped with a warning, counted, and make the exit code 1; the pass goes on', async () => {
   const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 25, pageCap: 10 });
+  const metricsFile = join(w.stateDir, 'metrics.prom');
   sim.setListingFault('missingApsId', { fromOffset: 9 });
-  const result = await run();
-  assert.equal(result.code, 0, result.stderr);
-  assert.equal(result.stderr, '');
+  const result = await run(['sync', '--json', '--metrics-file', metricsFile]);
+  assert.equal(result.code, 1, result.stderr);
+  oneLine(result, /^o365-backsync: 2 listed items were not tenants \(no or an invalid aps\.id\); details in .*o365-backsync\.log\n$/);
   const s = summaryOf(result);
-  assert.deepEqual([s.tenants, s.synced, s.failed], [48, 48, 0]);
+  assert.deepEqual([s.tenants, s.synced, s.failed, s.invalid], [48, 48, 0, 2]);
   const warnings = w.log().filter((l) => l.msg === 'listing item skipped');
   assert.deepEqual(
     warnings.map((l) => [l.level, l.instanceId, l.reason]),
     [1001, 1002].map((i) => [40, i, 'tenant list item 9 skipped: it has no aps.id']),
     'once each, though the next page holds it again',
   );
+  assert.equal(w.log().find((l) => l.msg === 'pass finished')?.invalid, 2);
   assert.equal(sim.stats.resyncCalls.size, 48);
+  assert.equal((JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as { invalid: number }).invalid, 2);
+  assert.match(readFileSync(metricsFile, 'utf8'), /^o365_backsync_last_pass_invalid_items 2$/m);
 });
 
 test('settings out of range, or a CA file that is not one, exit 2 naming the variable before any network call', async () => {

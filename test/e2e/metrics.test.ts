@@ -31,6 +31,7 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
     'o365_backsync_last_pass_tenants{outcome="skipped"}': 1,
     'o365_backsync_last_pass_tenants{outcome="busy"}': 0,
     o365_backsync_last_pass_last_sync_failed: 0,
+    o365_backsync_last_pass_invalid_items: 0,
     o365_backsync_last_pass_token_renewals: s.tokenRefreshes,
     o365_backsync_pass_in_progress: 0,
   });

@@ -148,7 +148,7 @@ test('an item without aps.id is skipped and reported, and the listing goes on', 
       'content-range': 'items 0-4/5',
     });
   const reasons: string[] = [];
-  const tenants = await collect(client({ onInvalidItem: (r) => reasons.push(r) }).listTenants(authorized));
+  const tenants = await collect(client().listTenants(authorized, undefined, { onInvalidItem: (r) => reasons.push(r) }));
   assert.deepEqual(tenants, [{ id: uuid(0) }, { id: uuid(4) }]);
   assert.equal(reasons.length, 3);
   assert.match(reasons[0], /item 1 .*no aps\.id/);
@@ -295,7 +295,7 @@ test('an id that could leave the tenant path is refused before any request', asy
 test('the listing reports the controller total with each page, for the progress bar', async () => {
   handler = listing(8, 3);
   const totals: number[] = [];
-  await collect(client().listTenants(authorized, undefined, (total) => totals.push(total)));
+  await collect(client().listTenants(authorized, undefined, { onTotal: (total) => totals.push(total) }));
   assert.deepEqual(totals, [8, 8, 8, 8]);
 });
 

@@ -113,11 +113,12 @@ test('Retry-After travels with the HTTP errors that carry it, for the retry dela
 
 test('a pass: stopped by the controller or with an instance failed is 3, failed tenants or failed last syncs 1, else 0', () => {
   const pass = (more: Partial<PassResult>): PassResult =>
-    ({ tenants: 3, synced: 3, failed: 0, skipped: 0, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0, instances: 1, tokenRefreshes: 0, instanceFailures: [], ...more });
+    ({ tenants: 3, synced: 3, failed: 0, skipped: 0, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0, instances: 1, tokenRefreshes: 0, instanceFailures: [], invalid: 0, ...more });
   assert.equal(exitCodeForPass(pass({})), 0);
   assert.equal(exitCodeForPass(pass({ busy: 2 })), 0);
   assert.equal(exitCodeForPass(pass({ failed: 1 })), 1);
   assert.equal(exitCodeForPass(pass({ lastSyncFailed: 1 })), 1);
+  assert.equal(exitCodeForPass(pass({ invalid: 1 })), 1, 'a listed item that is not a tenant was not resynced');
   assert.equal(exitCodeForPass(pass({ failed: 1, instanceFailures: [{ instanceId: 1001, error: new ProtocolError('aps', 'x') }] })), 3);
   assert.equal(exitCodeForPass(pass({ interruptedBy: new ControllerDownError(5, new Error('x')) })), 3);
 });

@@ -11,6 +11,7 @@ const last: LastPass = {
   startedAt: '2026-11-27T06:00:00.000Z',
   finishedAt: '2026-11-27T06:10:00.000Z',
   durationMs: 598_500,
+  invalid: 5,
   tenants: 1003,
   synced: 1000,
   failed: 2,
@@ -65,6 +66,7 @@ test('the metrics of the last pass and of the pass in progress, in the text expo
     'o365_backsync_last_pass_tenants{outcome="skipped"}': 1,
     'o365_backsync_last_pass_tenants{outcome="busy"}': 4,
     o365_backsync_last_pass_last_sync_failed: 3,
+    o365_backsync_last_pass_invalid_items: 5,
     o365_backsync_last_pass_token_renewals: 12,
     o365_backsync_pass_in_progress: 1,
     o365_backsync_pass_in_progress_start_timestamp_seconds: Date.parse('2026-11-27T07:00:00Z') / 1000,
@@ -76,9 +78,12 @@ test('with no history only "in progress" is said; a last pass from before lastCo
   const { lastCompleteAt: _, ...older } = { ...last, complete: true };
   assert.equal(parse(renderMetrics({ last: older })).get('o365_backsync_last_success_timestamp_seconds'), Date.parse(last.finishedAt) / 1000);
   // A last pass from before the sync status was read has no busy or lastSyncFailed count: both are 0.
-  const { busy: _b, lastSyncFailed: _l, ...beforeStatus } = last;
+  const { busy: _b, lastSyncFailed: _l, invalid: _i, ...beforeStatus } = last;
   const m = parse(renderMetrics({ last: beforeStatus as LastPass }));
-  assert.deepEqual([m.get('o365_backsync_last_pass_tenants{outcome="busy"}'), m.get('o365_backsync_last_pass_last_sync_failed')], [0, 0]);
+  assert.deepEqual(
+    [m.get('o365_backsync_last_pass_tenants{outcome="busy"}'), m.get('o365_backsync_last_pass_last_sync_failed'), m.get('o365_backsync_last_pass_invalid_items')],
+    [0, 0, 0],
+  );
 });
 
 test('the file is replaced whole, readable by the collector, with no temporary file left', () => {

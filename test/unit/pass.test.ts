@@ -16,11 +16,15 @@ function world(tenantsPerInstance: Record<number, string[]>, behaviour: (tenant:
     issueToken: async (id) => ({ token: `tok-${id}-${++tokens}` }),
   };
   const controllerFor = (instance: { id: number }): TenantController => ({
-    async *listTenants(authorized: Authorized) {
+    /** An id starting with `!` is a listed item that is not a tenant. */
+    async *listTenants(authorized: Authorized, _signal, hooks) {
       const all = tenantsPerInstance[instance.id]!;
       for (let offset = 0; offset < all.length; offset += 2) {
         const page = await authorized(async () => all.slice(offset, offset + 2));
-        for (const id of page) yield { id } as Tenant;
+        for (const id of page) {
+          if (id.startsWith('!')) hooks?.onInvalidItem?.(`tenant list item ${id} skipped: it has no aps.id`);
+          else yield { id } as Tenant;
+        }
       }
     },
     countTenants: async () => tenantsPerInstance[instance.id]!.length,
@@ -63,6 +67,14 @@ test('a failing tenant is counted and the pass goes on; 404 counts as skipped', 
   const result = await runPass(options, { ...w, events: { tenantFailed: (_i, t, m) => failed.push(`${t.id}: ${m}`) } });
   assert.deepEqual({ synced: result.synced, failed: result.failed, skipped: result.skipped, tenants: result.tenants }, { synced: 3, failed: 2, skipped: 1, tenants: 6 });
   assert.deepEqual(failed.sort(), ['a1: APS controller answered 500 APS::Hosting::Exception: Office 365 rejected the request', 'a3: 1 of 2 objects failed']);
+});
+
+test('listed items that are not tenants are counted and told, once each, and the pass goes on', async () => {
+  const w = world({ 1: ['a0', '!x', 'a1'], 2: ['!y', 'b0'] });
+  const told: string[] = [];
+  const result = await runPass(options, { ...w, events: { listingItemInvalid: (i, reason) => told.push(`${i.id}: ${reason}`) } });
+  assert.deepEqual([result.synced, result.invalid, result.tenants], [3, 2, 3]);
+  assert.deepEqual(told, ['1: tenant list item !x skipped: it has no aps.id', '2: tenant list item !y skipped: it has no aps.id']);
 });
 
 test('a dry run lists everything and resyncs nothing', async () => {
