@@ -130,7 +130,7 @@ test('missing or malformed settings exit 2 with one line naming the variable, be
     [{ OA_HOST: '' }, ['sync'], /^o365-backsync: OA_HOST: is required but not set/],
     [{ OFFICE_APP_ID: 'forty-one' }, ['sync'], /^o365-backsync: OFFICE_APP_ID: must be a positive whole number, got 'forty-one'/],
     [{ OA_PORT: '99999' }, ['sync'], /^o365-backsync: OA_PORT: must be a TCP port/],
-    [{ APS_TOKEN_MAX_AGE: '-5' }, ['sync'], /^o365-backsync: APS_TOKEN_MAX_AGE: must be a positive number, got '-5'/],
+    [{ APS_TOKEN_MAX_AGE: '-5' }, ['sync'], /^o365-backsync: APS_TOKEN_MAX_AGE: must be a positive decimal number, got '-5'/],
     [{}, ['sync', '--concurrency', '0'], /^o365-backsync: SYNC_CONCURRENCY \(--concurrency\): must be a positive whole number, got '0'/],
     [{ APS_CA_FILE: '/nonexistent/ca.pem' }, ['sync'], /^o365-backsync: APS_CA_FILE: cannot read '\/nonexistent\/ca.pem': ENOENT/],
     [{}, ['sync', '--env-file', '/nonexistent.env'], /^o365-backsync: --env-file: cannot read '\/nonexistent.env': ENOENT/],
