@@ -74,3 +74,11 @@ test('a controller_uri carrying user:password is shown without them, in check an
     assert.doesNotMatch(text, /Ctl-S3cret|admin:/);
   }
 });
+
+test('check lists misspelt settings and a token max age above the token life as warnings, and still passes', async () => {
+  const { run } = await setup({ instances: 1, tenantsPerInstance: 2 }, { SYNC_CONCURENCY: '8', APS_TOKEN_MAX_AGE: '3600' });
+  const result = await run(['check']);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /^warn config: SYNC_CONCURENCY \(in the environment\) is not a setting and is ignored; did you mean SYNC_CONCURRENCY\?$/m);
+  assert.match(result.stdout, /^warn config: APS_TOKEN_MAX_AGE \(3600s\) is above the 1800s a token lives by default/m);
+});
