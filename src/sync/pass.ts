@@ -1,9 +1,11 @@
-import { BacksyncError, ControllerDownError, traitsOf } from '../errors';
+import { BacksyncError, traitsOf } from '../errors';
 import type { Authorized, Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, Tenant, TenantController } from './ports';
 import { TokenLifetime } from './token-lifetime';
 import { TokenPolicy } from './token-policy';
 import { chosenInstances } from './targeted';
 import { runWorkers } from './workers';
+import { InstanceChain, type InstanceLanes } from './instance-chain';
+import { ControllerHealth } from './controller-health';
 import { StatusSupport, verdictOf } from './sync-status';
 import { emptyCounts, type PassCounts, type TenantOutcome } from './counts';
 
@@ -58,8 +60,7 @@ export interface PassResult extends PassCounts {
 
 export async function runPass(options: PassOptions, deps: PassDeps): Promise<PassResult> {
   const events = deps.events ?? {};
-  const counts = emptyCounts();
-  const result: PassResult = { ...counts, instances: 0, tokenRefreshes: 0, instanceFailures: [], invalid: 0 };
+  const result: PassResult = { ...emptyCounts(), instances: 0, tokenRefreshes: 0, instanceFailures: [], invalid: 0 };
   const health = new ControllerHealth(options.maxConsecutiveFailures);
   const stopped = (): boolean => deps.stop?.aborted === true || health.down !== undefined;
   // Tenants failed by the controller rather than by themselves are journaled only once the pass has
@@ -77,88 +78,114 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   result.instances = instances.length;
   events.instancesListed?.(instances);
 
-  const instanceFailed = (instance: Instance, e: Error): void => {
-    result.instanceFailures.push({ instanceId: instance.id, error: e });
-    events.instanceFailed?.(instance, e);
-    // A listing or token request that still fails after its retries leaves the rest of the instance
-    // unreachable, and the next instance shares the controller: stop, so the next run resumes here.
-    // A failure that ends the pass (tokens that cannot be kept within their age) does too.
-    const { retryable, scope } = traitsOf(e);
-    if (retryable || scope === 'pass') health.unreachable(instance.id, e);
-    else if (scope === 'service') health.generalFailure(e);
-  };
   const lifetime = deps.tokenLifetime ?? new TokenLifetime({ configuredMaxAgeMs: options.tokenMaxAgeMs });
-  for (const instance of instances) {
-    if (stopped()) break;
-    // For the token policy: how many tenants are still to come, as the listing last counted them.
-    let listed: number | undefined;
-    let handed = 0;
-    const policy = new TokenPolicy({
-      refreshEvery: options.tokenRefreshEvery,
-      lifetime,
-      issue: () => deps.directory.issueToken(instance.id),
-      now: deps.now,
-      onRenewed: (reason) => events.tokenRenewed?.(instance, reason),
-      tenantsAhead: () => (listed === undefined ? undefined : listed - handed),
-    });
-    // Two reads per worker: enough for one to meet a tenant that then takes its resync.
-    const statusSupport = new StatusSupport(2 * options.concurrency, () => events.syncStatusMissing?.(instance));
-    const before = { ...result };
-    try {
-      const controller = deps.controllerFor(instance, await policy.token());
-      events.instanceStarted?.(instance);
-      const tenants = controller.listTenants((call) => policy.run(call), undefined, {
+  const lanes: InstanceLanes<InstanceRun> = {
+    prepare: (instance) => {
+      const run: InstanceRun = {
+        instance,
+        policy: new TokenPolicy({
+          refreshEvery: options.tokenRefreshEvery,
+          lifetime,
+          issue: () => deps.directory.issueToken(instance.id),
+          now: deps.now,
+          onRenewed: (reason) => events.tokenRenewed?.(instance, reason),
+          tenantsAhead: () => lanes.tenantsLeft(run),
+        }),
+        // Two reads per worker: enough for one to meet a tenant that then takes its resync.
+        statusSupport: new StatusSupport(2 * options.concurrency, () => events.syncStatusMissing?.(instance)),
+        counts: emptyCounts(),
+        listed: undefined,
+        handed: 0,
+      };
+      return run;
+    },
+    open: async (run) => {
+      run.controller = deps.controllerFor(run.instance, await run.policy.token());
+      events.instanceStarted?.(run.instance);
+      return run.controller.listTenants((call) => run.policy.run(call), undefined, {
         onTotal: (total) => {
-          listed = total;
-          events.tenantsCounted?.(instance, total);
+          run.listed = total;
+          events.tenantsCounted?.(run.instance, total);
         },
         onInvalidItem: (reason) => {
           result.invalid++;
-          events.listingItemInvalid?.(instance, reason);
+          events.listingItemInvalid?.(run.instance, reason);
         },
       });
-      await runWorkers(
-        tenants,
-        deps.concurrency ?? (() => options.concurrency),
-        async (tenant) => {
-          handed++;
-          if (deps.journal?.isDone(instance.id, tenant.id)) {
-            result.alreadyDone++;
-            events.tenantAlreadyDone?.(instance, tenant);
-            return;
-          }
-          const { outcome, general, message, lastSync } = await resyncOne(instance, tenant, controller, policy, statusSupport, options.dryRun, events);
-          result.tenants++;
-          result[outcome]++;
-          if (lastSync !== undefined) result.lastSyncFailed++;
-          if (general) health.generalFailure(general);
-          else health.success();
-          if (general) failedByController.push({ instanceId: instance.id, tenantId: tenant.id, message, lastSync });
-          else if (outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message, lastSync);
-          events.tenantDone?.(instance, tenant);
-        },
-        stopped,
-      );
-    } catch (e) {
-      if (!deps.stop?.aborted) instanceFailed(instance, e as Error);
-      // else a stop abandoned an OA request in flight: what it left undone is the next run's, not a failure.
-    } finally {
-      result.tokenRefreshes += policy.renewals;
-    }
-    events.instanceFinished?.(instance, diffCounts(before, result));
-  }
+    },
+    tenantsLeft: (run) => (run.listed === undefined ? undefined : run.listed - run.handed),
+    failed: ({ instance }, e) => {
+      // A stop that abandoned an OA request in flight: what it left undone is the next run's, not a failure.
+      if (deps.stop?.aborted) return;
+      result.instanceFailures.push({ instanceId: instance.id, error: e });
+      events.instanceFailed?.(instance, e);
+      // A listing or token request that still fails after its retries leaves the rest of the instance
+      // unreachable, and the next instance shares the controller: stop, so the next run resumes here.
+      // A failure that ends the pass (tokens that cannot be kept within their age) does too.
+      const { retryable, scope } = traitsOf(e);
+      if (retryable || scope === 'pass') health.unreachable(instance.id, e);
+      else if (scope === 'service') health.generalFailure(e);
+    },
+    finished: (run) => {
+      addCounts(result, run.counts);
+      result.tokenRefreshes += run.policy.renewals;
+      events.instanceFinished?.(run.instance, run.counts);
+    },
+  };
+  const concurrency = deps.concurrency ?? (() => options.concurrency);
+  const chain = new InstanceChain(instances, lanes, () => 4 * concurrency(), stopped);
+  await runWorkers(
+    chain,
+    concurrency,
+    async ({ lane, tenant }) => {
+      const run = lane.context;
+      const { instance, counts } = run;
+      run.handed++;
+      try {
+        if (deps.journal?.isDone(instance.id, tenant.id)) {
+          counts.alreadyDone++;
+          events.tenantAlreadyDone?.(instance, tenant);
+          return;
+        }
+        const { outcome, general, message, lastSync } = await resyncOne(run, tenant, options.dryRun, events);
+        counts.tenants++;
+        counts[outcome]++;
+        if (lastSync !== undefined) counts.lastSyncFailed++;
+        if (general) health.generalFailure(general);
+        else health.success();
+        if (general) failedByController.push({ instanceId: instance.id, tenantId: tenant.id, message, lastSync });
+        else if (outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message, lastSync);
+        events.tenantDone?.(instance, tenant);
+      } catch (e) {
+        // Not the tenant's doing, and no other tenant of its instance can be done: the instance ends.
+        chain.abandon(lane, e as Error);
+      } finally {
+        chain.settled(lane);
+      }
+    },
+    stopped,
+  );
   if (health.down) result.interruptedBy = health.down;
   else if (deps.stop?.aborted) result.interruptedBy = deps.stop.reason instanceof BacksyncError ? deps.stop.reason : 'signal';
   else for (const f of failedByController) deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message, f.lastSync);
   return result;
 }
 
+/** One instance of the pass: its token, its controller, its counts. */
+interface InstanceRun {
+  instance: Instance;
+  policy: TokenPolicy;
+  statusSupport: StatusSupport;
+  controller?: TenantController;
+  counts: PassCounts;
+  /** How many ready tenants the listing last said there are, and how many it has handed out. */
+  listed: number | undefined;
+  handed: number;
+}
+
 async function resyncOne(
-  instance: Instance,
+  { instance, controller, policy, statusSupport }: InstanceRun,
   tenant: Tenant,
-  controller: TenantController,
-  policy: TokenPolicy,
-  statusSupport: StatusSupport,
   dryRun: boolean,
   events: PassEvents,
 ): Promise<{ outcome: TenantOutcome; general?: Error; message?: string; lastSync?: number }> {
@@ -167,8 +194,8 @@ async function resyncOne(
   const authorized: Authorized = (call) => policy.run(call, attempts++ === 0);
   let lastSync: number | undefined;
   try {
-    const asked = controller.syncStatus !== undefined && statusSupport.shouldAsk();
-    const status = asked ? await controller.syncStatus!(tenant.id, authorized) : undefined;
+    const asked = controller!.syncStatus !== undefined && statusSupport.shouldAsk();
+    const status = asked ? await controller!.syncStatus!(tenant.id, authorized) : undefined;
     if (asked) statusSupport.answered(status);
     const verdict = verdictOf(status);
     if (verdict === 'busy') {
@@ -183,7 +210,7 @@ async function resyncOne(
       events.wouldResync?.(instance, tenant);
       return { outcome: 'planned', lastSync };
     }
-    const result = await controller.resync(tenant.id, authorized);
+    const result = await controller!.resync(tenant.id, authorized);
     events.resyncAnswered?.(instance, tenant);
     if (asked && status === undefined) statusSupport.resyncedWithoutStatus();
     if (result.outcome === 'synced') return { outcome: 'synced', lastSync };
@@ -203,28 +230,6 @@ async function resyncOne(
   }
 }
 
-/** Counts failures in a row that were not about any one tenant; too many means the controller is down. */
-class ControllerHealth {
-  private consecutive = 0;
-  down: ControllerDownError | undefined;
-
-  constructor(private readonly limit: number) {}
-
-  success(): void {
-    this.consecutive = 0;
-  }
-
-  generalFailure(e: Error): void {
-    if (++this.consecutive >= this.limit && !this.down) this.down = new ControllerDownError(this.consecutive, e);
-  }
-
-  unreachable(instanceId: number, e: Error): void {
-    this.down ??= new ControllerDownError(++this.consecutive, e, instanceId);
-  }
-}
-
-function diffCounts(before: PassCounts, after: PassCounts): PassCounts {
-  const d = emptyCounts();
-  for (const k of Object.keys(d) as (keyof PassCounts)[]) d[k] = after[k] - before[k];
-  return d;
+function addCounts(total: PassCounts, more: PassCounts): void {
+  for (const k of Object.keys(more) as (keyof PassCounts)[]) total[k] += more[k];
 }

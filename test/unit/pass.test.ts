@@ -193,3 +193,127 @@ test('an instance whose listing fails is reported and the next instance still ru
   assert.equal(result.instanceFailures[0]!.instanceId, 1);
   assert.equal(result.synced, 3);
 });
+
+/** A world whose listings say their totals and whose calls are timed in one log of what happened when. */
+function timedWorld(tenantsPerInstance: Record<number, string[]>) {
+  const w = world(tenantsPerInstance);
+  const happened: string[] = [];
+  const directory: InstanceDirectory = {
+    ...w.directory,
+    issueToken: async (id) => {
+      happened.push(`token ${id}`);
+      return w.directory.issueToken(id);
+    },
+  };
+  const controllerFor = (instance: { id: number; resourceId: string }): TenantController => {
+    const c = w.controllerFor(instance);
+    const all = tenantsPerInstance[instance.id]!;
+    return {
+      ...c,
+      async *listTenants(authorized, _signal, hooks) {
+        for (let offset = 0; offset < all.length; offset += 2) {
+          const page = await authorized(async () => all.slice(offset, offset + 2));
+          hooks?.onTotal?.(all.length);
+          for (const id of page) yield { id } as Tenant;
+        }
+      },
+      resync: async (tenantId, authorized) => {
+        happened.push(`start ${tenantId}`);
+        const r = await c.resync(tenantId, authorized);
+        happened.push(`end ${tenantId}`);
+        return r;
+      },
+    };
+  };
+  return { ...w, directory, controllerFor, happened };
+}
+
+test('one pool across instances: the next instance opens and starts while the current one\'s last tenants run', async () => {
+  const w = timedWorld({ 1: names('a', 30), 2: names('b', 30) });
+  const finished: { id: number; synced: number; tenants: number }[] = [];
+  const started: number[] = [];
+  const result = await runPass(options, {
+    ...w,
+    events: { instanceStarted: (i) => started.push(i.id), instanceFinished: (i, c) => finished.push({ id: i.id, synced: c.synced, tenants: c.tenants }) },
+  });
+  const at = (what: string) => w.happened.indexOf(what);
+  const lastEndOfFirst = Math.max(...names('a', 30).map((t) => at(`end ${t}`)));
+  const lastStartOfFirst = Math.max(...names('a', 30).map((t) => at(`start ${t}`)));
+  assert.ok(at('token 2') < lastStartOfFirst, 'the second instance\'s token is asked for before the first hands out its last tenant');
+  assert.ok(at('start b0') < lastEndOfFirst, 'the second instance\'s first resync starts before the first instance\'s last one ends');
+  assert.deepEqual(started, [1, 2]);
+  assert.deepEqual(finished, [
+    { id: 1, synced: 30, tenants: 30 },
+    { id: 2, synced: 30, tenants: 30 },
+  ]);
+  assert.equal(result.synced, 60);
+  assert.ok(w.peak() <= 3, `peak ${w.peak()}`);
+});
+
+test('many small instances share the pool: their tenants run side by side', async () => {
+  const w = timedWorld({ 1: ['a0'], 2: ['b0'], 3: ['c0'], 4: ['d0'] });
+  const result = await runPass(options, w);
+  assert.equal(result.synced, 4);
+  assert.ok(w.happened.indexOf('start b0') < w.happened.indexOf('end a0'), w.happened.join(', '));
+  assert.equal(w.peak(), 3);
+});
+
+test('an instance whose listing fails mid-way ends alone: the tenants of the others are all resynced, and each instance counts its own', async () => {
+  const w = timedWorld({ 1: names('a', 6), 2: names('b', 6), 3: names('c', 6) });
+  const broken = {
+    ...w,
+    controllerFor: (i: { id: number; resourceId: string }): TenantController => {
+      const c = w.controllerFor(i);
+      if (i.id !== 2) return c;
+      return {
+        ...c,
+        async *listTenants(authorized, _signal, hooks) {
+          hooks?.onTotal?.(6);
+          yield* (await authorized(async () => ['b0', 'b1'])).map((id) => ({ id }));
+          throw new ApsError(403, 'Forbidden', undefined);
+        },
+      };
+    },
+  };
+  const finished = new Map<number, number>();
+  const failed: number[] = [];
+  const result = await runPass(options, {
+    ...broken,
+    events: { instanceFinished: (i, c) => finished.set(i.id, c.synced), instanceFailed: (i) => failed.push(i.id) },
+  });
+  assert.deepEqual(failed, [2]);
+  assert.deepEqual(result.instanceFailures.map((f) => f.instanceId), [2]);
+  assert.deepEqual([...w.resyncs].sort(), [...names('a', 6), 'b0', 'b1', ...names('c', 6)].sort());
+  assert.deepEqual([...finished].sort(), [
+    [1, 6],
+    [2, 2],
+    [3, 6],
+  ]);
+  assert.equal(result.synced, 14);
+});
+
+test('a stop signal near an instance\'s end starts nothing of the next instance, even one opened ahead', async () => {
+  const stop = new AbortController();
+  const w = timedWorld({ 1: names('a', 10), 2: names('b', 10) });
+  const stopping = {
+    ...w,
+    controllerFor: (i: { id: number; resourceId: string }): TenantController => {
+      const c = w.controllerFor(i);
+      return {
+        ...c,
+        resync: async (tenantId, authorized) => {
+          if (tenantId === 'a8') stop.abort();
+          return c.resync(tenantId, authorized);
+        },
+      };
+    },
+  };
+  const finished: number[] = [];
+  const result = await runPass(options, { ...stopping, stop: stop.signal, events: { instanceFinished: (i) => finished.push(i.id) } });
+  assert.equal(result.interruptedBy, 'signal');
+  assert.ok(w.happened.includes('token 2'), 'the second instance was opened ahead');
+  assert.deepEqual(w.resyncs.filter((t) => t.startsWith('b')), []);
+  assert.ok(w.resyncs.includes('a8'));
+  assert.equal(result.synced, w.resyncs.length);
+  assert.deepEqual(finished, [1, 2], 'an instance opened ahead is finished, with nothing counted');
+});
