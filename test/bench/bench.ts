@@ -10,8 +10,10 @@ import { acquireRunLock } from '../../src/runtime/run-lock';
  * concurrencies, plus the cost of the runs cron starts every minute. Writes its table to
  * test/bench/RESULTS.md (one section per tenant count and latency, replaced on each run).
  *
- *   npm run bench                                  3,000 tenants, 10 ms, concurrency 1, 4, 16, 3 rounds
- *   npm run bench -- --tenants 100000              the memory check (concurrency 16, 1 round)
+ *   npm run bench                                  3,000 tenants over 3 instances, 10 ms, concurrency 1, 4, 16,
+ *                                                  3 rounds; then 30 instances x 100 tenants and the CPU per
+ *                                                  tenant at no latency, both at concurrency 16
+ *   npm run bench -- --tenants 100000 --instances 1  the memory check (concurrency 16, 1 round)
  *   npm run bench -- --tenants 600 --rounds 1      a quick look
  *
  * The simulator runs in its own process, and so do the CLI and the bare loop, one at a time. Rounds
@@ -28,12 +30,29 @@ const RESULTS = join(ROOT, 'test/bench/RESULTS.md');
 const SCRATCH = mkdtempSync(join(os.tmpdir(), 'obs-bench-'));
 /** Above this many tenants the sequential shape would take too long to be worth waiting for. */
 const LARGE = 20_000;
+/**
+ * The no-latency run that measures CPU per tenant: enough tenants that start-up is a small share of
+ * each process's CPU (the CLI's start-up costs about 2 µs per tenant here), few enough for 3 rounds.
+ */
+const CPU_TENANTS = 20_000;
+/** The instance-boundary case of issue 13: many small instances, each one page. */
+const BOUNDARY: Omit<Shape, 'latencyMs'> = { instances: 30, tenants: 3000 };
+/** The concurrency of the instance-boundary and CPU cases. */
+const CASE_CONCURRENCY = 16;
 
-const USAGE = 'usage: bench.js [--tenants N] [--latency MS] [--concurrency 1,4,16] [--rounds N] [--startup-runs N] [--no-write]';
+const USAGE =
+  'usage: bench.js [--tenants N] [--instances N] [--latency MS] [--concurrency 1,4,16] [--rounds N] [--startup-runs N] [--cpu-tenants N] [--no-write]';
 
-interface Settings {
+/** The installation the simulator plays: `tenants` in all, spread evenly over `instances`. */
+interface Shape {
   tenants: number;
+  instances: number;
   latencyMs: number;
+}
+
+interface Settings extends Shape {
+  /** Tenants of the no-latency run that measures CPU per tenant; 0 leaves it out. */
+  cpuTenants: number;
   concurrencies: number[];
   rounds: number;
   startupRuns: number;
@@ -44,7 +63,9 @@ function settings(): Settings {
   const { values } = parseArgs({
     options: {
       tenants: { type: 'string', default: '3000' },
+      instances: { type: 'string' },
       latency: { type: 'string', default: '10' },
+      'cpu-tenants': { type: 'string' },
       concurrency: { type: 'string' },
       rounds: { type: 'string' },
       'startup-runs': { type: 'string', default: '21' },
@@ -58,9 +79,15 @@ function settings(): Settings {
   };
   const tenants = whole('tenants', values.tenants!);
   const large = tenants > LARGE;
+  const instances = whole('instances', values.instances ?? (large ? '1' : '3'));
+  if (tenants % instances) throw new Error(`--tenants must spread evenly over --instances, got ${tenants} over ${instances}\n${USAGE}`);
+  const latencyMs = Number(values.latency);
+  if (!Number.isSafeInteger(latencyMs) || latencyMs < 0) throw new Error(`--latency must be a whole number of ms, 0 or more, got '${values.latency}'\n${USAGE}`);
   return {
     tenants,
-    latencyMs: whole('latency', values.latency!),
+    instances,
+    latencyMs,
+    cpuTenants: values['cpu-tenants'] === '0' ? 0 : whole('cpu-tenants', values['cpu-tenants'] ?? (large ? '0' : String(CPU_TENANTS))),
     concurrencies: (values.concurrency ?? (large ? '16' : '1,4,16')).split(',').map((c) => whole('concurrency', c)),
     rounds: whole('rounds', values.rounds ?? (large ? '1' : '3')),
     startupRuns: values['startup-runs'] === '0' ? 0 : whole('startup-runs', values['startup-runs']!),
@@ -76,8 +103,9 @@ interface Sim {
 }
 
 /** The simulator in its own process, so that serving requests does not slow down the measuring. */
-async function startSim(s: Settings): Promise<Sim> {
-  const child = spawn(process.execPath, [SIM, '--instances', '1', '--tenants', String(s.tenants), '--latency', String(s.latencyMs)], {
+async function startSim(s: Shape): Promise<Sim> {
+  const perInstance = String(s.tenants / s.instances);
+  const child = spawn(process.execPath, [SIM, '--instances', String(s.instances), '--tenants', perInstance, '--latency', String(s.latencyMs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -282,7 +310,67 @@ const pct = (x: number): string => `${Math.round(x * 100)}%`;
 const ratio = (x: number): string => `${x.toFixed(2)}×`;
 const mb = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
 
-function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStats: Record<string, number>, statusCost: string | undefined): string {
+/** A case of its own beside the main table: one shape, the CLI and the bare loop at one concurrency. */
+interface Case {
+  name: string;
+  shape: Shape;
+  row: Row;
+}
+
+/**
+ * `rounds` rounds of every row against one simulator. Rounds interleave the rows and alternate which
+ * of the CLI and the bare loop goes first, so neither always runs on a warmer machine.
+ */
+async function sideBySide(sim: Sim, rows: Row[], tenants: number, rounds: number, label: string): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? [...rows].reverse() : rows;
+    for (const row of order) {
+      const pair = [() => runCli(sim, row.concurrency, tenants).then((r) => row.cli.push(r)), () => runBare(sim, row.concurrency, tenants).then((r) => row.bare.push(r))];
+      for (const step of round % 2 ? pair.reverse() : pair) await step();
+      process.stderr.write(
+        `${label}round ${round + 1}/${rounds}, concurrency ${row.concurrency}: CLI ${Math.round(row.cli.at(-1)!.passMs)} ms (wall ${Math.round(row.cli.at(-1)!.wallMs)}, ` +
+          `CPU ${Math.round(row.cli.at(-1)!.cpuMs)}), bare ${Math.round(row.bare.at(-1)!.passMs)} ms (wall ${Math.round(row.bare.at(-1)!.wallMs)}, CPU ${Math.round(row.bare.at(-1)!.cpuMs)}), ` +
+          `CLI peak RSS ${mb(row.cli.at(-1)!.maxRss)}\n`,
+      );
+    }
+  }
+}
+
+/** The case against a simulator of its own. */
+async function measureCase(name: string, shape: Shape, rounds: number): Promise<Case> {
+  const sim = await startSim(shape);
+  const row: Row = { concurrency: CASE_CONCURRENCY, cli: [], bare: [] };
+  try {
+    await sideBySide(sim, [row], shape.tenants, rounds, `${name}: `);
+  } finally {
+    await sim.stop();
+  }
+  return { name, shape, row };
+}
+
+/** CPU time (user + system) per tenant, median over the rounds, in µs. */
+const cpuPerTenant = (runs: Run[], tenants: number): number => (median(runs.map((x) => x.cpuMs)) * 1000) / tenants;
+
+function casesTable(cases: Case[]): string {
+  return [
+    `Cases of their own, concurrency ${CASE_CONCURRENCY}, each against a simulator of its own:`,
+    '',
+    '| case | CLI pass time | bare loop pass time | CLI time ÷ bare loop | CLI CPU per tenant | bare loop CPU per tenant | CLI CPU ÷ bare CPU | token renewals |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...cases.map(({ name, shape, row }) => {
+      const cli = median(row.cli.map((x) => x.passMs));
+      const bare = median(row.bare.map((x) => x.passMs));
+      const cliCpu = cpuPerTenant(row.cli, shape.tenants);
+      const bareCpu = cpuPerTenant(row.bare, shape.tenants);
+      return (
+        `| ${name} | ${Math.round(cli)} ms | ${Math.round(bare)} ms | ${ratio(cli / bare)} | ${Math.round(cliCpu)} µs | ${Math.round(bareCpu)} µs | ${ratio(cliCpu / bareCpu)} | ` +
+        `${[...new Set(row.cli.map((x) => x.tokenRefreshes))].join(', ')} |`
+      );
+    }),
+  ].join('\n');
+}
+
+function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStats: Record<string, number>, statusCost: string | undefined, cases: Case[]): string {
   const base = rows.find((r) => r.concurrency === 1);
   const lines = [
     '| concurrency | CLI tenants/s | CLI efficiency | bare loop efficiency | CLI time ÷ bare loop | CLI wall ÷ bare wall | CLI CPU ÷ bare CPU | speed-up vs concurrency 1 | CLI peak RSS | token renewals |',
@@ -308,7 +396,10 @@ function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStat
     );
   }
   if (statusCost) out.push(statusCost);
+  if (cases.length) out.push(casesTable(cases));
   out.push(criteria(s, rows, startup));
+  const perf = performanceCriteria(s, rows, startup, cases);
+  if (perf) out.push(perf);
   out.push(
     `Simulator's view over all runs: ${simStats.requests} requests, ${simStats.staleTokenRefusals} refused for a stale token, ` +
       `oldest token used ${Math.round(simStats.maxTokenAgeUsedMs! / 1000)} s, peak ${simStats.peakInFlight} in flight.`,
@@ -342,6 +433,41 @@ function criteria(s: Settings, rows: Row[], startup: Startup[] | undefined): str
   return `Done criteria of issue 5 measured in this run:\n${lines.join('\n')}`;
 }
 
+/** Issue 13's done criteria, as far as this run measured them. */
+function performanceCriteria(s: Settings, rows: Row[], startup: Startup[] | undefined, cases: Case[]): string | undefined {
+  const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const pass = (r: Row, side: 'cli' | 'bare') => median(r[side].map((x) => x.passMs));
+  const lines: string[] = [];
+  const one = rows.find((r) => r.concurrency === 1);
+  const sixteen = rows.find((r) => r.concurrency === 16);
+  const shape = `${s.tenants.toLocaleString('en')} tenants, ${s.instances} instance(s), ${s.latencyMs} ms, concurrency 16`;
+  if (one && sixteen) {
+    // The original script's shape: one tenant at a time, the token renewed every 100 tenants; here the
+    // CLI itself at concurrency 1, so that the comparison is of the same work.
+    const faster = pass(one, 'cli') / pass(sixteen, 'cli');
+    lines.push(`- ${shape}: at least 15× the sequential shape (the CLI at concurrency 1): ${ratio(faster)}, ${verdict(faster >= 15)}`);
+  }
+  if (sixteen) {
+    const overBare = pass(sixteen, 'cli') / pass(sixteen, 'bare');
+    lines.push(`- ${shape}: at most 1.05× the bare loop: ${ratio(overBare)}, ${verdict(overBare <= 1.05)}`);
+  }
+  for (const c of cases) {
+    if (c.shape.latencyMs > 0) {
+      const overBare = pass(c.row, 'cli') / pass(c.row, 'bare');
+      lines.push(`- ${c.name}, ${c.shape.latencyMs} ms, concurrency ${CASE_CONCURRENCY}: at most 1.10× the bare loop: ${ratio(overBare)}, ${verdict(overBare <= 1.1)}`);
+    } else {
+      const cli = cpuPerTenant(c.row.cli, c.shape.tenants);
+      const bare = cpuPerTenant(c.row.bare, c.shape.tenants);
+      lines.push(`- CPU per tenant at no latency at most 1.5× the bare loop's: ${Math.round(cli)} µs over ${Math.round(bare)} µs, ${ratio(cli / bare)}, ${verdict(cli / bare <= 1.5)}`);
+    }
+  }
+  if (startup) {
+    const worst = Math.max(...startup.map((x) => x.medianMs));
+    lines.push(`- start-up overhead at most 150 ms over bare node on every cron path: ${Math.round(worst)} ms, ${verdict(worst <= 150)}`);
+  }
+  return lines.length ? `Done criteria of issue 13 measured in this run:\n${lines.join('\n')}` : undefined;
+}
+
 function machine(): string {
   const cpus = os.cpus();
   return (
@@ -366,13 +492,18 @@ simulator). One section per tenant count and latency; a new run replaces its own
 - **peak RSS**: the CLI process's \`maxRSS\` as the kernel counts it, the highest over the rounds.
 - The CLI runs with the sync status read off (\`APS_SYNC_STATUS_OPERATION=\`), as the bare loop does not read it;
   a table of its own gives the read's cost in calls per tenant and pass time, one pass with it and one without.
+- **cases of their own**: 30 instances × 100 tenants (the pool across instance boundaries) and a pass at no
+  latency, whose **CPU per tenant** (user + system ÷ tenants, start-up included) is what limits a pass on a fast
+  controller. The sequential shape of issue 13 is the CLI at concurrency 1, renewing every 100 tenants.
 - Machines are noisy: read the ratios, not the absolute times.
 `;
 
 function writeResults(s: Settings, body: string): void {
-  const key = `<!-- bench tenants=${s.tenants} latency=${s.latencyMs} -->`;
+  // One instance keeps the key sections written before instances were a setting had.
+  const key = `<!-- bench tenants=${s.tenants}${s.instances === 1 ? '' : ` instances=${s.instances}`} latency=${s.latencyMs} -->`;
   const end = '<!-- /bench -->';
-  const section = `${key}\n## ${s.tenants.toLocaleString('en')} tenants, ${s.latencyMs} ms per request\n\n${body}\n${end}`;
+  const over = s.instances === 1 ? '' : ` over ${s.instances} instances`;
+  const section = `${key}\n## ${s.tenants.toLocaleString('en')} tenants${over}, ${s.latencyMs} ms per request\n\n${body}\n${end}`;
   const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : `${HEADER}\n`;
   const at = current.indexOf(key);
   const next = at < 0 ? `${current.trimEnd()}\n\n${section}\n` : `${current.slice(0, at)}${section}${current.slice(current.indexOf(end, at) + end.length)}`;
@@ -388,18 +519,14 @@ async function main(): Promise<void> {
   let startup: Startup[] | undefined;
   let simStats: Record<string, number>;
   let statusCost: string | undefined;
+  const cases: Case[] = [];
   try {
-    for (let round = 0; round < s.rounds; round++) {
-      // Alternate the order of configurations and of CLI/bare, so neither always runs on a warmer machine.
-      const order = round % 2 ? [...rows].reverse() : rows;
-      for (const row of order) {
-        const pair = [() => runCli(sim, row.concurrency, s.tenants).then((r) => row.cli.push(r)), () => runBare(sim, row.concurrency, s.tenants).then((r) => row.bare.push(r))];
-        for (const step of round % 2 ? pair.reverse() : pair) await step();
-        say(
-          `round ${round + 1}/${s.rounds}, concurrency ${row.concurrency}: CLI ${Math.round(row.cli.at(-1)!.passMs)} ms (wall ${Math.round(row.cli.at(-1)!.wallMs)}), ` +
-            `bare ${Math.round(row.bare.at(-1)!.passMs)} ms (wall ${Math.round(row.bare.at(-1)!.wallMs)}), CLI peak RSS ${mb(row.cli.at(-1)!.maxRss)}`,
-        );
-      }
+    await sideBySide(sim, rows, s.tenants, s.rounds, '');
+    if (s.tenants <= LARGE) {
+      cases.push(await measureCase(`${BOUNDARY.instances} instances × ${BOUNDARY.tenants / BOUNDARY.instances} tenants`, { ...BOUNDARY, latencyMs: s.latencyMs }, s.rounds));
+    }
+    if (s.cpuTenants > 0) {
+      cases.push(await measureCase(`${s.cpuTenants.toLocaleString('en')} tenants, no latency`, { tenants: s.cpuTenants, instances: 1, latencyMs: 0 }, s.rounds));
     }
     if (s.tenants <= LARGE) {
       const concurrency = Math.max(...s.concurrencies);
@@ -421,8 +548,8 @@ async function main(): Promise<void> {
   }
   const date = new Date().toISOString().slice(0, 10);
   const body =
-    `${date}, ${machineFacts}. ${s.rounds} round(s), medians; \`npm run bench -- --tenants ${s.tenants} --latency ${s.latencyMs} ` +
-    `--concurrency ${s.concurrencies.join(',')} --rounds ${s.rounds}\`.\n\n${table(s, rows, startup, simStats, statusCost)}\n`;
+    `${date}, ${machineFacts}. ${s.rounds} round(s), medians; \`npm run bench -- --tenants ${s.tenants} --instances ${s.instances} --latency ${s.latencyMs} ` +
+    `--concurrency ${s.concurrencies.join(',')} --rounds ${s.rounds} --cpu-tenants ${s.cpuTenants}\`.\n\n${table(s, rows, startup, simStats, statusCost, cases)}\n`;
   process.stdout.write(`${body}\n`);
   if (s.write) {
     writeResults(s, body);
