@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, buildConnector, type Dispatcher, request } from 'undici';
 import { BodyTooLargeError, NetworkError, type Remote, TlsError } from '../errors';
+import { SharedDeadlines } from './deadlines';
 import { certificateRefusal, PIN_REFUSED, pinned } from './certificates';
 import { trustedCas } from './trust';
 
@@ -78,6 +79,7 @@ export const ERROR_REPLY_BYTES = 64 * 1024;
 
 export class Transport {
   private readonly agent: Agent;
+  private readonly deadlines: SharedDeadlines;
 
   constructor(private readonly options: TransportOptions) {
     const { caFile, pinSha256 } = options;
@@ -88,6 +90,7 @@ export class Transport {
       ...(caFile ? { ca: trustedCas(caFile) } : {}),
       rejectUnauthorized: !options.insecure && (!pinSha256 || caFile !== undefined),
     };
+    this.deadlines = new SharedDeadlines(options.requestTimeoutMs);
     this.agent = new Agent({
       connections: options.connections,
       connectTimeout: options.connectTimeoutMs,
@@ -100,20 +103,16 @@ export class Transport {
   }
 
   /**
-   * REQUEST_TIMEOUT_MS bounds the whole exchange, reply body included, with one timer cleared as soon as
-   * the reply is read. AbortSignal.timeout() leaves each request's timer in Node's timer list until it
-   * fires (a minute by default) or a full GC has collected the signal: at hundreds of requests a second,
-   * those timers and the signals they reach were most of the heap's growth over a long pass.
+   * REQUEST_TIMEOUT_MS bounds the whole exchange, reply body included, through a signal shared with the
+   * requests that started within the same moment (deadlines.ts). AbortSignal.timeout() per request
+   * left each request's timer in Node's timer list until it fired (a minute by default): at hundreds of
+   * requests a second, those timers and the signals they reach were most of the heap's growth over a
+   * long pass; shared, one is started per 100 ms at most.
    */
-  async send(req: SendOptions): Promise<Reply> {
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), this.options.requestTimeoutMs);
-    try {
-      const { observer } = this.options, signal = req.stop ? AbortSignal.any([deadline.signal, req.stop]) : deadline.signal;
-      return await (observer ? this.observed(req, signal, observer) : this.exchange(req, signal));
-    } finally {
-      clearTimeout(timer);
-    }
+  send(req: SendOptions): Promise<Reply> {
+    const deadline = this.deadlines.signal();
+    const { observer } = this.options, signal = req.stop ? AbortSignal.any([deadline, req.stop]) : deadline;
+    return observer ? this.observed(req, signal, observer) : this.exchange(req, signal);
   }
 
   private async observed(req: SendOptions, signal: AbortSignal, observer: ExchangeObserver): Promise<Reply> {
