@@ -83,11 +83,15 @@ test('SIGTERM while OA never answers a token request: exit 143 within REQUEST_TI
   assert.equal(stopped.code, 143, stopped.stderr);
   assert.ok(tookMs < 4000 + 2000, `exit took ${tookMs} ms after SIGTERM`);
   assert.equal(summaryOf(stopped).failed, 0);
+  // The second instance's token is asked for while the first one's last tenants run (one pool across
+  // instances): the stop leaves those of them not yet started to the next run.
+  const synced = summaryOf(stopped).synced as number;
+  assert.ok(synced > 0 && synced <= 10, `synced ${synced}`);
 
   sim.setOaFault(undefined);
   const resumed = await run();
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.equal(summaryOf(resumed).alreadyDone, 10);
+  assert.equal(summaryOf(resumed).alreadyDone, synced);
   assertEveryReadyTenantSynced(sim);
   for (const [tenant, calls] of sim.stats.resyncCalls) assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
 });
