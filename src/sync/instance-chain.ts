@@ -30,6 +30,8 @@ export interface Lane<C> {
   inFlight: number;
   listingOver: boolean;
   opened: boolean;
+  /** Its failure has been told. */
+  failed: boolean;
   tenants?: AsyncIterator<Tenant>;
   /** The first page, asked for while the instance waited its turn. */
   first?: Promise<IteratorResult<Tenant>>;
@@ -66,7 +68,8 @@ export class InstanceChain<C> implements AsyncIterable<LaneItem<C>>, AsyncIterat
   async next(): Promise<IteratorResult<LaneItem<C>>> {
     for (;;) {
       if (!this.current) {
-        if (this.stopped()) return { done: true, value: undefined };
+        // Ends an instance opened ahead too: the pool takes a `done` as the end and does not call return().
+        if (this.stopped()) return this.return();
         const lane = await (this.ahead ?? this.openNext());
         this.ahead = undefined;
         if (!lane) return { done: true, value: undefined };
@@ -108,7 +111,13 @@ export class InstanceChain<C> implements AsyncIterable<LaneItem<C>>, AsyncIterat
    * instance can get past. Its tenants in flight finish; its other tenants are not handed out.
    */
   abandon(lane: Lane<C>, error: Error): void {
-    if (lane.listingOver) return;
+    if (lane.failed) return;
+    if (lane.listingOver) {
+      // Its listing had ended, but its last tenants still run: the failure is told all the same.
+      lane.failed = true;
+      this.lanes.failed(lane.context, error);
+      return;
+    }
     void lane.tenants?.return?.();
     this.endListing(lane, error);
   }
@@ -141,7 +150,7 @@ export class InstanceChain<C> implements AsyncIterable<LaneItem<C>>, AsyncIterat
   private async openNext(): Promise<Lane<C> | undefined> {
     const instance = this.waiting.shift();
     if (!instance) return undefined;
-    const lane: Lane<C> = { context: this.lanes.prepare(instance), inFlight: 0, listingOver: false, opened: false };
+    const lane: Lane<C> = { context: this.lanes.prepare(instance), inFlight: 0, listingOver: false, opened: false, failed: false };
     try {
       lane.tenants = (await this.lanes.open(lane.context))[Symbol.asyncIterator]();
       lane.opened = true;
@@ -158,7 +167,10 @@ export class InstanceChain<C> implements AsyncIterable<LaneItem<C>>, AsyncIterat
     lane.listingOver = true;
     lane.first = undefined;
     if (this.current === lane) this.current = undefined;
-    if (error) this.lanes.failed(lane.context, error);
+    if (error) {
+      lane.failed = true;
+      this.lanes.failed(lane.context, error);
+    }
     this.finishIfDone(lane);
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApsError, ControllerDownError, NetworkError, ProtocolError } from '../../src/errors';
+import { ApsError, ControllerDownError, NetworkError, ProtocolError, TokenRenewalError } from '../../src/errors';
 import { runPass, type PassOptions } from '../../src/sync/pass';
 import type { Authorized, InstanceDirectory, PassJournal, ResyncResult, Tenant, TenantController } from '../../src/sync/ports';
 import type { TenantOutcome } from '../../src/sync/counts';
@@ -316,4 +316,16 @@ test('a stop signal near an instance\'s end starts nothing of the next instance,
   assert.ok(w.resyncs.includes('a8'));
   assert.equal(result.synced, w.resyncs.length);
   assert.deepEqual(finished, [1, 2], 'an instance opened ahead is finished, with nothing counted');
+});
+
+test('a failure that ends the pass, met by one of an instance\'s last tenants after its listing ended, is told and stops the pass', async () => {
+  const w = world({ 1: names('a', 3), 2: names('b', 20) }, async (t) => {
+    if (t === 'a2') throw new TokenRenewalError('OA took 2 s to issue a token, already past the age a token may be used');
+    return { outcome: 'synced' };
+  });
+  const failed: number[] = [];
+  const result = await runPass(options, { ...w, events: { instanceFailed: (i) => failed.push(i.id) } });
+  assert.deepEqual(failed, [1]);
+  assert.ok(result.interruptedBy instanceof ControllerDownError, String(result.interruptedBy));
+  assert.ok(w.resyncs.filter((t) => t.startsWith('b')).length < 20, 'instance 2 is left for the resumed pass');
 });
