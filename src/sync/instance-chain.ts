@@ -118,7 +118,8 @@ export class InstanceChain<C> implements AsyncIterable<LaneItem<C>>, AsyncIterat
       this.lanes.failed(lane.context, error);
       return;
     }
-    void lane.tenants?.return?.();
+    // Its listing may be awaiting a page: the generator ends once that settles, whatever it brings.
+    lane.tenants?.return?.().catch(() => undefined);
     this.endListing(lane, error);
   }
 
