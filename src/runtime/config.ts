@@ -52,7 +52,7 @@ export const SETTINGS = {
   tokenRefreshEvery: { variable: 'TOKEN_REFRESH_EVERY', default: '100', parse: parse.positiveInt, meaning: "renew an instance's token after this many tenants" },
   tokenMaxAgeMs: { variable: 'APS_TOKEN_MAX_AGE', default: '1500', parse: parse.secondsAsMs, meaning: 'seconds; renew a token once it is this old (tokens expire after 30 minutes)' },
   concurrency: { variable: 'SYNC_CONCURRENCY', flag: '--concurrency', default: '4', parse: parse.concurrency, meaning: 'tenants resynced at once, at most 256' },
-  requestTimeoutMs: { variable: 'REQUEST_TIMEOUT_MS', default: '60000', parse: parse.milliseconds, meaning: 'bound on any single request, body included' },
+  requestTimeoutMs: { variable: 'REQUEST_TIMEOUT_MS', default: '60000', parse: parse.milliseconds, meaning: 'bound on any single request, body included, plus up to a tenth of it (at most 100 ms) for requests sharing one deadline' },
   connectTimeoutMs: { variable: 'CONNECT_TIMEOUT_MS', default: '10000', parse: parse.milliseconds, meaning: 'bound on connecting, TLS handshake included' },
   retries: { variable: 'RETRIES', default: '3', parse: parse.nonNegativeInt, meaning: 'retries of network errors, timeouts, 429/502/503/504 (exponential backoff, full jitter)' },
   retryMaxDelayMs: { variable: 'RETRY_MAX_DELAY_MS', default: '30000', parse: parse.milliseconds, meaning: 'longest wait before a retry; Retry-After is honoured up to it' },
