@@ -1,7 +1,7 @@
 import { ProtocolError } from '../errors';
 import { type RetryOptions, withRetries } from '../http/retry';
 import type { Reply, SendOptions, Transport } from '../http/transport';
-import type { Authorized, ListingHooks, ResyncResult, SyncStatus, Tenant, TenantController, TenantFinder } from '../sync/ports';
+import type { Authorized, ListingHooks, ResumePoint, ResyncResult, SyncStatus, Tenant, TenantController, TenantFinder } from '../sync/ports';
 import { parseContentRange } from './content-range';
 import { apsErrorFromReply } from './error-reply';
 import { tenantListQuery, tenantLookupQuery } from './rql';
@@ -64,11 +64,11 @@ export class ApsClient implements TenantController, TenantFinder {
   }
 
   /** Walks the listing sorted by id, so that it stays exact while tenants come and go (see tenant-walk.ts). */
-  listTenants(authorized: Authorized, signal?: AbortSignal, hooks: ListingHooks = {}): AsyncGenerator<Tenant> {
+  listTenants(authorized: Authorized, signal?: AbortSignal, hooks: ListingHooks = {}, after?: ResumePoint): AsyncGenerator<Tenant> {
     const { pageSize } = this.options;
     // Retried around the token policy, so a retry after a long wait still goes out with a fresh enough token.
     const fetchPage = (offset: number, count: number) => withRetries(() => authorized((token) => this.getPage(token, offset, count)), this.retry);
-    return walkTenants(fetchPage, { pageSize, signal, ...hooks });
+    return walkTenants(fetchPage, { pageSize, signal, ...hooks, after });
   }
 
   /** The total a one-item page states; an empty page has no range to read (see tenant-walk.ts) and counts 0. */

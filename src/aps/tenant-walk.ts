@@ -1,6 +1,6 @@
 import { ProtocolError } from '../errors';
 import { excerpt } from '../http/remote-text';
-import type { Tenant } from '../sync/ports';
+import type { ResumePoint, Tenant } from '../sync/ports';
 import { parseContentRange } from './content-range';
 
 /**
@@ -33,6 +33,11 @@ export interface WalkOptions {
   /** Hears the controller's total with each page that holds items, and 0 for an empty listing. */
   onTotal?: (total: number) => void;
   onInvalidItem?: (reason: string) => void;
+  /**
+   * Resume: hand out only tenants after this id (every tenant up to it is done), asking first from
+   * about where it was seen. The place is a hint: the walk re-finds the id as it does between pages.
+   */
+  after?: ResumePoint;
 }
 
 /**
@@ -54,8 +59,10 @@ export function sortsAfter(a: string, b: string): boolean {
 
 export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): AsyncGenerator<Tenant> {
   /** The last id handed out: every listed tenant up to it has been handed out. */
-  let last: string | undefined;
-  let offset = 0;
+  let last = options.after?.id;
+  // A page of one tenant could not show both the last tenant handed out and the next one.
+  const count = Math.max(options.pageSize, 2);
+  let offset = options.after ? Math.max(0, options.after.near - Math.floor(count / 20)) : 0;
   /**
    * The previous page showed that nothing before `offset` comes after `last`: used only when the
    * controller returns pages of a single tenant, which cannot overlap. A removal between two such
@@ -64,8 +71,6 @@ export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): 
   let anchored = false;
   /** Listing positions up to here have been looked at for items that are not tenants, so each is reported once. */
   let reportedThrough = -1;
-  // A page of one tenant could not show both the last tenant handed out and the next one.
-  const count = Math.max(options.pageSize, 2);
   let back = count;
   let stepsBack = 0;
 

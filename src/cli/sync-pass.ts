@@ -106,7 +106,8 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
         events: fanOut(passLog(logger), run.progress?.events, { resyncAnswered: () => clients.limiter.succeeded() }),
         // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
         journal: running && {
-          isDone: (instanceId, tenantId) => running.isDone(instanceId, tenantId),
+          resumePoint: (instanceId) => running.resumePoint(instanceId),
+          handOut: (instanceId, tenantId) => running.handOut(instanceId, tenantId),
           recordDone: (instanceId, tenantId, outcome, message, lastSync) => running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message), lastSync),
         },
         stop: stop.signal,

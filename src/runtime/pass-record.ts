@@ -1,4 +1,5 @@
 import { emptyCounts, type PassCounts, type TenantOutcome } from '../sync/counts';
+import { type CursorState, InstanceCursor } from './pass-cursor';
 
 /** What a full pass has done: kept in memory by the run working on it, rebuilt from its journal on resume. */
 
@@ -48,38 +49,79 @@ export function lastSuccessAt(last: LastPass | undefined): string | undefined {
 /** What the pass itself reports when it finishes, beside what the record counted. */
 export type PassEnding = Pick<LastPass, 'instances' | 'tokenRefreshes' | 'complete' | 'invalid'>;
 
-/** Which tenants a pass has done, and the first failures with their messages, kept compact in memory. */
-export class PassRecord {
-  private readonly outcomes = new Map<string, DoneOutcome>();
-  readonly failures: TenantFailure[] = [];
-  failuresOmitted = 0;
-  /** By key; only tenants whose Microsoft sync failed, a few, so not capped in memory (last-pass.json is). */
-  private readonly syncFailures = new Map<string, TenantSyncFailure>();
+/** The counts a journal keeps: what a pass can record of a tenant (never 'planned' or 'alreadyDone'). */
+export type RecordedCounts = Omit<PassCounts, 'planned' | 'alreadyDone'>;
 
-  has(instanceId: number, tenantId: string): boolean {
-    return this.outcomes.has(key(instanceId, tenantId));
+/** What a journal snapshot holds: the record whole, in a size that does not grow with the tenants. */
+export interface RecordSnapshot {
+  counts: RecordedCounts;
+  failures: TenantFailure[];
+  failuresOmitted: number;
+  lastSyncFailures: TenantSyncFailure[];
+  lastSyncFailuresOmitted: number;
+  cursors: Record<string, CursorState>;
+}
+
+/**
+ * What a pass has done, kept compact in memory: its counts as numbers, the first failures with their
+ * messages, and per instance a cursor (pass-cursor.ts) rather than the tenants one by one. A tenant
+ * is done at most once per pass: the cursor passes over those an earlier run did.
+ */
+export class PassRecord {
+  private readonly counted: RecordedCounts;
+  readonly failures: TenantFailure[];
+  failuresOmitted: number;
+  /** Only tenants whose Microsoft sync failed; capped like the failures. */
+  readonly lastSyncFailures: TenantSyncFailure[];
+  lastSyncFailuresOmitted: number;
+  private readonly cursors = new Map<number, InstanceCursor>();
+
+  constructor(snapshot?: RecordSnapshot) {
+    const { tenants, synced, failed, skipped, busy, lastSyncFailed } = snapshot?.counts ?? emptyCounts();
+    this.counted = { tenants, synced, failed, skipped, busy, lastSyncFailed };
+    this.failures = [...(snapshot?.failures ?? [])];
+    this.failuresOmitted = snapshot?.failuresOmitted ?? 0;
+    this.lastSyncFailures = [...(snapshot?.lastSyncFailures ?? [])];
+    this.lastSyncFailuresOmitted = snapshot?.lastSyncFailuresOmitted ?? 0;
+    for (const [instanceId, state] of Object.entries(snapshot?.cursors ?? {})) this.cursors.set(Number(instanceId), new InstanceCursor(state));
   }
 
-  /** A tenant done again (failed, then synced on a later try) counts once, with its latest outcome. */
+  /** The instance's cursor, a fresh one for an instance not met yet. */
+  cursor(instanceId: number): InstanceCursor {
+    let cursor = this.cursors.get(instanceId);
+    if (!cursor) this.cursors.set(instanceId, (cursor = new InstanceCursor()));
+    return cursor;
+  }
+
+  /** Counts a tenant done; `lastSync` is the non-zero result its sync status gave. */
   add(instanceId: number, tenantId: string, outcome: DoneOutcome, message?: string, lastSync?: number): void {
-    const k = key(instanceId, tenantId);
-    if (this.outcomes.get(k) === 'failed') this.forgetFailure(instanceId, tenantId);
-    this.outcomes.set(k, outcome);
-    if (lastSync !== undefined) this.syncFailures.set(k, { instanceId, tenantId, lastSync });
-    else this.syncFailures.delete(k);
+    this.counted.tenants++;
+    this.counted[outcome]++;
+    if (lastSync !== undefined) {
+      this.counted.lastSyncFailed++;
+      if (this.lastSyncFailures.length < MAX_RECORDED_FAILURES) this.lastSyncFailures.push({ instanceId, tenantId, lastSync });
+      else this.lastSyncFailuresOmitted++;
+    }
     if (outcome !== 'failed') return;
     if (this.failures.length < MAX_RECORDED_FAILURES) this.failures.push({ instanceId, tenantId, error: message ?? '' });
     else this.failuresOmitted++;
   }
 
   counts(): PassCounts {
-    const counts = emptyCounts();
-    for (const o of this.outcomes.values()) {
-      counts.tenants++;
-      counts[o]++;
-    }
-    counts.lastSyncFailed = this.syncFailures.size;
-    return counts;
+    return { ...emptyCounts(), ...this.counted };
+  }
+
+  snapshot(): RecordSnapshot {
+    const cursors: Record<string, CursorState> = {};
+    for (const [instanceId, cursor] of this.cursors) cursors[instanceId] = cursor.state();
+    return {
+      counts: { ...this.counted },
+      failures: this.failures,
+      failuresOmitted: this.failuresOmitted,
+      lastSyncFailures: this.lastSyncFailures,
+      lastSyncFailuresOmitted: this.lastSyncFailuresOmitted,
+      cursors,
+    };
   }
 
   /**
@@ -90,45 +132,15 @@ export class PassRecord {
     const lastCompleteAt = ending.complete ? new Date(now).toISOString() : previousCompleteAt;
     return {
       ...this.counts(),
-      planned: 0,
-      alreadyDone: 0,
       ...ending,
       startedAt,
       finishedAt: new Date(now).toISOString(),
       durationMs,
       failures: this.failures,
       failuresOmitted: this.failuresOmitted,
-      ...this.lastSyncFailures(),
+      lastSyncFailures: this.lastSyncFailures,
+      lastSyncFailuresOmitted: this.lastSyncFailuresOmitted,
       ...(lastCompleteAt ? { lastCompleteAt } : {}),
     };
   }
-
-  /** The first MAX_RECORDED_FAILURES tenants whose last sync failed, and how many more there are. */
-  private lastSyncFailures(): Pick<LastPass, 'lastSyncFailures' | 'lastSyncFailuresOmitted'> {
-    const all = [...this.syncFailures.values()];
-    return { lastSyncFailures: all.slice(0, MAX_RECORDED_FAILURES), lastSyncFailuresOmitted: Math.max(0, all.length - MAX_RECORDED_FAILURES) };
-  }
-
-  private forgetFailure(instanceId: number, tenantId: string): void {
-    const at = this.failures.findIndex((f) => f.instanceId === instanceId && f.tenantId === tenantId);
-    if (at >= 0) this.failures.splice(at, 1);
-    else this.failuresOmitted--;
-  }
-}
-
-const LOWERCASE_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/**
- * A tenant's key in the record, which holds one per tenant of the pass (100,000 and more), so it is
- * kept small: a UUID, the usual id, becomes its 16 bytes after the instance id's 8, in one flat
- * 24-character string. Joining the texts instead made a 41-character string that also kept the id's
- * own string alive, about twice the memory. Any other id is kept as written, followed by a character
- * above U+00FF, which no packed key contains, so the two kinds of key never collide.
- */
-function key(instanceId: number, tenantId: string): string {
-  if (!LOWERCASE_UUID.test(tenantId)) return `${instanceId}/${tenantId}\u0100`;
-  const packed = Buffer.allocUnsafe(24);
-  packed.writeDoubleLE(instanceId, 0);
-  packed.write(tenantId.replace(/-/g, ''), 8, 'hex');
-  return packed.toString('latin1');
 }

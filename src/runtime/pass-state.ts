@@ -1,7 +1,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PassCounts, TenantOutcome } from '../sync/counts';
-import type { PassJournal } from '../sync/ports';
+import type { PassJournal, ResumePoint } from '../sync/ports';
+import { RecordJournal } from './record-journal';
 import type { PassIdentity, RunState } from '../sync/run-decision';
 import type { OwnFileError } from '../errors';
 import type { RunClock } from './run-clock';
@@ -14,7 +15,7 @@ import { lastSuccessAt, PassRecord, type LastPass, type PassEnding } from './pas
  * What survives between runs, in STATE_DIR:
  * - `pass.json`: the full pass in progress (what it is for, its start, how long runs have worked on
  *   it). Present only while a pass is unfinished.
- * - `journal.ndjson`: the tenants that pass has done (pass-journal.ts).
+ * - `journal.ndjson`: how far that pass has got, per instance a cursor, and its counts (pass-journal.ts).
  * - `last-pass.json`: the last finished full pass, for pacing and `status`.
  * Every file is 0600; the JSON files are replaced atomically. Whether a run resumes the unfinished
  * pass is decided by `decideRun` (sync/run-decision.ts), from what `runState` reads here.
@@ -76,7 +77,7 @@ export class PassStateStore {
     const record = resume ? readJournal(this.path(JOURNAL_FILE), this.warn) : new PassRecord();
     // What readJournal could not read as a file (a folder in its place) it has warned about; clear it.
     removeUnlessFile(this.path(JOURNAL_FILE));
-    return new RunningPass(this, header, record, clock, new JournalWriter(this.path(JOURNAL_FILE), onJournalFailure));
+    return new RunningPass(this, header, record, clock, new JournalWriter(this.path(JOURNAL_FILE), record, onJournalFailure));
   }
 
   path(name: string): string {
@@ -124,6 +125,7 @@ export class PassStateStore {
 export class RunningPass implements PassJournal {
   /** What earlier runs of this pass had done when this run started. */
   readonly prior: PassCounts;
+  private readonly tenants: RecordJournal;
 
   constructor(
     private readonly store: PassStateStore,
@@ -133,20 +135,24 @@ export class RunningPass implements PassJournal {
     private readonly journal: JournalWriter,
   ) {
     this.prior = record.counts();
+    this.tenants = new RecordJournal(record, (line) => journal.append(line));
   }
 
   get resumed(): boolean {
     return this.header.runs > 1;
   }
 
-  isDone(instanceId: number, tenantId: string): boolean {
-    return this.record.has(instanceId, tenantId);
+  resumePoint(instanceId: number): ResumePoint | undefined {
+    return this.tenants.resumePoint(instanceId);
   }
 
+  handOut(instanceId: number, tenantId: string): boolean {
+    return this.tenants.handOut(instanceId, tenantId);
+  }
+
+  /** Once the journal is closed the record no longer changes: it is what the pass is saved as. */
   recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string, lastSync?: number): void {
-    if (outcome === 'planned' || this.journal.isClosed) return;
-    this.record.add(instanceId, tenantId, outcome, message, lastSync);
-    this.journal.append(instanceId, tenantId, outcome, message, lastSync);
+    if (!this.journal.isClosed) this.tenants.recordDone(instanceId, tenantId, outcome, message, lastSync);
   }
 
   /** Writes buffered completions to disk; safe to call from a signal handler. */

@@ -1,5 +1,5 @@
 import { BacksyncError, traitsOf } from '../errors';
-import type { Authorized, Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, Tenant, TenantController } from './ports';
+import type { Authorized, Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, ResumePoint, Tenant, TenantController } from './ports';
 import { TokenLifetime } from './token-lifetime';
 import { TokenPolicy } from './token-policy';
 import { chosenInstances } from './targeted';
@@ -81,8 +81,11 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   const lifetime = deps.tokenLifetime ?? new TokenLifetime({ configuredMaxAgeMs: options.tokenMaxAgeMs });
   const lanes: InstanceLanes<InstanceRun> = {
     prepare: (instance) => {
+      // A resumed walk starts after the instance's cursor, about where the listing had it.
+      const resume = deps.journal?.resumePoint(instance.id);
       const run: InstanceRun = {
         instance,
+        resume,
         policy: new TokenPolicy({
           refreshEvery: options.tokenRefreshEvery,
           lifetime,
@@ -95,7 +98,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
         statusSupport: new StatusSupport(2 * options.concurrency, () => events.syncStatusMissing?.(instance)),
         counts: emptyCounts(),
         listed: undefined,
-        handed: 0,
+        handed: resume ? resume.near + 1 : 0,
       };
       return run;
     },
@@ -111,7 +114,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
           result.invalid++;
           events.listingItemInvalid?.(run.instance, reason);
         },
-      });
+      }, run.resume);
     },
     tenantsLeft: (run) => (run.listed === undefined ? undefined : run.listed - run.handed),
     failed: ({ instance }, e) => {
@@ -142,7 +145,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       const { instance, counts } = run;
       run.handed++;
       try {
-        if (deps.journal?.isDone(instance.id, tenant.id)) {
+        if (deps.journal?.handOut(instance.id, tenant.id)) {
           counts.alreadyDone++;
           events.tenantAlreadyDone?.(instance, tenant);
           return;
@@ -178,7 +181,9 @@ interface InstanceRun {
   statusSupport: StatusSupport;
   controller?: TenantController;
   counts: PassCounts;
-  /** How many ready tenants the listing last said there are, and how many it has handed out. */
+  /** Where a resumed pass's walk of the instance starts; undefined: from its start. */
+  resume: ResumePoint | undefined;
+  /** How many ready tenants the listing last said there are, and how many it has handed out (counted from `resume`). */
   listed: number | undefined;
   handed: number;
 }

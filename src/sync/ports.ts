@@ -61,8 +61,11 @@ export interface ListingHooks {
 }
 
 export interface TenantController {
-  /** Pages through the ready tenants, one page at a time as the consumer pulls. */
-  listTenants(authorized: Authorized, signal?: AbortSignal, hooks?: ListingHooks): AsyncIterable<Tenant>;
+  /**
+   * Pages through the ready tenants in increasing id order, one page at a time as the consumer pulls.
+   * `after`: a resumed pass's cursor; only tenants after it are listed.
+   */
+  listTenants(authorized: Authorized, signal?: AbortSignal, hooks?: ListingHooks, after?: ResumePoint): AsyncIterable<Tenant>;
   /** Counts tenants without walking them, for the doctor. */
   countTenants(token: string): Promise<number>;
   /**
@@ -83,9 +86,18 @@ export interface TenantFinder {
   findTenant(tenantId: string, token: string): Promise<Tenant | undefined>;
 }
 
+/** Where a resumed walk of an instance starts: after tenant `id`, asking first from about listing place `near`. */
+export interface ResumePoint {
+  id: string;
+  near: number;
+}
+
 /** What the pass remembers between runs; in-memory tests and the state files implement it. */
 export interface PassJournal {
-  isDone(instanceId: number, tenantId: string): boolean;
+  /** Where the instance's listing resumes; undefined: from its start. */
+  resumePoint(instanceId: number): ResumePoint | undefined;
+  /** A tenant the listing handed out, in its order; true when an earlier run of the pass already did it. */
+  handOut(instanceId: number, tenantId: string): boolean;
   /** `lastSync`: the non-zero result of the tenant's last synchronization, when its status said so. */
   recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string, lastSync?: number): void;
 }

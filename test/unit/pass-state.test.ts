@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { JOURNAL_FILE, LAST_PASS_FILE, PASS_FILE, PassStateStore, type PassHeader } from '../../src/runtime/pass-state';
+import { JOURNAL_FILE, LAST_PASS_FILE, PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../../src/runtime/pass-state';
+import { COMPACT_AFTER_LINES } from '../../src/runtime/pass-journal';
+import type { TenantOutcome } from '../../src/sync/counts';
 import { manualClock } from '../clock';
 import { scratchDir } from '../tmp';
 
@@ -20,6 +22,15 @@ function headerOf(s: PassStateStore): PassHeader {
   return header;
 }
 
+/** A tenant the walk hands out and the pass then does, as the pass calls them. */
+function done(pass: RunningPass, instanceId: number, tenantId: string, ...rest: [outcome: TenantOutcome, message?: string, lastSync?: number]): void {
+  assert.equal(pass.handOut(instanceId, tenantId), false, `${tenantId} was not done before`);
+  pass.recordDone(instanceId, tenantId, ...rest);
+}
+
+/** What a resumed pass says of each tenant the walk hands out again, in order. */
+const alreadyDone = (pass: RunningPass, instanceId: number, ids: string[]): boolean[] => ids.map((id) => pass.handOut(instanceId, id));
+
 function store() {
   const dir = scratchDir('obs-state-');
   const warnings: string[] = [];
@@ -32,9 +43,9 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
   const clock1 = manualClock('2026-11-27T06:00:00Z');
   const first = s.open(PASS_FOR, clock1, undefined, journalMustNotFail);
   assert.equal(first.resumed, false);
-  first.recordDone(1001, 'a', 'synced');
-  first.recordDone(1001, 'b', 'failed', 'Office 365 rejected the request');
-  first.recordDone(1002, 'c', 'skipped');
+  done(first, 1001, 'a', 'synced');
+  done(first, 1001, 'b', 'failed', 'Office 365 rejected the request');
+  done(first, 1002, 'c', 'skipped');
   clock1.workUntil('2026-11-27T06:00:10Z');
   first.suspend();
   assert.equal(statSync(join(dir, PASS_FILE)).mode & 0o777, 0o600);
@@ -45,10 +56,12 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
   const clock2 = manualClock('2026-11-27T07:00:00Z');
   const second = s.open(PASS_FOR, clock2, header, journalMustNotFail);
   assert.equal(second.resumed, true);
-  assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b') && second.isDone(1002, 'c'));
-  assert.equal(second.isDone(1002, 'a'), false);
+  assert.deepEqual(second.resumePoint(1001), { id: 'b', near: 1 });
+  assert.deepEqual(alreadyDone(second, 1001, ['a', 'b']), [true, true]);
+  assert.deepEqual(second.resumePoint(1002), { id: 'c', near: 0 });
+  assert.deepEqual(alreadyDone(second, 1002, ['c']), [true], 'instances keep cursors of their own');
   assert.deepEqual({ ...second.prior }, { tenants: 3, synced: 1, failed: 1, skipped: 1, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
-  second.recordDone(1002, 'd', 'synced');
+  done(second, 1002, 'd', 'synced');
   clock2.workUntil('2026-11-27T07:00:05Z');
   const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true });
   assert.equal(last.startedAt, '2026-11-27T06:00:00.000Z');
@@ -64,10 +77,11 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
 test('completions reach the disk within a fraction of a second, without a clean stop', async () => {
   const { dir, store: s } = store();
   const pass = s.open(PASS_FOR, manualClock(), undefined, journalMustNotFail);
-  pass.recordDone(1001, 'a', 'synced');
-  assert.equal(readFileSync(join(dir, JOURNAL_FILE), 'utf8'), '');
+  done(pass, 1001, 'a', 'synced');
+  const written = () => /"t":"a"/.test(readFileSync(join(dir, JOURNAL_FILE), 'utf8'));
+  assert.equal(written(), false);
   // The timer writes every 200 ms; on a loaded machine give it up to a second.
-  for (let waited = 0; waited < 1000 && !readFileSync(join(dir, JOURNAL_FILE), 'utf8'); waited += 50) await new Promise((r) => setTimeout(r, 50));
+  for (let waited = 0; waited < 1000 && !written(); waited += 50) await new Promise((r) => setTimeout(r, 50));
   assert.match(readFileSync(join(dir, JOURNAL_FILE), 'utf8'), /"t":"a"/);
   pass.suspend();
 });
@@ -99,13 +113,12 @@ test('a pass file written before the tenant type was recorded still reads, witho
 test('a journal cut short by a kill loses only the damaged line', () => {
   const { dir, warnings, store: s } = store();
   const pass = s.open(PASS_FOR, manualClock(), undefined, journalMustNotFail);
-  pass.recordDone(1, 'a', 'synced');
-  pass.recordDone(1, 'b', 'synced');
+  done(pass, 1, 'a', 'synced');
+  done(pass, 1, 'b', 'synced');
   pass.suspend();
   appendFileSync(join(dir, JOURNAL_FILE), '{"i":1,"t":"c","o":"syn');
   const resumed = s.open(PASS_FOR, manualClock(), headerOf(s), journalMustNotFail);
-  assert.ok(resumed.isDone(1, 'a') && resumed.isDone(1, 'b'));
-  assert.equal(resumed.isDone(1, 'c'), false);
+  assert.deepEqual(alreadyDone(resumed, 1, ['a', 'b', 'c']), [true, true, false]);
   assert.match(warnings.join('\n'), /1 damaged line/);
   resumed.suspend();
 });
@@ -121,8 +134,8 @@ test('onlookers read the unfinished pass and its progress without changing anyth
   const { dir, store: s } = store();
   assert.equal(s.unfinished(), undefined);
   const pass = s.open(PASS_FOR, manualClock('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
-  pass.recordDone(1001, 'a', 'synced');
-  pass.recordDone(1001, 'b', 'failed', 'no');
+  done(pass, 1001, 'a', 'synced');
+  done(pass, 1001, 'b', 'failed', 'no');
   pass.flush();
   assert.equal(headerOf(s).startedAt, '2026-11-27T06:00:00.000Z');
   assert.deepEqual(s.doneSoFar(), { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
@@ -159,13 +172,13 @@ test('a last-pass file from before lastCompleteAt was recorded still carries its
 test('busy tenants and failed last syncs are journaled, survive a resume, and reach last-pass.json', () => {
   const { store: s } = store();
   const first = s.open(PASS_FOR, manualClock('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
-  first.recordDone(1001, 'a', 'busy');
-  first.recordDone(1001, 'b', 'synced', undefined, 3);
+  done(first, 1001, 'a', 'busy');
+  done(first, 1001, 'b', 'synced', undefined, 3);
   first.suspend();
   const second = s.open(PASS_FOR, manualClock('2026-11-27T07:00:00Z'), headerOf(s), journalMustNotFail);
-  assert.ok(second.isDone(1001, 'a') && second.isDone(1001, 'b'));
+  assert.deepEqual(alreadyDone(second, 1001, ['a', 'b']), [true, true]);
   assert.deepEqual({ busy: second.prior.busy, lastSyncFailed: second.prior.lastSyncFailed, tenants: second.prior.tenants }, { busy: 1, lastSyncFailed: 1, tenants: 2 });
-  second.recordDone(1002, 'c', 'failed', 'Office 365 rejected the request', -2);
+  done(second, 1002, 'c', 'failed', 'Office 365 rejected the request', -2);
   const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true });
   assert.deepEqual({ busy: last.busy, lastSyncFailed: last.lastSyncFailed, synced: last.synced, failed: last.failed }, { busy: 1, lastSyncFailed: 2, synced: 1, failed: 1 });
   assert.deepEqual(last.lastSyncFailures, [
@@ -202,4 +215,44 @@ test('a negative working time stored by an earlier version counts as none', () =
   const pass = s.open(PASS_FOR, clock, headerOf(s), journalMustNotFail);
   clock.workUntil('2026-11-27T07:00:01Z');
   assert.equal(pass.finish({ instances: 1, tokenRefreshes: 0, complete: true }).durationMs, 1_000);
+});
+
+test('the journal is compacted into a snapshot as it grows, and a pass resumes from it as from the lines', () => {
+  const { dir, store: s } = store();
+  const pass = s.open(PASS_FOR, manualClock('2026-11-27T06:00:00Z'), undefined, journalMustNotFail);
+  const ids = Array.from({ length: COMPACT_AFTER_LINES + 10 }, (_, n) => `t${String(n).padStart(6, '0')}`);
+  // Handed out in order, done in pairs swapped: the cursor always trails by at most one.
+  for (let n = 0; n < ids.length; n += 2) {
+    pass.handOut(1, ids[n]!);
+    pass.handOut(1, ids[n + 1]!);
+    pass.recordDone(1, ids[n + 1]!, 'synced');
+    pass.recordDone(1, ids[n]!, n % 1000 === 0 ? 'failed' : 'synced', 'no');
+  }
+  pass.flush();
+  const lines = readFileSync(join(dir, JOURNAL_FILE), 'utf8').split('\n').filter(Boolean);
+  assert.ok(lines.length < 100, `${lines.length} lines after compaction`);
+  pass.handOut(1, 'u1');
+  pass.handOut(1, 'u2');
+  pass.recordDone(1, 'u2', 'skipped');
+  pass.suspend();
+  const resumed = s.open(PASS_FOR, manualClock(), headerOf(s), journalMustNotFail);
+  assert.deepEqual(resumed.resumePoint(1), { id: ids[ids.length - 1], near: ids.length - 1 });
+  assert.deepEqual(alreadyDone(resumed, 1, ['u1', 'u2']), [false, true]);
+  assert.deepEqual({ tenants: resumed.prior.tenants, failed: resumed.prior.failed, skipped: resumed.prior.skipped }, { tenants: ids.length + 1, failed: 6, skipped: 1 });
+  resumed.suspend();
+});
+
+test('a journal from before the cursor is read as tenants done, with a warning, and rewritten', () => {
+  const { dir, warnings, store: s } = store();
+  writeFileSync(join(dir, PASS_FILE), JSON.stringify({ version: 1, appId: 41, startedAt: '2026-11-27T06:00:00.000Z', activeMs: 5, runs: 1 }));
+  writeFileSync(join(dir, JOURNAL_FILE), ['{"i":1,"t":"c","o":"synced"}', '{"i":1,"t":"a","o":"failed","m":"no"}', '{"i":2,"t":"a","o":"busy"}', '{"i":1,"t":"a","o":"synced"}', ''].join('\n'));
+  const resumed = s.open(PASS_FOR, manualClock(), headerOf(s), journalMustNotFail);
+  assert.match(warnings.join('\n'), /earlier version/);
+  assert.equal(resumed.resumePoint(1), undefined, 'walked again from the start');
+  assert.deepEqual(alreadyDone(resumed, 1, ['a', 'b', 'c', 'd']), [true, false, true, false]);
+  assert.deepEqual(alreadyDone(resumed, 2, ['a']), [true]);
+  assert.deepEqual({ tenants: resumed.prior.tenants, failed: resumed.prior.failed, busy: resumed.prior.busy }, { tenants: 3, failed: 1, busy: 1 });
+  resumed.flush();
+  assert.match(readFileSync(join(dir, JOURNAL_FILE), 'utf8'), /^\{"v":2,/);
+  resumed.suspend();
 });

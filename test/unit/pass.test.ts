@@ -99,7 +99,7 @@ test('consecutive controller failures stop the pass; done tenants are journaled,
     return { outcome: 'synced' };
   });
   const done = new Map<string, TenantOutcome>();
-  const journal: PassJournal = { isDone: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
   const result = await runPass({ ...options, concurrency: 1 }, { ...w, journal });
   assert.ok(result.interruptedBy instanceof Error && /5 consecutive/.test(result.interruptedBy.message));
   assert.equal(result.synced, 4);
@@ -114,7 +114,7 @@ test('a pass that runs to its end journals the tenants the controller failed, as
     return { outcome: 'synced' };
   });
   const done = new Map<string, TenantOutcome>();
-  const journal: PassJournal = { isDone: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
   const result = await runPass(options, { ...w, journal });
   assert.equal(result.interruptedBy, undefined);
   assert.deepEqual({ synced: result.synced, failed: result.failed }, { synced: 5, failed: 3 });
@@ -133,7 +133,7 @@ test('a token renewal that OA answers badly is not the tenant\'s fault: not jour
     },
   };
   const done = new Map<string, TenantOutcome>();
-  const journal: PassJournal = { isDone: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
   const result = await runPass({ ...options, concurrency: 1, tokenRefreshEvery: 3 }, { ...w, directory, journal });
   assert.ok(result.interruptedBy instanceof Error && /5 consecutive .*not valid XML-RPC/.test(result.interruptedBy.message), String(result.interruptedBy));
   assert.deepEqual([...done.values()], Array(6).fill('synced'), 'only the tenants really synced are journaled');
@@ -142,7 +142,7 @@ test('a token renewal that OA answers badly is not the tenant\'s fault: not jour
 
 test('tenants the journal says are done are not resynced again', async () => {
   const w = world({ 1: names('a', 5) });
-  const journal: PassJournal = { isDone: (_i, t) => t === 'a0' || t === 'a3', recordDone: () => undefined };
+  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => t === 'a0' || t === 'a3', recordDone: () => undefined };
   const result = await runPass(options, { ...w, journal });
   assert.deepEqual([...w.resyncs].sort(), ['a1', 'a2', 'a4']);
   assert.equal(result.alreadyDone, 2);

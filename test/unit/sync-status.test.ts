@@ -54,7 +54,7 @@ test('the verdict: in progress is busy whatever the last result; a non-zero last
 test('a busy tenant is not resynced; one whose last sync failed is resynced, counted and journaled with its value', async () => {
   const w = world({ 1: names('a', 6) }, (t) => ({ inProgress: t === 'a1' || t === 'a4', lastSync: t === 'a2' ? 5 : 0 }));
   const journaled: [string, string, number | undefined][] = [];
-  const journal: PassJournal = { isDone: () => false, recordDone: (_i, t, o, _m, l) => void journaled.push([t, o, l]) };
+  const journal: PassJournal = { resumePoint: () => undefined, handOut: () => false, recordDone: (_i, t, o, _m, l) => void journaled.push([t, o, l]) };
   const told: string[] = [];
   const result = await runPass(options, { ...w, journal, events: { tenantBusy: (_i, t) => told.push(`busy ${t.id}`), lastSyncFailed: (_i, t, l) => told.push(`${t.id} ${l}`) } });
   assert.deepEqual([...w.reads].sort(), names('a', 6));
