@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ListingPage, MAX_STEPS_BACK, sortsAfter, walkTenants } from '../../src/aps/tenant-walk';
 import { ProtocolError } from '../../src/errors';
-import type { Tenant } from '../../src/sync/ports';
+import type { ResumePoint, Tenant } from '../../src/sync/ports';
 import { seededRandom } from '../sim/prng';
 import { stableUuid } from '../sim/tenants';
 
@@ -56,8 +56,8 @@ class FakeListing {
     return { items, contentRange: slice.length ? `items ${offset}-${offset + slice.length - 1}/${this.ids.length}` : `items */${this.ids.length}` };
   }
 
-  async walk(pageSize: number): Promise<string[]> {
-    for await (const t of walkTenants((offset, count) => this.page(offset, count), { pageSize })) this.handed.push(t.id);
+  async walk(pageSize: number, after?: ResumePoint): Promise<string[]> {
+    for await (const t of walkTenants((offset, count) => this.page(offset, count), { pageSize, after })) this.handed.push(t.id);
     return this.handed;
   }
 }
@@ -234,4 +234,26 @@ test('an aborted walk stops without asking for the next page', async () => {
     stop.abort();
   }
   assert.deepEqual([got.length, requests], [1, 1]);
+});
+
+test('a resumed walk hands out exactly the tenants after its cursor, wherever it first asks and whatever changed meanwhile', async () => {
+  for (const cursorAt of [0, 37, 120, 199]) {
+    for (const near of [0, cursorAt, cursorAt + 30, Math.max(0, cursorAt - 30), 5000]) {
+      for (const change of ['none', 'removed before', 'added before', 'cursor removed'] as const) {
+        const listing = new FakeListing(200, 20);
+        const cursor = listing.ids[cursorAt]!;
+        if (change === 'removed before') listing.remove((_, i) => i < cursorAt && i % 3 === 0);
+        if (change === 'added before') listing.add(25, (id) => !sortsAfter(id, cursor));
+        if (change === 'cursor removed') listing.remove((id) => id === cursor);
+        const after = listing.ids.filter((id) => sortsAfter(id, cursor));
+        const what = `cursor at ${cursorAt}, first asked near ${near}, ${change}`;
+        assert.deepEqual(await listing.walk(20, { id: cursor, near }), after, what);
+        // Re-finding the place costs a few requests when the journal's place is close, a bounded few more from far off.
+        const place = listing.ids.length - after.length;
+        // From far off: doubling steps back (log2 of the distance), then pages forward from where they overshot.
+        const slack = Math.abs(near - place) <= 30 ? 6 : 10 + Math.ceil(place / 19);
+        assert.ok(listing.offsets.length <= Math.ceil(after.length / 19) + slack, `${what}: ${listing.offsets.length} requests`);
+      }
+    }
+  }
 });
