@@ -54,6 +54,11 @@ export function readJournal(path: string, warn: (message: string) => void): Pass
 export function parseJournal(text: string, path: string, warn: (message: string) => void): PassRecord {
   const lines = text.split('\n').filter(Boolean);
   const snapshot = snapshotOf(lines[0]);
+  if (!snapshot && lines[0]?.startsWith('{"v":')) {
+    // The lines after a snapshot only make sense on top of it.
+    warn(`${path} has a damaged snapshot; the pass's tenants will be resynced`);
+    return new PassRecord();
+  }
   if (lines.length && !snapshot) {
     // Journals before the cursor held one line per tenant done, in no useful order: those tenants are
     // passed over as done beyond the start of each instance, and the file is rewritten in this format.
@@ -112,10 +117,29 @@ class Replay {
 function snapshotOf(raw: string | undefined): RecordSnapshot | undefined {
   try {
     const line = JSON.parse(raw ?? '') as { v?: unknown; s?: RecordSnapshot };
-    return line.v === VERSION && line.s && typeof line.s === 'object' && line.s.counts && line.s.cursors ? line.s : undefined;
+    return line.v === VERSION && isSnapshot(line.s) ? line.s : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A snapshot whose every part has its shape: one that does not is read as no snapshot (a damaged line). */
+function isSnapshot(s: RecordSnapshot | undefined): s is RecordSnapshot {
+  const isCursor = (c: CursorState): boolean =>
+    !!c && Array.isArray(c.beyond) && c.beyond.every((id) => typeof id === 'string') && (c.through === undefined || typeof c.through === 'string') && (c.near === undefined || typeof c.near === 'number');
+  return (
+    !!s &&
+    typeof s === 'object' &&
+    !!s.counts &&
+    Object.values(s.counts).every((n) => typeof n === 'number') &&
+    Array.isArray(s.failures) &&
+    Array.isArray(s.lastSyncFailures) &&
+    typeof s.failuresOmitted === 'number' &&
+    typeof s.lastSyncFailuresOmitted === 'number' &&
+    !!s.cursors &&
+    typeof s.cursors === 'object' &&
+    Object.values(s.cursors).every(isCursor)
+  );
 }
 
 function lineOf(raw: string): JournalLine {

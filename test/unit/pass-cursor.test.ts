@@ -79,6 +79,15 @@ test('a journal read back: cursor lines, tenants done beyond, a damaged line, in
   assert.equal(read.counts().lastSyncFailed, 1);
 });
 
+test('a journal whose snapshot is damaged is read as empty, with a warning, never a crash', () => {
+  for (const first of ['{"v":2,"s":{"counts":{}}}', '{"v":2,"s":{"counts":{"tenants":1},"failures":[],"failuresOmitted":0,"lastSyncFailures":[],"lastSyncFailuresOmitted":0,"cursors":{"1":{"beyond":7}}}}', '{"v":2,']) {
+    const warnings: string[] = [];
+    const read = parseJournal(`${first}\n{"i":1,"t":"a","o":"synced","c":"a","n":0}\n`, 'journal.ndjson', (w) => warnings.push(w));
+    assert.deepEqual([read.counts().tenants, read.cursor(1).resumePoint()], [0, undefined], first);
+    assert.deepEqual(warnings, ["journal.ndjson has a damaged snapshot; the pass's tenants will be resynced"], first);
+  }
+});
+
 /** An in-memory controller whose listing walks sorted ids after the resume point, as the APS walk does. */
 function world(tenants: Record<number, string[]>, stopAfter?: { count: number; stop: AbortController }) {
   const resyncs: string[] = [];
