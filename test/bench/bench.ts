@@ -83,11 +83,13 @@ function settings(): Settings {
   if (tenants % instances) throw new Error(`--tenants must spread evenly over --instances, got ${tenants} over ${instances}\n${USAGE}`);
   const latencyMs = Number(values.latency);
   if (!Number.isSafeInteger(latencyMs) || latencyMs < 0) throw new Error(`--latency must be a whole number of ms, 0 or more, got '${values.latency}'\n${USAGE}`);
+  // A large run leaves the no-latency case out unless asked: it would take as long as the run itself.
+  const cpuTenants = values['cpu-tenants'] ?? (large ? '0' : String(CPU_TENANTS));
   return {
     tenants,
     instances,
     latencyMs,
-    cpuTenants: values['cpu-tenants'] === '0' ? 0 : whole('cpu-tenants', values['cpu-tenants'] ?? (large ? '0' : String(CPU_TENANTS))),
+    cpuTenants: cpuTenants === '0' ? 0 : whole('cpu-tenants', cpuTenants),
     concurrencies: (values.concurrency ?? (large ? '16' : '1,4,16')).split(',').map((c) => whole('concurrency', c)),
     rounds: whole('rounds', values.rounds ?? (large ? '1' : '3')),
     startupRuns: values['startup-runs'] === '0' ? 0 : whole('startup-runs', values['startup-runs']!),
