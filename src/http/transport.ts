@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { Agent, buildConnector, type Dispatcher, request } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { BodyTooLargeError, NetworkError, type Remote, TlsError } from '../errors';
 import { SharedDeadlines } from './deadlines';
+import { ReplyReader, type Reply } from './reply-reader';
 import { certificateRefusal, PIN_REFUSED, pinned } from './certificates';
 import { trustedCas } from './trust';
 
@@ -52,11 +53,7 @@ interface Progress {
   reply?: Reply;
 }
 
-export interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
+export type { Reply };
 
 export interface SendOptions {
   method: string;
@@ -70,12 +67,6 @@ export interface SendOptions {
   /** A bound of this reply's own, below MAX_REPLY_BYTES, and the setting that sets it, for the message. */
   limit?: { bytes: number; setting: string };
 }
-
-/**
- * An error reply is read for its message and status only: this much is plenty, and the rest is dropped
- * rather than refused, so that the status still decides what the failure is.
- */
-export const ERROR_REPLY_BYTES = 64 * 1024;
 
 export class Transport {
   private readonly agent: Agent;
@@ -103,19 +94,18 @@ export class Transport {
   }
 
   /**
-   * REQUEST_TIMEOUT_MS bounds the whole exchange, reply body included, through a signal shared with the
-   * requests that started within the same moment (deadlines.ts). AbortSignal.timeout() per request
+   * REQUEST_TIMEOUT_MS bounds the whole exchange, reply body included, through a deadline shared with
+   * the requests that started within the same moment (deadlines.ts). AbortSignal.timeout() per request
    * left each request's timer in Node's timer list until it fired (a minute by default): at hundreds of
    * requests a second, those timers and the signals they reach were most of the heap's growth over a
    * long pass; shared, one is started per 100 ms at most.
    */
   send(req: SendOptions): Promise<Reply> {
-    const deadline = this.deadlines.signal();
-    const { observer } = this.options, signal = req.stop ? AbortSignal.any([deadline, req.stop]) : deadline;
-    return observer ? this.observed(req, signal, observer) : this.exchange(req, signal);
+    const { observer } = this.options;
+    return observer ? this.observed(req, observer) : this.exchange(req);
   }
 
-  private async observed(req: SendOptions, signal: AbortSignal, observer: ExchangeObserver): Promise<Reply> {
+  private async observed(req: SendOptions, observer: ExchangeObserver): Promise<Reply> {
     const startedAt = Date.now();
     const sentAt = performance.now();
     const progress: Progress = {};
@@ -125,7 +115,7 @@ export class Transport {
       observer.exchanged({ request: req, startedAt, waitMs: headersAt - sentAt, receiveMs: endedAt - headersAt, reply, error });
     };
     try {
-      const reply = await this.exchange(req, signal, progress);
+      const reply = await this.exchange(req, progress);
       report(reply);
       return reply;
     } catch (e) {
@@ -134,52 +124,37 @@ export class Transport {
     }
   }
 
-  private async exchange(req: SendOptions, signal: AbortSignal, progress?: Progress): Promise<Reply> {
+  /**
+   * Straight to undici's dispatcher, without `request()`'s stream and abort-signal listener per reply
+   * (reply-reader.ts): the deadline and the run's stop end the exchange through its reader.
+   */
+  private exchange(req: SendOptions, progress?: Progress): Promise<Reply> {
     const { remote, maxBodyBytes } = this.options;
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(req.url, {
-        dispatcher: this.agent,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: req.headers,
-        body: req.body,
-        signal,
-      });
-    } catch (e) {
-      throw this.failure(req.url, e);
-    }
-    if (progress) {
-      progress.headersAt = performance.now();
-      progress.reply = { status: res.statusCode, headers: res.headers, body: Buffer.alloc(0) };
-    }
-    const failed = res.statusCode < 200 || res.statusCode > 299;
     const limit = req.limit && req.limit.bytes < maxBodyBytes ? req.limit : { bytes: maxBodyBytes, setting: 'MAX_REPLY_BYTES' };
-    const maxBytes = failed ? Math.min(ERROR_REPLY_BYTES, limit.bytes) : limit.bytes;
-    const tooLarge = (): BodyTooLargeError => new BodyTooLargeError(remote, limit.bytes, req.what, limit.setting);
-    const declared = Number(res.headers['content-length']);
-    if (!failed && Number.isFinite(declared) && declared > maxBytes) {
-      discard(res.body);
-      throw tooLarge();
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        // Kept even when it breaks the limit, so a trace shows how the oversized reply began.
-        chunks.push(chunk as Buffer);
-        if (size > maxBytes) {
-          discard(res.body);
-          if (failed) return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).subarray(0, maxBytes) };
-          throw tooLarge();
-        }
-      }
-    } catch (e) {
-      if (progress) progress.reply!.body = Buffer.concat(chunks);
-      if (e instanceof BodyTooLargeError) throw e;
-      throw this.failure(req.url, e);
-    }
-    return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) };
+    const { stop } = req;
+    return new Promise((resolve, reject) => {
+      const reader = new ReplyReader(
+        limit.bytes,
+        (how) => {
+          deadline.delete(reader);
+          stop?.removeEventListener('abort', stopped);
+          if ('reply' in how) return resolve(how.reply);
+          if (progress) progress.reply = 'tooLarge' in how ? how.tooLarge : how.partial;
+          reject('tooLarge' in how ? new BodyTooLargeError(remote, limit.bytes, req.what, limit.setting) : this.failure(req.url, how.error));
+        },
+        progress &&
+          ((reply) => {
+            progress.headersAt = performance.now();
+            progress.reply = reply;
+          }),
+      );
+      const stopped = (): void => reader.abort(stopReason(stop!));
+      const deadline = this.deadlines.join(reader);
+      if (stop?.aborted) stopped();
+      else stop?.addEventListener('abort', stopped);
+      const { origin, path } = splitUrl(req.url);
+      this.agent.dispatch({ origin, path, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body }, reader);
+    });
   }
 
   close(): Promise<void> {
@@ -209,8 +184,16 @@ export class Transport {
   }
 }
 
-/** Drops a reply body we will not read; undici reports the abort as an error nobody needs. */
-function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
+/** What the run's stop gave as its reason, as undici wants it: an Error. */
+function stopReason(stop: AbortSignal): Error {
+  return stop.reason instanceof Error ? stop.reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * The dispatcher takes the origin and the path apart. Our URLs are built on bases parsed as URLs
+ * (the settings, OA's controller URI), so the path starts at the first slash after the host.
+ */
+function splitUrl(url: string): { origin: string; path: string } {
+  const slash = url.indexOf('/', url.indexOf('//') + 2);
+  return slash < 0 ? { origin: url, path: '/' } : { origin: url.slice(0, slash), path: url.slice(slash) };
 }

@@ -1,35 +1,41 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { test } from 'node:test';
-import { SharedDeadlines } from '../../src/http/deadlines';
+import { type Abortable, SharedDeadlines } from '../../src/http/deadlines';
 
-test('requests that start within one slot share a signal; a later one gets a new one', () => {
+/** A request that records why it was ended. */
+function request(): Abortable & { reasons: Error[] } {
+  const reasons: Error[] = [];
+  return { reasons, abort: (reason) => reasons.push(reason) };
+}
+
+test('requests that start within one slot share a deadline; a later one starts another', () => {
   let now = 1000;
   const deadlines = new SharedDeadlines(60_000, () => now);
-  const first = deadlines.signal();
+  const first = deadlines.join(request());
   now += 99;
-  assert.equal(deadlines.signal(), first, 'a tenth of the timeout, at most 100 ms, is one slot');
+  assert.equal(deadlines.join(request()), first, 'a tenth of the timeout, at most 100 ms, is one slot');
+  assert.equal(first.size, 2);
   now += 1;
-  const second = deadlines.signal();
+  const second = deadlines.join(request());
   assert.notEqual(second, first);
-  assert.equal(first.aborted, false);
+  assert.equal(second.size, 1);
 });
 
-test('the shared signal ends its requests with a timeout, and many requests at once raise no listener warning', async () => {
-  const warnings: Error[] = [];
-  const onWarning = (w: Error) => warnings.push(w);
-  process.on('warning', onWarning);
+test('the deadline ends the requests still in its slot with a timeout, and not those that left it', async () => {
   // The deadline's timer does not hold the process open (a request in flight does): this one stands in.
   const inFlight = setInterval(() => undefined, 1000);
   try {
-    const signal = new SharedDeadlines(20).signal();
-    for (let i = 0; i < 32; i++) signal.addEventListener('abort', () => undefined);
-    await once(signal, 'abort');
-    assert.equal((signal.reason as DOMException).name, 'TimeoutError');
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(warnings.map((w) => w.name), []);
+    const deadlines = new SharedDeadlines(20);
+    const requests = Array.from({ length: 32 }, request);
+    const done = request();
+    let slot = deadlines.join(done);
+    for (const r of requests) slot = deadlines.join(r);
+    slot.delete(done);
+    await new Promise((r) => setTimeout(r, 60));
+    for (const r of requests) assert.deepEqual(r.reasons.map((e) => e.name), ['TimeoutError']);
+    assert.deepEqual(done.reasons, []);
+    assert.equal(slot.size, 0, 'the slot lets go of its requests once it has ended them');
   } finally {
     clearInterval(inFlight);
-    process.off('warning', onWarning);
   }
 });

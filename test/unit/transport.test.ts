@@ -6,7 +6,8 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BodyTooLargeError, NetworkError, TlsError } from '../../src/errors';
-import { ERROR_REPLY_BYTES, Transport, type TransportOptions } from '../../src/http/transport';
+import { ERROR_REPLY_BYTES } from '../../src/http/reply-reader';
+import { Transport, type TransportOptions } from '../../src/http/transport';
 import { otherCaFile, startSimulator, type Simulator } from '../sim';
 import { testCerts } from '../sim/certs';
 
