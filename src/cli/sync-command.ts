@@ -64,6 +64,9 @@ async function lockedRun(run: SyncRun): Promise<number> {
       return EXIT.ok;
     }
     try {
+      // What a killed run left of its metrics rewrite goes once a run, under the lock, as STATE_DIR's does.
+      const { metricsFile } = run.config;
+      if (metricsFile) removeStaleTemps(dirname(metricsFile), basename(metricsFile));
       const code = await underLock(run);
       publishMetrics(run);
       return code;
@@ -126,7 +129,6 @@ function terminalFor(flags: SyncFlags): { progress?: PassProgress; echo?: Stream
 /** Rewrites the metrics file, if there is one, from the state files; a failure to is an OwnFileError. */
 function publishMetrics({ config, logger }: SyncRun): void {
   if (!config.metricsFile) return;
-  removeStaleTemps(dirname(config.metricsFile), basename(config.metricsFile));
   writeMetrics(config.metricsFile, new PassStateStore(config.stateDir, (message) => logger.warn(message)));
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { simulatorSetup, summaryOf, until } from './harness';
@@ -19,7 +19,11 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
   sim.setFault(sim.readyTenants()[4]!.id, 'notFound');
   mkdirSync(join(w.cwd, 'textfile'));
   const path = join(w.cwd, 'textfile', 'o365-backsync.prom');
+  // A killed run's temporary rewrite is cleared; another exporter's file in the same folder is not ours.
+  writeFileSync(`${path}.0a1b2c3d4e5f6a7b.tmp`, '');
+  writeFileSync(join(w.cwd, 'textfile', 'node.prom.0a1b2c3d4e5f6a7b.tmp'), '');
   const s = summaryOf(await run(['sync', '--json', '--metrics-file', path]));
+  assert.deepEqual(readdirSync(join(w.cwd, 'textfile')).sort(), ['node.prom.0a1b2c3d4e5f6a7b.tmp', 'o365-backsync.prom']);
   const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as { finishedAt: string; durationMs: number };
   assert.deepEqual(samples(path), {
     o365_backsync_last_success_timestamp_seconds: Date.parse(last.finishedAt) / 1000,
