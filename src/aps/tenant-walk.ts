@@ -38,6 +38,11 @@ export interface WalkOptions {
    * about where it was seen. The place is a hint: the walk re-finds the id as it does between pages.
    */
   after?: ResumePoint;
+  /**
+   * Ask for the next page once this many of the current page's tenants are left to hand out, so that
+   * the consumer does not wait a round trip at every page; absent: only once the page is used up.
+   */
+  readAhead?: number;
 }
 
 /**
@@ -86,8 +91,13 @@ export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): 
     anchored = false;
   };
 
+  /** The next page, asked for while the current one's last tenants were handed out. */
+  let ahead: Promise<ListingPage> | undefined;
+  const readAhead = options.readAhead ?? 0;
+
   while (!options.signal?.aborted) {
-    const { items, contentRange } = await fetchPage(offset, count);
+    const { items, contentRange } = await (ahead ?? fetchPage(offset, count));
+    ahead = undefined;
     if (items.length === 0) {
       // How a controller writes an empty page's range is undocumented (items */0, items 0--1/0, none),
       // so it is not read: an empty page means nothing lies at or after this offset.
@@ -108,24 +118,27 @@ export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): 
       if (typeof item === 'string' && offset + i > reportedThrough) options.onInvalidItem?.(`tenant list item ${offset + i} skipped: ${item}`);
     }
     reportedThrough = Math.max(reportedThrough, range.last);
-    for (const { tenant } of tenants.slice(behind)) {
+    const final = range.last + 1 >= range.total;
+    // Ask the next page from a little before the last tenant seen (5% of a page, at least the tenant
+    // itself), so that its reply alone shows whether tenants before it were removed meanwhile. That
+    // depends on this page only, so the next page can be asked for before this one is used up.
+    const anchor = tenants.length === 0 ? offset : offset + tenants[tenants.length - 1].at;
+    const next = anchor > offset ? { offset: Math.max(anchor - Math.floor(items.length / 20), offset + 1), anchored: false } : { offset: range.last + 1, anchored: true };
+    const handed = tenants.slice(behind);
+    for (const [i, { tenant }] of handed.entries()) {
       if (options.signal?.aborted) return;
+      if (!final && !ahead && handed.length - i <= readAhead) {
+        ahead = fetchPage(next.offset, count);
+        // Heard when the walk reaches it; a walk that ends before then has no use for its failure.
+        ahead.catch(() => undefined);
+      }
       yield tenant;
       last = tenant.id;
       stepsBack = 0;
       back = count;
     }
-    if (range.last + 1 >= range.total) return;
-    // Ask the next page from a little before the last tenant seen (5% of a page, at least the tenant
-    // itself), so that its reply alone shows whether tenants before it were removed meanwhile.
-    const anchor = tenants.length === 0 ? offset : offset + tenants[tenants.length - 1].at;
-    if (anchor > offset) {
-      offset = Math.max(anchor - Math.floor(items.length / 20), offset + 1);
-      anchored = false;
-    } else {
-      offset = range.last + 1;
-      anchored = true;
-    }
+    if (final) return;
+    ({ offset, anchored } = next);
   }
 }
 

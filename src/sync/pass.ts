@@ -79,6 +79,10 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   events.instancesListed?.(instances);
 
   const lifetime = deps.tokenLifetime ?? new TokenLifetime({ configuredMaxAgeMs: options.tokenMaxAgeMs });
+  const concurrency = deps.concurrency ?? (() => options.concurrency);
+  // How many tenants ahead the next page and the next instance are asked for: a round trip or two, in
+  // which each worker gets through about two tenants.
+  const lead = (): number => 4 * concurrency();
   const lanes: InstanceLanes<InstanceRun> = {
     prepare: (instance) => {
       // A resumed walk starts after the instance's cursor, about where the listing had it.
@@ -106,6 +110,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       run.controller = deps.controllerFor(run.instance, await run.policy.token());
       events.instanceStarted?.(run.instance);
       return run.controller.listTenants((call) => run.policy.run(call), undefined, {
+        // As far ahead as the next instance is opened: the page arrives before the workers run out.
+        readAhead: lead(),
         onTotal: (total) => {
           run.listed = total;
           events.tenantsCounted?.(run.instance, total);
@@ -135,8 +141,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       events.instanceFinished?.(run.instance, run.counts);
     },
   };
-  const concurrency = deps.concurrency ?? (() => options.concurrency);
-  const chain = new InstanceChain(instances, lanes, () => 4 * concurrency(), stopped);
+  const chain = new InstanceChain(instances, lanes, lead, stopped);
   await runWorkers(
     chain,
     concurrency,

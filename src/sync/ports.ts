@@ -51,15 +51,17 @@ export interface SyncStatus {
   lastSync: number;
 }
 
-/** One instance's controller, reached with that instance's token. */
-/** What a listing tells as it goes. */
+/** What a listing tells as it goes, and how far ahead of its consumer it reads. */
 export interface ListingHooks {
   /** How many tenants the controller says there are, with each page, for the progress bar. */
   onTotal?(total: number): void;
   /** A listed item that cannot be a tenant (no aps.id, or not a resource id), once per place in the listing; the walk goes on. */
   onInvalidItem?(reason: string): void;
+  /** Ask for the next page once this many tenants of the current one are left; absent: once it is used up. */
+  readAhead?: number;
 }
 
+/** One instance's controller, reached with that instance's token. */
 export interface TenantController {
   /**
    * Pages through the ready tenants in increasing id order, one page at a time as the consumer pulls.

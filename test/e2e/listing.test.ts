@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { EmptyPageRange } from '../sim';
 import { simulatorSetup, summaryOf } from './harness';
@@ -64,4 +66,21 @@ test('listing pages answered 206 Partial Content are pages like any other', asyn
   assert.equal(result.code, 0, result.stderr);
   assert.equal(summaryOf(result).synced, 41);
   for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncCalls.get(t.id), 1, t.id);
+});
+
+test('the next page is asked for while the last tenants of the current one are resynced, not after', async () => {
+  // One worker, so the order is plain: with SYNC_CONCURRENCY 1 the next page is asked for 4 tenants
+  // (4 x the concurrency) before the current one runs out.
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 40, latencyMs: 20 }, { APS_PAGE_SIZE: '20', SYNC_CONCURRENCY: '1' });
+  const path = join(w.cwd, 'run.har');
+  const result = await run(['sync', '--trace', path]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(sim.stats.resyncSucceeded.size, 40);
+  const entries = (JSON.parse(readFileSync(path, 'utf8')) as { log: { entries: { request: { url: string }; startedDateTime: string }[] } }).log.entries;
+  const startOf = (e: (typeof entries)[number]) => Date.parse(e.startedDateTime);
+  const pages = entries.filter((e) => /\/aps\/2\/resources\?/.test(e.request.url)).sort((a, b) => startOf(a) - startOf(b));
+  assert.ok(pages.length >= 2, `${pages.length} listing requests`);
+  const resyncsBefore = entries.filter((e) => e.request.url.includes('/synchronize_async') && startOf(e) < startOf(pages[1]!)).length;
+  // The first page's 20th tenant is resynced about 3 round trips after the second page was asked for.
+  assert.ok(resyncsBefore >= 16 && resyncsBefore < 20, `${resyncsBefore} resyncs had started when the second page was asked for`);
 });

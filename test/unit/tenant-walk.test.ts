@@ -56,8 +56,8 @@ class FakeListing {
     return { items, contentRange: slice.length ? `items ${offset}-${offset + slice.length - 1}/${this.ids.length}` : `items */${this.ids.length}` };
   }
 
-  async walk(pageSize: number, after?: ResumePoint): Promise<string[]> {
-    for await (const t of walkTenants((offset, count) => this.page(offset, count), { pageSize, after })) this.handed.push(t.id);
+  async walk(pageSize: number, after?: ResumePoint, readAhead?: number): Promise<string[]> {
+    for await (const t of walkTenants((offset, count) => this.page(offset, count), { pageSize, after, readAhead })) this.handed.push(t.id);
     return this.handed;
   }
 }
@@ -99,13 +99,45 @@ test('tenants removed and added before any request, at any place, never make the
   }
 });
 
-test('a listing that changes before every request is still walked exactly', async () => {
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    const random = seededRandom(seed);
-    const listing = new FakeListing(300, 25, (l) => CHANGES[Math.floor(random() * CHANGES.length)](l, random));
-    const before = [...listing.ids];
-    await listing.walk(25);
-    assertExact(listing, before, `seed ${seed}`);
+test('a listing that changes before every request is still walked exactly, reading ahead or not', async () => {
+  for (const readAhead of [undefined, 1, 7, 25]) {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const random = seededRandom(seed);
+      const listing = new FakeListing(300, 25, (l) => CHANGES[Math.floor(random() * CHANGES.length)](l, random));
+      const before = [...listing.ids];
+      await listing.walk(25, undefined, readAhead);
+      assertExact(listing, before, `seed ${seed}, read ahead ${readAhead}`);
+    }
+  }
+});
+
+test('reading ahead asks for the next page while the last tenants of the current one are handed out', async () => {
+  const handedAtRequest: number[] = [];
+  const listing = new FakeListing(25, 10, (l) => handedAtRequest.push(l.handed.length));
+  const before = [...listing.ids];
+  assert.deepEqual(await listing.walk(10, undefined, 3), before);
+  assert.deepEqual(listing.offsets, [0, 9, 18], 'the same pages as without reading ahead');
+  // The second page is asked for when 3 of the first page's 10 are left, the third when 3 of the second's 9 new ones are.
+  assert.deepEqual(handedAtRequest, [0, 7, 16]);
+});
+
+test('a walk that ends while a page read ahead is on the way hears nothing of its failure', async () => {
+  let requests = 0;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const pages = async (offset: number): Promise<ListingPage> => {
+      if (requests++ > 0) throw new Error('the controller fell over');
+      return { items: Array.from({ length: 4 }, (_, i) => ({ id: stableUuid(`ahead:${offset + i}`) })).sort((a, b) => (sortsAfter(a.id, b.id) ? 1 : -1)), contentRange: 'items 0-3/8' };
+    };
+    const walk = walkTenants(pages, { pageSize: 4, readAhead: 2 });
+    for await (const _ of walk) if (requests === 2) break;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(requests, 2);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
   }
 });
 
