@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors';
 import { doubtfulSettings, loadConfig } from '../../src/runtime/config';
+import { editDistance } from '../../src/runtime/setting-names';
 import { otherCaFile } from '../sim';
 import { testCerts } from '../sim/certs';
 import { scratchDir } from '../tmp';
@@ -245,6 +246,25 @@ test('variables that look like a misspelt setting are named with the one meant; 
   const file = join(scratchDir('obs-envfile-'), 'backsync.env');
   writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa.example\nRETRYS=2\n', { mode: 0o600 });
   assert.deepEqual(loadConfig({ envFile: file, env: {}, cwd }).misspelt, [{ given: 'RETRYS', meant: 'RETRIES', where: file }]);
+});
+
+test('edit distance: insert, delete, replace and swap count one each; with a limit, anything past it reads limit + 1', () => {
+  const cases: [string, string, number][] = [
+    ['LOG_LEVEL', 'LOG_LEVEL', 0],
+    ['LOG_LEVLE', 'LOG_LEVEL', 1],
+    ['OA_HOTS', 'OA_HOST', 1],
+    ['SYNC_CONCURENCY', 'SYNC_CONCURRENCY', 1],
+    ['RETRYS', 'RETRIES', 2],
+    ['kitten', 'sitting', 3],
+    ['', 'abc', 3],
+    ['CA', 'ABC', 3],
+    ['HOME', 'APS_TOKEN_MAX_AGE', 14],
+  ];
+  for (const [a, b, edits] of cases) {
+    assert.equal(editDistance(a, b), edits, `${a} -> ${b}`);
+    assert.equal(editDistance(b, a), edits, `${b} -> ${a}`);
+    for (const limit of [0, 1, 2, 5]) assert.equal(editDistance(a, b, limit), Math.min(edits, limit + 1), `${a} -> ${b} within ${limit}`);
+  }
 });
 
 test('a token max age above the 30-minute token life is doubted, not refused', () => {
