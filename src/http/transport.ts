@@ -143,6 +143,8 @@ export class Transport {
     const { remote, maxBodyBytes } = this.options;
     const limit = req.limit && req.limit.bytes < maxBodyBytes ? req.limit : { bytes: maxBodyBytes, setting: 'MAX_REPLY_BYTES' };
     const { stop } = req;
+    // Not even queued for a connection, which could take up to CONNECT_TIMEOUT_MS to be refused.
+    if (stop?.aborted) return Promise.reject(this.failure(req.url, stopReason(stop)));
     return new Promise((resolve, reject) => {
       const reader = new ReplyReader(
         limit.bytes,
@@ -161,8 +163,7 @@ export class Transport {
       );
       const stopped = (): void => reader.abort(stopReason(stop!));
       const deadline = this.deadlines.join(reader);
-      if (stop?.aborted) stopped();
-      else stop?.addEventListener('abort', stopped);
+      stop?.addEventListener('abort', stopped);
       const { origin, path } = splitUrl(req.url);
       this.agent.dispatch({ origin, path, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body }, reader);
     });

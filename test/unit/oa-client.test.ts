@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { test } from 'node:test';
 import { BodyTooLargeError, NetworkError, OaError, OaHttpError, ProtocolError } from '../../src/errors';
 import { OaClient, type OaClientConfig } from '../../src/oa/client';
@@ -304,6 +304,28 @@ test('the stop signal abandons a request OA does not answer, and it is not retri
     { requestTimeoutMs: 20_000, retries: 1 },
     stop.signal,
   );
+});
+
+test('once the run is stopping, a request does not even open a connection', async () => {
+  // A connection could take up to CONNECT_TIMEOUT_MS to a host that does not answer.
+  let connections = 0;
+  const server = createTcpServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const stop = new AbortController();
+  stop.abort();
+  const config = { oaHost: '127.0.0.1', oaPort: (server.address() as AddressInfo).port, oaTls: false, oaUser: 'admin', oaPassword: PASSWORD };
+  const client = new OaClient({ ...config, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxBodyBytes: 4096, retries: 1, retryMaxDelayMs: 5 }, undefined, stop.signal);
+  try {
+    await assert.rejects(client.issueToken(7), /request abandoned: the run is stopping$/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(connections, 0);
+  } finally {
+    await client.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('an oversized reply is a BodyTooLargeError as soon as its Content-Length says so', async () => {
