@@ -24,6 +24,9 @@ const ROOT = resolve(__dirname, '../../..');
 const CLI = join(ROOT, 'bin/o365-backsync');
 const SIM = join(ROOT, 'dist/test/sim/main.js');
 const BARE = join(__dirname, 'bare-loop.js');
+const FLOOR = join(__dirname, 'floor.js');
+/** Requests of the floor's run at concurrency 1: enough for a steady time per request, few enough to be quick. */
+const FLOOR_SEQUENTIAL = 500;
 const USAGE_PRELOAD = join(__dirname, 'usage.js');
 const RESULTS = join(ROOT, 'test/bench/RESULTS.md');
 /** Every run's folders go under this one, removed at the end: a 100,000-tenant log is not worth keeping. */
@@ -342,6 +345,35 @@ async function sideBySide(sim: Sim, rows: Row[], tenants: number, rounds: number
 }
 
 /** The case against a simulator of its own. */
+/**
+ * This host's floor (floor.ts): the speed-up at `concurrency` over concurrency 1 of a client and a server
+ * that do nothing else, for as many requests as the pass has tenants, medians over the rounds.
+ */
+async function measureFloor(s: Settings, concurrency: number): Promise<number> {
+  const server = spawn(process.execPath, [FLOOR, 'serve', String(s.latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server.stdout.setEncoding('utf8').on('data', (d: string) => (out += d).includes('\n') && resolve(out.trim()));
+      server.once('exit', () => reject(new Error('the floor server exited')));
+    });
+    const call = async (c: number, requests: number): Promise<number> => {
+      const r = await spawnTimed(process.execPath, [FLOOR, 'call', port, String(c), String(requests)], { PATH: process.env.PATH }, SCRATCH);
+      if (r.code !== 0) throw new Error(`the floor's client exited ${r.code}: ${r.stderr}`);
+      return (JSON.parse(r.stdout) as { passMs: number }).passMs;
+    };
+    const sequential: number[] = [];
+    const parallel: number[] = [];
+    for (let round = 0; round < s.rounds; round++) {
+      sequential.push(((await call(1, FLOOR_SEQUENTIAL)) / FLOOR_SEQUENTIAL) * s.tenants);
+      parallel.push(await call(concurrency, s.tenants));
+    }
+    return median(sequential) / median(parallel);
+  } finally {
+    server.kill('SIGTERM');
+  }
+}
+
 async function measureCase(name: string, shape: Shape, rounds: number): Promise<Case> {
   const sim = await startSim(shape);
   const row: Row = { concurrency: CASE_CONCURRENCY, cli: [], bare: [] };
@@ -375,7 +407,15 @@ function casesTable(cases: Case[]): string {
   ].join('\n');
 }
 
-function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStats: Record<string, number>, statusCost: string | undefined, cases: Case[]): string {
+function table(
+  s: Settings,
+  rows: Row[],
+  startup: Startup[] | undefined,
+  simStats: Record<string, number>,
+  statusCost: string | undefined,
+  cases: Case[],
+  floor: number | undefined,
+): string {
   const base = rows.find((r) => r.concurrency === 1);
   const lines = [
     '| concurrency | CLI tenants/s | CLI efficiency | bare loop efficiency | CLI time ÷ bare loop | CLI wall ÷ bare wall | CLI CPU ÷ bare CPU | speed-up vs concurrency 1 | CLI peak RSS | token renewals |',
@@ -403,7 +443,7 @@ function table(s: Settings, rows: Row[], startup: Startup[] | undefined, simStat
   if (statusCost) out.push(statusCost);
   if (cases.length) out.push(casesTable(cases));
   out.push(criteria(s, rows, startup));
-  const perf = performanceCriteria(s, rows, startup, cases);
+  const perf = performanceCriteria(s, rows, startup, cases, floor);
   if (perf) out.push(perf);
   out.push(
     `Simulator's view over all runs: ${simStats.requests} requests, ${simStats.staleTokenRefusals} refused for a stale token, ` +
@@ -439,7 +479,7 @@ function criteria(s: Settings, rows: Row[], startup: Startup[] | undefined): str
 }
 
 /** Issue 13's done criteria, as far as this run measured them. */
-function performanceCriteria(s: Settings, rows: Row[], startup: Startup[] | undefined, cases: Case[]): string | undefined {
+function performanceCriteria(s: Settings, rows: Row[], startup: Startup[] | undefined, cases: Case[], floor: number | undefined): string | undefined {
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
   const pass = (r: Row, side: 'cli' | 'bare') => median(r[side].map((x) => x.passMs));
   const lines: string[] = [];
@@ -449,12 +489,13 @@ function performanceCriteria(s: Settings, rows: Row[], startup: Startup[] | unde
   if (one && sixteen) {
     // The original script's shape: one tenant at a time, the token renewed every 100 tenants; here the
     // CLI itself at concurrency 1, so that the comparison is of the same work. The bare loop's own
-    // speed-up says how much of the 15× this host and simulator leave to any client.
+    // speed-up, and the floor's, say how much of the 15× this host leaves to any client.
     const faster = pass(one, 'cli') / pass(sixteen, 'cli');
     const bareFaster = pass(one, 'bare') / pass(sixteen, 'bare');
+    const floorNote = floor === undefined ? '' : `; a client and a server that do nothing else, on this host: ${ratio(floor)}`;
     lines.push(
       `- ${shape}: at least 15× the sequential shape (the CLI at concurrency 1): ${ratio(faster)}, ${verdict(faster >= 15)} ` +
-        `(the bare loop, against its own run at concurrency 1: ${ratio(bareFaster)})`,
+        `(the bare loop, against its own run at concurrency 1: ${ratio(bareFaster)}${floorNote})`,
     );
   }
   if (sixteen) {
@@ -506,6 +547,9 @@ simulator). One section per tenant count and latency; a new run replaces its own
   latency, whose **CPU per tenant** (user + system ÷ tenants, start-up included) is what limits a pass on a fast
   controller. The sequential shape of issue 13 is the CLI at concurrency 1, renewing every 100 tenants.
 - OA answers with the same latency as the controller: every call, a token's too, takes it.
+- **the floor** (floor.ts): a server that only waits the latency and a loop that only calls it, each in its own
+  process, at concurrency 1 and 16: the most any client's speed-up can be on this host, where server, client
+  and kernel share the cores.
 - Machines are noisy: read the ratios, not the absolute times.
 `;
 
@@ -531,8 +575,13 @@ async function main(): Promise<void> {
   let simStats: Record<string, number>;
   let statusCost: string | undefined;
   const cases: Case[] = [];
+  let floor: number | undefined;
   try {
     await sideBySide(sim, rows, s.tenants, s.rounds, '');
+    if (s.concurrencies.includes(1) && s.concurrencies.includes(16) && s.latencyMs > 0) {
+      floor = await measureFloor(s, 16);
+      say(`floor: a client and a server that do nothing else, concurrency 16 over 1: ${ratio(floor)}`);
+    }
     if (s.tenants <= LARGE) {
       cases.push(await measureCase(`${BOUNDARY.instances} instances × ${BOUNDARY.tenants / BOUNDARY.instances} tenants`, { ...BOUNDARY, latencyMs: s.latencyMs }, s.rounds));
     }
@@ -560,7 +609,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const body =
     `${date}, ${machineFacts}. ${s.rounds} round(s), medians; \`npm run bench -- --tenants ${s.tenants} --instances ${s.instances} --latency ${s.latencyMs} ` +
-    `--concurrency ${s.concurrencies.join(',')} --rounds ${s.rounds} --cpu-tenants ${s.cpuTenants}\`.\n\n${table(s, rows, startup, simStats, statusCost, cases)}\n`;
+    `--concurrency ${s.concurrencies.join(',')} --rounds ${s.rounds} --cpu-tenants ${s.cpuTenants}\`.\n\n${table(s, rows, startup, simStats, statusCost, cases, floor)}\n`;
   process.stdout.write(`${body}\n`);
   if (s.write) {
     writeResults(s, body);
