@@ -64,7 +64,7 @@ export interface ListingHooks {
 /** One instance's controller, reached with that instance's token. */
 export interface TenantController {
   /**
-   * Pages through the ready tenants in increasing id order, one page at a time as the consumer pulls.
+   * Pages through the ready tenants in increasing id order as the consumer pulls, a page ahead with `readAhead`.
    * `after`: a resumed pass's cursor; only tenants after it are listed.
    */
   listTenants(authorized: Authorized, signal?: AbortSignal, hooks?: ListingHooks, after?: ResumePoint): AsyncIterable<Tenant>;
