@@ -32,14 +32,43 @@ export async function acquireRunLock(stateDir: string, startedAt: Date): Promise
     server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
     server.listen(lockName(folder), () => resolve(true));
   });
-  if (!bound) return { acquired: false, holder: readHolder(folder) };
+  if (!bound) return { acquired: false, holder: await holderOnceWritten(folder) };
   // Nothing ever connects; the socket must not keep the process alive on its own.
   server.unref();
-  // Whatever a killed run left half-written is ours to clear, now that no other run can be writing.
-  removeStaleTemps(folder);
+  // First who holds it, for a run that lost the race by a moment and is looking.
   const holderFile = join(folder, HOLDER_FILE);
   writeFileAtomic(holderFile, JSON.stringify({ pid: process.pid, startedAt: startedAt.toISOString() } satisfies LockHolder));
+  // Whatever a killed run left half-written is ours to clear, now that no other run can be writing.
+  removeStaleTemps(folder);
   return { acquired: true, release: () => release(server, holderFile) };
+}
+
+/** How long a run that lost the lock looks for its holder's file, and how often. */
+const HOLDER_WAIT_MS = 100;
+const HOLDER_POLL_MS = 5;
+
+/**
+ * The holder writes its file just after it binds the lock, so a run that lost by a moment can look
+ * before the file is there, or while the file of a run that was killed is still there: it looks again,
+ * for a moment, until the file names a live process. Past that it names none.
+ */
+async function holderOnceWritten(folder: string): Promise<LockHolder | undefined> {
+  for (let waited = 0; ; waited += HOLDER_POLL_MS) {
+    const holder = readHolder(folder);
+    if (holder && isAlive(holder.pid)) return holder;
+    if (waited >= HOLDER_WAIT_MS) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it is there, as another user's process.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Whether some run holds the lock now, found by knocking on its socket rather than taking it: for `status`. */

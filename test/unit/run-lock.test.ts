@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { acquireRunLock, HOLDER_FILE, lockHolder } from '../../src/runtime/run-lock';
@@ -50,6 +50,32 @@ test('a second attempt in the same process sees the holder pid and start time', 
   const third = await acquireRunLock(dir, new Date());
   assert.ok(third.acquired);
   await third.release();
+});
+
+test('a run that lost the lock by a moment waits for the holder to say who it is', async () => {
+  const dir = stateDir();
+  const first = await acquireRunLock(dir, new Date('2026-11-27T06:00:00Z'));
+  assert.ok(first.acquired);
+  try {
+    // As if the holder had bound the lock and not yet written its file: it writes it 30 ms later.
+    const holderFile = join(dir, HOLDER_FILE);
+    const written = readFileSync(holderFile, 'utf8');
+    rmSync(holderFile);
+    const late = setTimeout(() => writeFileSync(holderFile, written), 30);
+    try {
+      assert.deepEqual(await acquireRunLock(dir, new Date()), { acquired: false, holder: { pid: process.pid, startedAt: '2026-11-27T06:00:00.000Z' } });
+    } finally {
+      clearTimeout(late);
+    }
+    // A file naming a process that is gone is a killed run's: not named as the holder.
+    const gone = spawn(process.execPath, ['-e', '0']);
+    const pid = gone.pid!;
+    await new Promise((resolve) => gone.on('exit', resolve));
+    writeFileSync(holderFile, JSON.stringify({ pid, startedAt: '2026-11-27T05:00:00.000Z' }));
+    assert.deepEqual(await acquireRunLock(dir, new Date()), { acquired: false, holder: undefined });
+  } finally {
+    await first.release();
+  }
 });
 
 test('a lock whose holder was killed is free at once, whatever its holder file says', async () => {
