@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
 import { folderExposure, readOwnFile, removeStaleTemps } from './own-files';
@@ -57,7 +58,7 @@ async function holderOnceWritten(folder: string): Promise<LockHolder | undefined
     const holder = readHolder(folder);
     if (holder && isAlive(holder.pid)) return holder;
     if (waited >= HOLDER_WAIT_MS) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
+    await sleep(HOLDER_POLL_MS);
   }
 }
 
