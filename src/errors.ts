@@ -75,7 +75,9 @@ type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs' | 'noSuchOperation'>>
 const PLAIN = { retryable: false, throttling: false, tokenRefused: false, tenantGone: false, namesFix: false } as const;
 
 // The traits are the class's own readonly properties, assigned once from what each class states.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging -- the traits are declared by the interface and assigned by the constructor
 export interface BacksyncError extends Readonly<OwnTraits> {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the interface above
 export abstract class BacksyncError extends Error implements ErrorTraits {
   constructor(traits: OwnTraits, message: string, options?: { cause?: unknown }) {
     super(message, options);

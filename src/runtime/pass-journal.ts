@@ -40,7 +40,7 @@ const OUTCOMES: readonly string[] = ['synced', 'failed', 'skipped', 'busy'] sati
 
 /** The record a journal file holds; a missing file is an empty record. */
 export function readJournal(path: string, warn: (message: string) => void): PassRecord {
-  let text = '';
+  let text: string;
   try {
     text = readOwnFile(path);
   } catch (e) {

@@ -14,13 +14,6 @@ function files(dir: string, ending: RegExp): string[] {
   });
 }
 
-test('no file in src/ is longer than 250 lines: a longer one does more than one job', () => {
-  const long = files(join(ROOT, 'src'), /\.ts$/)
-    .map((path) => [relative(ROOT, path), readFileSync(path, 'utf8').split('\n').length - 1] as const)
-    .filter(([, lines]) => lines > 250);
-  assert.deepEqual(long, []);
-});
-
 test('the repository is self-contained: no source, test or README cites a file outside it', () => {
   const sources = [...files(join(ROOT, 'src'), /\.(ts|md)$/), ...files(join(ROOT, 'test'), /\.(ts|md)$/), join(ROOT, 'README.md')];
   const citing = sources.filter((path) => /protocol\.md|shared\/docs|\.\.\/shared\//.test(readFileSync(path, 'utf8'))).map((path) => relative(ROOT, path));

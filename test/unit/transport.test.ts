@@ -55,7 +55,7 @@ test("undici's parts are the ones its index exports, and a transport loads no mo
   assert.equal(undiciParts().Agent, undici.Agent);
   assert.equal(undiciParts().buildConnector, undici.buildConnector);
   const script = `new (require(${JSON.stringify(require.resolve('../../src/http/transport'))}).Transport)({ remote: 'aps', connections: 1, connectTimeoutMs: 1, requestTimeoutMs: 1, maxBodyBytes: 1, tlsFix: '' });
-    console.log(Object.keys(require.cache).filter((f) => /[\\/]undici[\\/]index\.js$/.test(f)).length)`;
+    console.log(Object.keys(require.cache).filter((f) => /[\\/]undici[\\/]index\\.js$/.test(f)).length)`;
   const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
   assert.equal(stdout.trim(), '0');
 });
