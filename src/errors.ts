@@ -29,8 +29,17 @@ export const EXIT = {
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type ErrorCode =
-  | 'OBS_ERR_CONFIG' | 'OBS_ERR_OA' | 'OBS_ERR_OA_FAULT' | 'OBS_ERR_OA_HTTP' | 'OBS_ERR_APS'
-  | 'OBS_ERR_PROTOCOL' | 'OBS_ERR_BODY_TOO_LARGE' | 'OBS_ERR_NETWORK' | 'OBS_ERR_TLS' | 'OBS_ERR_CONTROLLER_DOWN' | 'OBS_ERR_OWN_FILE'
+  | 'OBS_ERR_CONFIG'
+  | 'OBS_ERR_OA'
+  | 'OBS_ERR_OA_FAULT'
+  | 'OBS_ERR_OA_HTTP'
+  | 'OBS_ERR_APS'
+  | 'OBS_ERR_PROTOCOL'
+  | 'OBS_ERR_BODY_TOO_LARGE'
+  | 'OBS_ERR_NETWORK'
+  | 'OBS_ERR_TLS'
+  | 'OBS_ERR_CONTROLLER_DOWN'
+  | 'OBS_ERR_OWN_FILE'
   | 'OBS_ERR_TOKEN_RENEWAL';
 
 /**
@@ -62,14 +71,24 @@ export interface ErrorTraits {
 }
 
 /** Anything else thrown is a bug in this tool: it fails the tenant it happened on, and a run with it exits 70. */
-const BUG: ErrorTraits = { code: undefined, exitCode: EXIT.internal, retryable: false, throttling: false, scope: 'tenant', tokenRefused: false, tenantGone: false, namesFix: false };
+const BUG: ErrorTraits = {
+  code: undefined,
+  exitCode: EXIT.internal,
+  retryable: false,
+  throttling: false,
+  scope: 'tenant',
+  tokenRefused: false,
+  tenantGone: false,
+  namesFix: false,
+};
 
 export function traitsOf(e: unknown): ErrorTraits {
   return e instanceof BacksyncError ? e : BUG;
 }
 
 /** What each class states about itself: every trait, in its own definition. */
-type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs' | 'noSuchOperation'>> & Pick<ErrorTraits, 'noSuchOperation'> & { code: ErrorCode };
+type OwnTraits = Required<Omit<ErrorTraits, 'retryAfterMs' | 'noSuchOperation'>> &
+  Pick<ErrorTraits, 'noSuchOperation'> & { code: ErrorCode };
 
 /** The traits most failures lack; a class spreads these and then states what it is. */
 const PLAIN = { retryable: false, throttling: false, tokenRefused: false, tenantGone: false, namesFix: false } as const;
@@ -95,9 +114,15 @@ const THROTTLING_STATUSES: readonly number[] = [429, 503];
 
 /** A setting is missing or malformed; `variable` names it as the operator wrote it. */
 export class ConfigError extends BacksyncError {
-  constructor(readonly variable: string, problem: string) {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
     // A wrong setting is wrong for every tenant alike.
-    super({ ...PLAIN, code: 'OBS_ERR_CONFIG', exitCode: EXIT.usage, scope: 'service', namesFix: true }, `${variable}: ${problem}`);
+    super(
+      { ...PLAIN, code: 'OBS_ERR_CONFIG', exitCode: EXIT.usage, scope: 'service', namesFix: true },
+      `${variable}: ${problem}`,
+    );
   }
 }
 
@@ -106,7 +131,12 @@ export class ConfigError extends BacksyncError {
  * and in the other OA errors) is ever one tenant's fault.
  */
 export class OaError extends BacksyncError {
-  constructor(readonly method: string, readonly errorMessage: string, readonly moduleId: string | undefined, readonly extypeId: number | undefined) {
+  constructor(
+    readonly method: string,
+    readonly errorMessage: string,
+    readonly moduleId: string | undefined,
+    readonly extypeId: number | undefined,
+  ) {
     super(
       { ...PLAIN, code: 'OBS_ERR_OA', exitCode: EXIT.unreachable, scope: 'service' },
       `OA ${method} failed: ${errorMessage}${moduleId ? ` (module ${moduleId}, extype ${extypeId ?? '?'})` : ''}`,
@@ -116,8 +146,15 @@ export class OaError extends BacksyncError {
 
 /** OA answered with an XML-RPC fault (unknown method, broken request). */
 export class OaFaultError extends BacksyncError {
-  constructor(readonly method: string, readonly faultCode: number | undefined, readonly faultString: string) {
-    super({ ...PLAIN, code: 'OBS_ERR_OA_FAULT', exitCode: EXIT.unreachable, scope: 'service' }, `OA ${method} fault ${faultCode ?? '?'}: ${faultString}`);
+  constructor(
+    readonly method: string,
+    readonly faultCode: number | undefined,
+    readonly faultString: string,
+  ) {
+    super(
+      { ...PLAIN, code: 'OBS_ERR_OA_FAULT', exitCode: EXIT.unreachable, scope: 'service' },
+      `OA ${method} fault ${faultCode ?? '?'}: ${faultString}`,
+    );
   }
 }
 
@@ -127,11 +164,24 @@ export class OaFaultError extends BacksyncError {
  * servers), so both statuses name the settings to look at.
  */
 export class OaHttpError extends BacksyncError {
-  constructor(readonly status: number, detail: string, readonly retryAfterMs?: number, credentialsSent = false) {
+  constructor(
+    readonly status: number,
+    detail: string,
+    readonly retryAfterMs?: number,
+    credentialsSent = false,
+  ) {
     const refused = status === 401 || status === 403;
     const [retryable, throttling] = [RETRYABLE_STATUSES.includes(status), THROTTLING_STATUSES.includes(status)];
     super(
-      { ...PLAIN, code: 'OBS_ERR_OA_HTTP', exitCode: EXIT.unreachable, retryable, throttling, scope: 'service', namesFix: refused },
+      {
+        ...PLAIN,
+        code: 'OBS_ERR_OA_HTTP',
+        exitCode: EXIT.unreachable,
+        retryable,
+        throttling,
+        scope: 'service',
+        namesFix: refused,
+      },
       `OA Public API answered HTTP ${status}${detail ? `: ${detail}` : ''}${refused ? `; ${credentialsFix(status, credentialsSent)}` : ''}`,
     );
   }
@@ -153,7 +203,12 @@ const EXCEPTION_TYPE_PREFIX = /^[A-Za-z]\w*(?:::\w+)+:\s*/;
 
 /** The APS controller answered with an error status. */
 export class ApsError extends BacksyncError {
-  constructor(readonly status: number, readonly remoteMessage: string, readonly remoteType: string | undefined, readonly retryAfterMs?: number) {
+  constructor(
+    readonly status: number,
+    readonly remoteMessage: string,
+    readonly remoteType: string | undefined,
+    readonly retryAfterMs?: number,
+  ) {
     const retryable = RETRYABLE_STATUSES.includes(status);
     super(
       {
@@ -163,7 +218,10 @@ export class ApsError extends BacksyncError {
         throttling: THROTTLING_STATUSES.includes(status),
         // Overload or a proxy is not the tenant's doing; any other answer is about the tenant asked for.
         scope: retryable ? 'service' : 'tenant',
-        tokenRefused: status === 401 || status === 403 || TOKEN_REFUSALS.includes(remoteMessage.trim().replace(EXCEPTION_TYPE_PREFIX, '')),
+        tokenRefused:
+          status === 401 ||
+          status === 403 ||
+          TOKEN_REFUSALS.includes(remoteMessage.trim().replace(EXCEPTION_TYPE_PREFIX, '')),
         // A resource removed since it was listed answers 404.
         tenantGone: status === 404,
         noSuchOperation: [404, 405, 501].includes(status), // 404 is the likely form; 405 and 501 say the same
@@ -176,14 +234,23 @@ export class ApsError extends BacksyncError {
 
 /** A reply that does not follow the protocol (bad XML, bad JSON, wrong shape, bad Content-Range). */
 export class ProtocolError extends BacksyncError {
-  constructor(readonly remote: Remote, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly remote: Remote,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super({ ...PLAIN, code: 'OBS_ERR_PROTOCOL', exitCode: EXIT.unreachable, scope: scopeOf(remote) }, message, options);
   }
 }
 
 /** A reply larger than the limit we accept for it. */
 export class BodyTooLargeError extends BacksyncError {
-  constructor(readonly remote: Remote, readonly limitBytes: number, what: string, setting = 'MAX_REPLY_BYTES') {
+  constructor(
+    readonly remote: Remote,
+    readonly limitBytes: number,
+    what: string,
+    setting = 'MAX_REPLY_BYTES',
+  ) {
     super(
       { ...PLAIN, code: 'OBS_ERR_BODY_TOO_LARGE', exitCode: EXIT.unreachable, scope: scopeOf(remote), namesFix: true },
       `${what} exceeded the ${limitBytes}-byte reply limit (${setting})`,
@@ -198,7 +265,12 @@ function scopeOf(remote: Remote): Scope {
 
 /** No usable connection: refused, reset, DNS, or no answer in time. */
 export class NetworkError extends BacksyncError {
-  constructor(readonly remote: Remote, readonly url: string, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly remote: Remote,
+    readonly url: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(
       { ...PLAIN, code: 'OBS_ERR_NETWORK', exitCode: EXIT.unreachable, retryable: true, scope: 'service' },
       `${remote === 'oa' ? 'OA Public API' : 'APS controller'} at ${url}: ${detail}`,
@@ -209,7 +281,13 @@ export class NetworkError extends BacksyncError {
 
 /** The peer's certificate was refused; the message names the setting that fixes it. */
 export class TlsError extends BacksyncError {
-  constructor(readonly remote: Remote, readonly url: string, detail: string, fix: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly remote: Remote,
+    readonly url: string,
+    detail: string,
+    fix: string,
+    options?: { cause?: unknown },
+  ) {
     super(
       { ...PLAIN, code: 'OBS_ERR_TLS', exitCode: EXIT.unreachable, scope: 'service', namesFix: true },
       `certificate of ${url} not trusted: ${detail}; ${fix}`,
@@ -223,10 +301,16 @@ export class TlsError extends BacksyncError {
  * listed at all: the controller is down. `at` names that instance.
  */
 export class ControllerDownError extends BacksyncError {
-  constructor(readonly failures: number, readonly lastError: Error, at?: number) {
+  constructor(
+    readonly failures: number,
+    readonly lastError: Error,
+    at?: number,
+  ) {
     super(
       { ...PLAIN, code: 'OBS_ERR_CONTROLLER_DOWN', exitCode: EXIT.unreachable, scope: 'service' },
-      at === undefined ? `stopped after ${failures} consecutive controller failures; last: ${lastError.message}` : `stopped at instance ${at}: ${lastError.message}`,
+      at === undefined
+        ? `stopped after ${failures} consecutive controller failures; last: ${lastError.message}`
+        : `stopped at instance ${at}: ${lastError.message}`,
     );
   }
 }
@@ -236,8 +320,16 @@ export class ControllerDownError extends BacksyncError {
  * stops starting tenants, keeps what its journal holds, and the next run resumes once there is room.
  */
 export class OwnFileError extends BacksyncError {
-  constructor(readonly path: string, readonly reason: NodeJS.ErrnoException, problem: string) {
-    super({ ...PLAIN, code: 'OBS_ERR_OWN_FILE', exitCode: EXIT.ownFile, scope: 'service' }, `cannot write ${path}: ${problem}`, { cause: reason });
+  constructor(
+    readonly path: string,
+    readonly reason: NodeJS.ErrnoException,
+    problem: string,
+  ) {
+    super(
+      { ...PLAIN, code: 'OBS_ERR_OWN_FILE', exitCode: EXIT.ownFile, scope: 'service' },
+      `cannot write ${path}: ${problem}`,
+      { cause: reason },
+    );
   }
 }
 
@@ -247,6 +339,9 @@ export class OwnFileError extends BacksyncError {
  */
 export class TokenRenewalError extends BacksyncError {
   constructor(message: string) {
-    super({ ...PLAIN, code: 'OBS_ERR_TOKEN_RENEWAL', exitCode: EXIT.unreachable, scope: 'pass', namesFix: true }, message);
+    super(
+      { ...PLAIN, code: 'OBS_ERR_TOKEN_RENEWAL', exitCode: EXIT.unreachable, scope: 'pass', namesFix: true },
+      message,
+    );
   }
 }

@@ -1,7 +1,16 @@
 import { ProtocolError } from '../errors';
 import { type RetryOptions, withRetries } from '../http/retry';
 import type { Reply, SendOptions, Transport } from '../http/transport';
-import type { Authorized, ListingHooks, ResumePoint, ResyncResult, SyncStatus, Tenant, TenantController, TenantFinder } from '../sync/ports';
+import type {
+  Authorized,
+  ListingHooks,
+  ResumePoint,
+  ResyncResult,
+  SyncStatus,
+  Tenant,
+  TenantController,
+  TenantFinder,
+} from '../sync/ports';
 import { parseContentRange } from './content-range';
 import { apsErrorFromReply } from './error-reply';
 import { tenantListQuery, tenantLookupQuery } from './rql';
@@ -58,16 +67,28 @@ export class ApsClient implements TenantController, TenantFinder {
     private readonly options: ApsClientOptions,
   ) {
     this.resources = `${controllerRoot(options.baseUrl)}/aps/2/resources`;
-    this.retry = { retries: options.retries, maxDelayMs: options.retryMaxDelayMs, onRetry: options.onRetry, stop: options.stop };
+    this.retry = {
+      retries: options.retries,
+      maxDelayMs: options.retryMaxDelayMs,
+      onRetry: options.onRetry,
+      stop: options.stop,
+    };
     const statusOperation = options.syncStatusOperation;
-    if (statusOperation) this.syncStatus = (tenantId, authorized) => this.readSyncStatus(tenantId, statusOperation, authorized);
+    if (statusOperation)
+      this.syncStatus = (tenantId, authorized) => this.readSyncStatus(tenantId, statusOperation, authorized);
   }
 
   /** Walks the listing sorted by id, so that it stays exact while tenants come and go (see tenant-walk.ts). */
-  listTenants(authorized: Authorized, signal?: AbortSignal, hooks: ListingHooks = {}, after?: ResumePoint): AsyncGenerator<Tenant> {
+  listTenants(
+    authorized: Authorized,
+    signal?: AbortSignal,
+    hooks: ListingHooks = {},
+    after?: ResumePoint,
+  ): AsyncGenerator<Tenant> {
     const { pageSize } = this.options;
     // Retried around the token policy, so a retry after a long wait still goes out with a fresh enough token.
-    const fetchPage = (offset: number, count: number) => withRetries(() => authorized((token) => this.getPage(token, offset, count)), this.retry);
+    const fetchPage = (offset: number, count: number) =>
+      withRetries(() => authorized((token) => this.getPage(token, offset, count)), this.retry);
     return walkTenants(fetchPage, { pageSize, signal, ...hooks, after });
   }
 
@@ -118,10 +139,23 @@ export class ApsClient implements TenantController, TenantFinder {
   }
 
   /** Retried around the token policy like the resync; a controller without the operation answers `undefined`. */
-  private async readSyncStatus(tenantId: string, operation: string, authorized: Authorized): Promise<SyncStatus | undefined> {
+  private async readSyncStatus(
+    tenantId: string,
+    operation: string,
+    authorized: Authorized,
+  ): Promise<SyncStatus | undefined> {
     const url = this.operationUrl(tenantId, operation);
     const reply = await withRetries(
-      () => authorized((token) => this.send({ method: 'GET', url, headers: this.headers(token), what: 'sync status reply', limit: OPERATION_REPLY })),
+      () =>
+        authorized((token) =>
+          this.send({
+            method: 'GET',
+            url,
+            headers: this.headers(token),
+            what: 'sync status reply',
+            limit: OPERATION_REPLY,
+          }),
+        ),
       this.retry,
     ).catch(absentOnNoSuchOperation);
     return reply && parseSyncStatus(reply.body);
@@ -133,8 +167,17 @@ export class ApsClient implements TenantController, TenantFinder {
   }
 
   private async getPage(token: string, offset: number, count: number): Promise<ListingPage> {
-    const limit = { bytes: count * BYTES_PER_LISTED_TENANT, setting: `${BYTES_PER_LISTED_TENANT} bytes a tenant of APS_PAGE_SIZE` };
-    const reply = await this.send({ method: 'GET', url: this.listUrl(offset, count), headers: this.headers(token), what: 'tenant list page', limit });
+    const limit = {
+      bytes: count * BYTES_PER_LISTED_TENANT,
+      setting: `${BYTES_PER_LISTED_TENANT} bytes a tenant of APS_PAGE_SIZE`,
+    };
+    const reply = await this.send({
+      method: 'GET',
+      url: this.listUrl(offset, count),
+      headers: this.headers(token),
+      what: 'tenant list page',
+      limit,
+    });
     return { items: jsonArray(reply.body, offset).map(tenantOf), contentRange: reply.headers['content-range'] };
   }
 
@@ -161,7 +204,8 @@ function controllerRoot(baseUrl: string): string {
   } catch {
     throw new TypeError(`APS controller URL '${baseUrl}' is not a URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`APS controller URL '${baseUrl}' is not an http(s) URL`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new TypeError(`APS controller URL '${baseUrl}' is not an http(s) URL`);
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
@@ -171,10 +215,17 @@ function jsonArray(body: Buffer, offset: number): unknown[] {
   try {
     parsed = parseBoundedJson(text);
   } catch (e) {
-    throw new ProtocolError('aps', `APS controller sent a tenant page (offset ${offset}) that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`, { cause: e });
+    throw new ProtocolError(
+      'aps',
+      `APS controller sent a tenant page (offset ${offset}) that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`,
+      { cause: e },
+    );
   }
   if (!Array.isArray(parsed)) {
-    throw new ProtocolError('aps', `APS controller sent a tenant page (offset ${offset}) that is not a JSON array: '${excerpt(text, 80)}'`);
+    throw new ProtocolError(
+      'aps',
+      `APS controller sent a tenant page (offset ${offset}) that is not a JSON array: '${excerpt(text, 80)}'`,
+    );
   }
   return parsed;
 }

@@ -15,7 +15,8 @@ export function parseContentRange(header: string | string[] | undefined): Conten
     throw new ProtocolError('aps', 'APS controller sent a listing without a Content-Range header');
   }
   const value = Array.isArray(header) ? header.join(', ') : header;
-  const bad = (): ProtocolError => new ProtocolError('aps', `APS controller sent a malformed Content-Range header: '${excerpt(value, 100)}'`);
+  const bad = (): ProtocolError =>
+    new ProtocolError('aps', `APS controller sent a malformed Content-Range header: '${excerpt(value, 100)}'`);
   const empty = /^\s*items\s+\*\/(\d+)\s*$/i.exec(value);
   if (empty) return { total: wholeNumber(empty[1], bad) };
   const range = /^\s*items\s+(\d+)-(\d+)\/(\d+)\s*$/i.exec(value);

@@ -19,7 +19,8 @@ export function apsErrorFromReply(reply: Reply): ApsError {
   const retryAfterMs = parseRetryAfter(reply.headers['retry-after']);
   const text = reply.body.toString('utf8').trim();
   const fromJson = jsonError(text);
-  if (fromJson) return new ApsError(reply.status, fromJson.message ?? statusText(reply.status), fromJson.type, retryAfterMs);
+  if (fromJson)
+    return new ApsError(reply.status, fromJson.message ?? statusText(reply.status), fromJson.type, retryAfterMs);
   const fromHtml = htmlHeadline(text, HTML_MESSAGE_MAX);
   return new ApsError(reply.status, fromHtml ?? statusText(reply.status), undefined, retryAfterMs);
 }

@@ -21,17 +21,18 @@ export function parseSyncReport(body: Buffer): ResyncResult {
   if (!report || !Object.hasOwn(report, 'AllUpdatesSucceeded')) return { outcome: 'synced' };
   const verdict = report.AllUpdatesSucceeded;
   if (typeof verdict !== 'boolean') {
-    throw new ProtocolError('aps', `APS controller sent a synchronize report whose AllUpdatesSucceeded is ${excerpt(JSON.stringify(verdict), 50)}, not true or false`);
+    throw new ProtocolError(
+      'aps',
+      `APS controller sent a synchronize report whose AllUpdatesSucceeded is ${excerpt(JSON.stringify(verdict), 50)}, not true or false`,
+    );
   }
   if (verdict) return { outcome: 'synced' };
   // The verdict is what counts; entries that do not follow the format are ignored, not fatal.
   const entries = [report.domains, report.users].flatMap((list) => (Array.isArray(list) ? (list as unknown[]) : []));
-  const failedObjects = entries.filter(isFailedEntry).map(
-    (e): FailedObject => ({
-      objectName: typeof e.objectName === 'string' && e.objectName !== '' ? e.objectName : '(unnamed)',
-      comment: typeof e.comment === 'string' ? e.comment : null,
-    }),
-  );
+  const failedObjects = entries.filter(isFailedEntry).map((e): FailedObject => ({
+    objectName: typeof e.objectName === 'string' && e.objectName !== '' ? e.objectName : '(unnamed)',
+    comment: typeof e.comment === 'string' ? e.comment : null,
+  }));
   return { outcome: 'failed', message: failureMessage(failedObjects, entries.length), failedObjects };
 }
 

@@ -14,11 +14,21 @@ export function parseSyncStatus(body: Buffer): SyncStatus {
   try {
     reply = parseBoundedJson(text);
   } catch (e) {
-    throw new ProtocolError('aps', `APS controller sent a sync status that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`, { cause: e });
+    throw new ProtocolError(
+      'aps',
+      `APS controller sent a sync status that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`,
+      { cause: e },
+    );
   }
-  const { inProgress, lastSync } = (typeof reply === 'object' && reply !== null ? reply : {}) as Record<string, unknown>;
+  const { inProgress, lastSync } = (typeof reply === 'object' && reply !== null ? reply : {}) as Record<
+    string,
+    unknown
+  >;
   if (typeof inProgress !== 'boolean' || typeof lastSync !== 'number' || !Number.isInteger(lastSync)) {
-    throw new ProtocolError('aps', `APS controller sent a sync status without a boolean inProgress and a whole lastSync: '${excerpt(text, 80)}'`);
+    throw new ProtocolError(
+      'aps',
+      `APS controller sent a sync status without a boolean inProgress and a whole lastSync: '${excerpt(text, 80)}'`,
+    );
   }
   return { inProgress, lastSync };
 }

@@ -115,7 +115,8 @@ export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): 
       continue;
     }
     for (const [i, item] of items.entries()) {
-      if (typeof item === 'string' && offset + i > reportedThrough) options.onInvalidItem?.(`tenant list item ${offset + i} skipped: ${item}`);
+      if (typeof item === 'string' && offset + i > reportedThrough)
+        options.onInvalidItem?.(`tenant list item ${offset + i} skipped: ${item}`);
     }
     reportedThrough = Math.max(reportedThrough, range.last);
     const final = range.last + 1 >= range.total;
@@ -123,7 +124,10 @@ export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): 
     // itself), so that its reply alone shows whether tenants before it were removed meanwhile. That
     // depends on this page only, so the next page can be asked for before this one is used up.
     const anchor = tenants.length === 0 ? offset : offset + tenants[tenants.length - 1].at;
-    const next = anchor > offset ? { offset: Math.max(anchor - Math.floor(items.length / 20), offset + 1), anchored: false } : { offset: range.last + 1, anchored: true };
+    const next =
+      anchor > offset
+        ? { offset: Math.max(anchor - Math.floor(items.length / 20), offset + 1), anchored: false }
+        : { offset: range.last + 1, anchored: true };
     const handed = tenants.slice(behind);
     for (const [i, { tenant }] of handed.entries()) {
       if (options.signal?.aborted) return;
@@ -149,11 +153,18 @@ interface Placed {
 }
 
 /** The page's range, which must start where it was asked to and account for every item it holds. */
-function checkedRange(header: ListingPage['contentRange'], offset: number, size: number): { first: number; last: number; total: number } {
+function checkedRange(
+  header: ListingPage['contentRange'],
+  offset: number,
+  size: number,
+): { first: number; last: number; total: number } {
   const range = parseContentRange(header);
   if (!('first' in range) || range.first !== offset || range.last - range.first + 1 !== size) {
     const stated = 'first' in range ? `${range.first}-${range.last}/${range.total}` : `*/${range.total}`;
-    throw new ProtocolError('aps', `APS controller answered the tenant page from offset ${offset} with ${size} items but Content-Range 'items ${stated}'`);
+    throw new ProtocolError(
+      'aps',
+      `APS controller answered the tenant page from offset ${offset} with ${size} items but Content-Range 'items ${stated}'`,
+    );
   }
   return range;
 }

@@ -42,13 +42,28 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
   scrubber.addCredentials(config.oaUser, config.oaPassword);
   let trace: TraceFile | undefined;
   try {
-    trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: (message) => line('warn', 'trace', message) }) : undefined;
+    trace = flags.trace
+      ? new TraceFile(flags.trace, {
+          scrubber,
+          maxEntries: config.traceMaxEntries,
+          onError: (message) => line('warn', 'trace', message),
+        })
+      : undefined;
   } catch (e) {
     line('FAIL', 'trace', (e as Error).message);
     return EXIT.usage;
   }
-  line('ok', 'config', `${config.envFile ? config.envFile.path : 'no env file, environment only'}; application ${config.officeAppId}, OA at ${config.oaHost}:${config.oaPort}`);
-  if (config.envFile?.readableByOthers) line('warn', 'config', `${config.envFile.path} can be read by group or others and holds secrets; fix: chmod 600 ${config.envFile.path}`);
+  line(
+    'ok',
+    'config',
+    `${config.envFile ? config.envFile.path : 'no env file, environment only'}; application ${config.officeAppId}, OA at ${config.oaHost}:${config.oaPort}`,
+  );
+  if (config.envFile?.readableByOthers)
+    line(
+      'warn',
+      'config',
+      `${config.envFile.path} can be read by group or others and holds secrets; fix: chmod 600 ${config.envFile.path}`,
+    );
   for (const doubt of doubtfulSettings(config)) line('warn', 'config', doubt);
   checkFolders(config, line);
 
@@ -81,7 +96,8 @@ function checkFolders(config: Config, line: Line): void {
       return [`${name}: ${existing} is not writable (${(e as NodeJS.ErrnoException).code})`];
     }
   });
-  if (problems.length) line('FAIL', 'folders', `${problems.join('; ')}; fix: run as the user that runs sync, or chown the folder to it`);
+  if (problems.length)
+    line('FAIL', 'folders', `${problems.join('; ')}; fix: run as the user that runs sync, or chown the folder to it`);
   else line('ok', 'folders', folders.map(([name, folder]) => `${name} ${folder}`).join(', '));
 }
 
@@ -97,7 +113,12 @@ async function checkOa(config: Config, clients: Clients, line: Line): Promise<In
   const step = 'OA Public API';
   // An OA error reply (status -1) is about the application: OA itself answered and took the credentials.
   const https = config.oaTls ? ` over https, certificate trusted by ${trustedBy('OA_CA_FILE', config.oaCaFile)}` : '';
-  const answered = (): void => line('ok', step, `answered at ${config.oaHost}:${config.oaPort}${https}${config.oaUser ? ', credentials accepted' : ''}`);
+  const answered = (): void =>
+    line(
+      'ok',
+      step,
+      `answered at ${config.oaHost}:${config.oaPort}${https}${config.oaUser ? ', credentials accepted' : ''}`,
+    );
   let instances: Instance[];
   try {
     instances = await clients.directory.listInstances(config.officeAppId);
@@ -107,14 +128,26 @@ async function checkOa(config: Config, clients: Clients, line: Line): Promise<In
       return undefined;
     }
     answered();
-    line('FAIL', `application ${config.officeAppId}`, `${(e as Error).message}; fix: OFFICE_APP_ID must be the Office 365 application's ID in OA (not an instance ID)`);
+    line(
+      'FAIL',
+      `application ${config.officeAppId}`,
+      `${(e as Error).message}; fix: OFFICE_APP_ID must be the Office 365 application's ID in OA (not an instance ID)`,
+    );
     return undefined;
   }
   answered();
   if (instances.length === 0) {
-    line('FAIL', `application ${config.officeAppId}`, 'has no instances; fix: check OFFICE_APP_ID is the Office 365 application (not another one)');
+    line(
+      'FAIL',
+      `application ${config.officeAppId}`,
+      'has no instances; fix: check OFFICE_APP_ID is the Office 365 application (not another one)',
+    );
   } else {
-    line('ok', `application ${config.officeAppId}`, `${instances.length} instance${instances.length === 1 ? '' : 's'} (${instances.map((i) => i.id).join(', ')})`);
+    line(
+      'ok',
+      `application ${config.officeAppId}`,
+      `${instances.length} instance${instances.length === 1 ? '' : 's'} (${instances.map((i) => i.id).join(', ')})`,
+    );
   }
   return instances;
 }
@@ -147,7 +180,11 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   try {
     token = await clients.directory.issueToken(instance.id);
   } catch (e) {
-    line('FAIL', step, `no APS token: ${(e as Error).message}; fix: check in OA that instance ${instance.id} of the application is ready`);
+    line(
+      'FAIL',
+      step,
+      `no APS token: ${(e as Error).message}; fix: check in OA that instance ${instance.id} of the application is ready`,
+    );
     return;
   }
   const url = controllerUrl(config, token);
@@ -163,20 +200,39 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   const tls = url.startsWith('https:') ? controllerTrust(config) : 'plain http';
   line(config.apsTlsInsecure ? 'warn' : 'ok', `controller ${url}`, `reachable, ${tls}`);
   if (count === 0) {
-    line('warn', step, `0 ready tenants of type ${config.tenantType}; if this instance has tenants, APS_TENANT_TYPE is probably wrong (the version differs between releases, e.g. .../Tenant/2.8)`);
+    line(
+      'warn',
+      step,
+      `0 ready tenants of type ${config.tenantType}; if this instance has tenants, APS_TENANT_TYPE is probably wrong (the version differs between releases, e.g. .../Tenant/2.8)`,
+    );
   } else line('ok', step, `${count} ready tenant${count === 1 ? '' : 's'} of type ${config.tenantType}`);
   if (count > 0 && controller.syncStatus) await checkSyncStatus(config, controller, token.token, step, line);
 }
 
 /** Whether the instance's application answers the sync status operation, asked of its first ready tenant. */
-async function checkSyncStatus(config: Config, controller: TenantController, token: string, step: string, line: Line): Promise<void> {
+async function checkSyncStatus(
+  config: Config,
+  controller: TenantController,
+  token: string,
+  step: string,
+  line: Line,
+): Promise<void> {
   const authorized: Authorized = (call) => call(token);
   try {
     for await (const tenant of controller.listTenants(authorized)) {
       const status = await controller.syncStatus!(tenant.id, authorized);
-      if (status) line('ok', step, `${config.syncStatusOperation} answered (tenant ${tenant.id}: inProgress ${status.inProgress}, lastSync ${status.lastSync})`);
+      if (status)
+        line(
+          'ok',
+          step,
+          `${config.syncStatusOperation} answered (tenant ${tenant.id}: inProgress ${status.inProgress}, lastSync ${status.lastSync})`,
+        );
       else {
-        line('warn', step, `no ${config.syncStatusOperation} operation (application before 20.7.2): busy tenants and failed synchronizations are not seen; sync resyncs as before`);
+        line(
+          'warn',
+          step,
+          `no ${config.syncStatusOperation} operation (application before 20.7.2): busy tenants and failed synchronizations are not seen; sync resyncs as before`,
+        );
       }
       return;
     }
@@ -203,7 +259,8 @@ function trustedBy(variable: string, caFile: string | undefined): string {
 function controllerFix(e: unknown): string | undefined {
   const { namesFix, tokenRefused, code } = traitsOf(e);
   if (namesFix) return undefined;
-  if (tokenRefused) return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
+  if (tokenRefused)
+    return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
   switch (code) {
     case 'OBS_ERR_NETWORK':
       return "check that this host reaches the controller (firewall, port 6308), or set APS_URL to the controller's address";

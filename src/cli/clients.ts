@@ -21,7 +21,13 @@ export interface Clients {
  * Builds the OA and APS adapters from the settings. Every token OA issues is handed to the scrubber
  * before anyone can log it. `trace` (--trace) is told about every exchange with OA and the controllers.
  */
-export function connect(config: Config, scrubber: SecretScrubber, logger: Logger, stop?: AbortSignal, trace?: ExchangeObserver): Clients {
+export function connect(
+  config: Config,
+  scrubber: SecretScrubber,
+  logger: Logger,
+  stop?: AbortSignal,
+  trace?: ExchangeObserver,
+): Clients {
   const oa = new OaClient(config, trace, stop);
   const directory: InstanceDirectory = {
     listInstances: (appId) => oa.listInstances(appId),
@@ -41,12 +47,17 @@ export function connect(config: Config, scrubber: SecretScrubber, logger: Logger
     insecure: config.apsTlsInsecure,
     pinSha256: config.apsCertSha256,
     tlsFix: `${trustFix('APS_CA_FILE', config.apsCaFile, 'controller certificate')} (or pin it with APS_CERT_SHA256)`,
-    pinFix: 'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
+    pinFix:
+      'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
     observer: trace,
   });
   const limiter = new AdaptiveConcurrency({
     ceiling: config.concurrency,
-    onChange: (change) => logger.info(change, `concurrency ${change.reason === 'throttled' ? 'lowered' : 'raised'} from ${change.from} to ${change.to}`),
+    onChange: (change) =>
+      logger.info(
+        change,
+        `concurrency ${change.reason === 'throttled' ? 'lowered' : 'raised'} from ${change.from} to ${change.to}`,
+      ),
   });
   return {
     directory,

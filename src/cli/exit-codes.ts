@@ -25,7 +25,11 @@ export function exitCodeForPass(result: PassResult): ExitCode {
  * How a run that ran a pass exits: the signal that stopped it, as shells report one; else the pass's
  * own code, where a tenant asked for by --tenant and not resynced counts as a failed one.
  */
-export function exitCodeForRun(result: PassResult, stoppedBy: NodeJS.Signals | undefined, unresolvedTenants: number): number {
+export function exitCodeForRun(
+  result: PassResult,
+  stoppedBy: NodeJS.Signals | undefined,
+  unresolvedTenants: number,
+): number {
   if (stoppedBy) return exitCodeForSignal(stoppedBy);
   const code = exitCodeForPass(result);
   return code === EXIT.ok && unresolvedTenants > 0 ? EXIT.tenantsFailed : code;

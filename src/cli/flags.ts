@@ -9,7 +9,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** `--tenant UUID`: a tenant's APS resource id, kept lowercase as the controller writes it. */
 export function tenantIdFlag(value: string, previous: string[] = []): string[] {
-  if (!UUID.test(value)) throw new ConfigError('--tenant', `must be a tenant's APS resource id (a UUID), got '${value}'`);
+  if (!UUID.test(value))
+    throw new ConfigError('--tenant', `must be a tenant's APS resource id (a UUID), got '${value}'`);
   return [...previous, value.toLowerCase()];
 }
 

@@ -10,7 +10,10 @@ import type { SetupKind } from './setup-files';
  */
 const ENV_FILE = ['--env-file <path>', 'env file to read (default ./.env, else /etc/o365-backsync.env)'] as const;
 const STATE_DIR = ['--state-dir <dir>', 'lock and state files (STATE_DIR)'] as const;
-const TRACE = ['--trace <file>', "write the run's HTTP exchanges to this HAR file, secrets blanked (for a bug report)"] as const;
+const TRACE = [
+  '--trace <file>',
+  "write the run's HTTP exchanges to this HAR file, secrets blanked (for a bug report)",
+] as const;
 
 export function buildProgram(): Command {
   const program = new Command('o365-backsync')
@@ -29,7 +32,11 @@ export function buildProgram(): Command {
     .option('--force', 'start a pass even if pacing says it is not due (the lock still applies)')
     .option('--concurrency <n>', 'tenants resynced at once (SYNC_CONCURRENCY)')
     .addOption(new Option('--instance <id>', 'only this instance (repeatable)').argParser(instanceIdFlag))
-    .addOption(new Option('--tenant <uuid>', 'resync just this tenant now, whatever pacing says (repeatable)').argParser(tenantIdFlag))
+    .addOption(
+      new Option('--tenant <uuid>', 'resync just this tenant now, whatever pacing says (repeatable)').argParser(
+        tenantIdFlag,
+      ),
+    )
     .option('--log-dir <dir>', 'where the JSON log goes (LOG_DIR)')
     .option(...STATE_DIR)
     .option('--metrics-file <path>', 'Prometheus textfile-collector metrics, rewritten by each run (METRICS_FILE)')
@@ -52,7 +59,9 @@ export function buildProgram(): Command {
 
   program
     .command('check')
-    .description('check the settings, OA, the application, tokens, the controller and tenant counts, one line each (sends no resync)')
+    .description(
+      'check the settings, OA, the application, tokens, the controller and tenant counts, one line each (sends no resync)',
+    )
     .option(...ENV_FILE)
     .option(...TRACE)
     .action(async (options) => {
@@ -64,7 +73,10 @@ export function buildProgram(): Command {
     .command('setup')
     .description('print the cron, systemd or logrotate file for this host with absolute paths; --write installs it')
     .addArgument(new Argument('<kind>', 'what to set up').choices(['cron', 'systemd', 'logrotate']))
-    .option('--env-file <path>', 'env file the scheduled runs read (default ./.env if present, else /etc/o365-backsync.env)')
+    .option(
+      '--env-file <path>',
+      'env file the scheduled runs read (default ./.env if present, else /etc/o365-backsync.env)',
+    )
     .option('--write', 'install the file where it belongs (/etc/cron.d, /etc/systemd/system, /etc/logrotate.d)')
     .option('--root <dir>', 'install below this folder instead of / (for a scratch copy)')
     .option('--force', 'replace a file that is there already with other content')
@@ -87,7 +99,9 @@ export async function run(argv = process.argv): Promise<void> {
     }
     // A flag's own parser refused its value (flags.ts), or a bug.
     const code = exitCodeFor(e);
-    process.stderr.write(`o365-backsync: ${code === EXIT.internal ? 'internal error: ' : ''}${printable((e as Error).message)}\n`);
+    process.stderr.write(
+      `o365-backsync: ${code === EXIT.internal ? 'internal error: ' : ''}${printable((e as Error).message)}\n`,
+    );
     process.exitCode = code;
   }
 }

@@ -7,17 +7,27 @@ export function passLog(logger: Logger): PassEvents {
     instancesListed: (instances) => logger.info({ instances: instances.map((i) => i.id) }, 'instances listed'),
     instanceStarted: (i) => logger.info({ instanceId: i.id, resourceId: i.resourceId }, 'instance started'),
     instanceFinished: (i, counts) => logger.info({ instanceId: i.id, ...counts }, 'instance finished'),
-    instanceFailed: (i, error) => logger.error({ instanceId: i.id, code: errorCode(error), error: error.message }, 'instance failed'),
+    instanceFailed: (i, error) =>
+      logger.error({ instanceId: i.id, code: errorCode(error), error: error.message }, 'instance failed'),
     tokenRenewed: (i, reason) => logger.debug({ instanceId: i.id, reason }, 'token renewed'),
     tenantFailed: (i, t, message, failedObjects) =>
-      logger.warn({ instanceId: i.id, tenantId: t.id, error: message, ...(failedObjects ? { failedObjects } : {}) }, 'tenant failed'),
-    tenantSkipped: (i, t, message) => logger.info({ instanceId: i.id, tenantId: t.id, reason: message }, 'tenant skipped'),
+      logger.warn(
+        { instanceId: i.id, tenantId: t.id, error: message, ...(failedObjects ? { failedObjects } : {}) },
+        'tenant failed',
+      ),
+    tenantSkipped: (i, t, message) =>
+      logger.info({ instanceId: i.id, tenantId: t.id, reason: message }, 'tenant skipped'),
     listingItemInvalid: (i, reason) => logger.warn({ instanceId: i.id, reason }, 'listing item skipped'),
     wouldResync: (i, t) => logger.info({ instanceId: i.id, tenantId: t.id }, 'dry run: would resync tenant'),
-    tenantBusy: (i, t) => logger.info({ instanceId: i.id, tenantId: t.id }, 'tenant busy: its last synchronization is still in progress'),
-    lastSyncFailed: (i, t, lastSync) => logger.warn({ instanceId: i.id, tenantId: t.id, lastSync }, "tenant's last synchronization failed"),
+    tenantBusy: (i, t) =>
+      logger.info({ instanceId: i.id, tenantId: t.id }, 'tenant busy: its last synchronization is still in progress'),
+    lastSyncFailed: (i, t, lastSync) =>
+      logger.warn({ instanceId: i.id, tenantId: t.id, lastSync }, "tenant's last synchronization failed"),
     syncStatusMissing: (i) =>
-      logger.info({ instanceId: i.id }, 'the application of this instance has no sync status operation (before 20.7.2); its tenants are resynced without reading it'),
+      logger.info(
+        { instanceId: i.id },
+        'the application of this instance has no sync status operation (before 20.7.2); its tenants are resynced without reading it',
+      ),
   };
 }
 

@@ -75,6 +75,9 @@ export class PassProgress {
     const seconds = (this.now() - state.startedAt) / 1000;
     const rate = seconds > 0 ? state.worked / seconds : 0;
     const left = Math.max(0, state.bar.getTotal() - state.value);
-    state.bar.update(state.value, { rate: Math.round(rate), remaining: left === 0 ? '0s' : rate > 0 ? duration(left / rate) : '?' });
+    state.bar.update(state.value, {
+      rate: Math.round(rate),
+      remaining: left === 0 ? '0s' : rate > 0 ? duration(left / rate) : '?',
+    });
   }
 }

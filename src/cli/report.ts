@@ -23,14 +23,20 @@ export interface ReportTarget {
   say(line: string): void;
 }
 
-export function reportPass(to: ReportTarget, result: PassResult, exitCode: number, unresolved: UnresolvedTenant[]): void {
+export function reportPass(
+  to: ReportTarget,
+  result: PassResult,
+  exitCode: number,
+  unresolved: UnresolvedTenant[],
+): void {
   const summary: RunSummary = {
     ...summarize(result, to.clock, to.dryRun, exitCode),
     ...(unresolved.length ? { notResynced: unresolved } : {}),
   };
   to.logger.info(summary, 'pass finished');
   if (to.json) process.stdout.write(`${to.scrubber.scrub(JSON.stringify(summary))}\n`);
-  else if (process.stdout.isTTY) process.stdout.write(`${printable(to.scrubber.scrub(formatSummary(summary, to.logPath)))}\n`);
+  else if (process.stdout.isTTY)
+    process.stdout.write(`${printable(to.scrubber.scrub(formatSummary(summary, to.logPath)))}\n`);
   if (exitCode !== EXIT.ok && !process.stdout.isTTY) to.say(problemLine(result, unresolved, to.logPath));
 }
 
@@ -62,7 +68,11 @@ export function summarize(result: PassResult, clock: RunClock, dryRun: boolean, 
     dryRun,
     complete: !interruptedBy && instanceFailures.length === 0,
     ...counts,
-    instanceFailures: instanceFailures.map((f) => ({ instanceId: f.instanceId, code: errorCode(f.error), error: f.error.message })),
+    instanceFailures: instanceFailures.map((f) => ({
+      instanceId: f.instanceId,
+      code: errorCode(f.error),
+      error: f.error.message,
+    })),
     ...(interruptedBy ? { interruptedBy: interruptedBy === 'signal' ? 'signal' : interruptedBy.message } : {}),
     exitCode,
   };
@@ -76,8 +86,12 @@ export function formatSummary(s: RunSummary, logPath: string): string {
       ? `dry run: ${s.planned} tenants would be resynced${s.busy ? `, ${s.busy} are busy` : ''} ${where}`
       : `${s.synced} synced, ${s.failed} failed, ${s.skipped} skipped${s.busy ? `, ${s.busy} busy` : ''} of ${s.tenants} tenants ${where}`,
   ];
-  if (s.invalid) lines.push(`${s.invalid} listed items were not tenants (no or an invalid aps.id) and were passed over (the log names each)`);
-  if (s.lastSyncFailed) lines.push(`${s.lastSyncFailed} tenants' last synchronization had failed (the log names each with its lastSync)`);
+  if (s.invalid)
+    lines.push(
+      `${s.invalid} listed items were not tenants (no or an invalid aps.id) and were passed over (the log names each)`,
+    );
+  if (s.lastSyncFailed)
+    lines.push(`${s.lastSyncFailed} tenants' last synchronization had failed (the log names each with its lastSync)`);
   if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
   for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
   if (s.interruptedBy) lines.push(`interrupted: ${s.interruptedBy}`);
@@ -89,11 +103,15 @@ export function formatSummary(s: RunSummary, logPath: string): string {
 /** The one line cron mails when a pass did not fully succeed. */
 function problemLine(result: PassResult, unresolved: UnresolvedTenant[], logPath: string): string {
   if (result.interruptedBy instanceof Error) return result.interruptedBy.message;
-  if (result.interruptedBy === 'signal') return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
+  if (result.interruptedBy === 'signal')
+    return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
   const first = result.instanceFailures[0];
   if (first) return `instance ${first.instanceId}: ${first.error.message}`;
-  if (result.invalid && !result.failed && !result.lastSyncFailed) return `${result.invalid} listed items were not tenants (no or an invalid aps.id); details in ${logPath}`;
-  if (result.lastSyncFailed && !result.failed) return `${result.lastSyncFailed} of ${result.tenants} tenants' last synchronization had failed; details in ${logPath}`;
-  if (unresolved[0] && !result.failed) return `tenant ${unresolved[0].tenantId} ${unresolved[0].reason}${unresolved.length > 1 ? ` (and ${unresolved.length - 1} more; details in ${logPath})` : ''}`;
+  if (result.invalid && !result.failed && !result.lastSyncFailed)
+    return `${result.invalid} listed items were not tenants (no or an invalid aps.id); details in ${logPath}`;
+  if (result.lastSyncFailed && !result.failed)
+    return `${result.lastSyncFailed} of ${result.tenants} tenants' last synchronization had failed; details in ${logPath}`;
+  if (unresolved[0] && !result.failed)
+    return `tenant ${unresolved[0].tenantId} ${unresolved[0].reason}${unresolved.length > 1 ? ` (and ${unresolved.length - 1} more; details in ${logPath})` : ''}`;
   return `${result.failed} of ${result.tenants} tenants failed; details in ${logPath}`;
 }

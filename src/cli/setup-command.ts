@@ -43,7 +43,10 @@ export function setupCommand(kind: SetupKind, flags: SetupFlags): number {
 function thisHost(envFileFlag: string | undefined): Host {
   const config = loadConfig({ scope: 'local', envFile: envFileFlag && resolve(envFileFlag), env: {} });
   const envFile = config.envFile?.path ?? SYSTEM_ENV_FILE;
-  if (!config.envFile) process.stderr.write(`o365-backsync: note: ${envFile} does not exist yet; create it before the first run (see config.example.env)\n`);
+  if (!config.envFile)
+    process.stderr.write(
+      `o365-backsync: note: ${envFile} does not exist yet; create it before the first run (see config.example.env)\n`,
+    );
   absolute(config);
   return {
     node: process.execPath,
@@ -65,7 +68,11 @@ function absolute(config: LocalConfig): void {
     ['METRICS_FILE', config.metricsFile],
   ];
   for (const [name, path] of paths) {
-    if (path !== undefined && !isAbsolute(path)) throw new ConfigError(name, `must be an absolute path for setup (cron and systemd start the tool in another folder), got '${path}'`);
+    if (path !== undefined && !isAbsolute(path))
+      throw new ConfigError(
+        name,
+        `must be an absolute path for setup (cron and systemd start the tool in another folder), got '${path}'`,
+      );
   }
 }
 
@@ -75,7 +82,10 @@ function install(kind: SetupKind, files: SetupFile[], root: string, force: boole
   const current = (at: string): string | undefined => (existsSync(at) ? readFileSync(at, 'utf8') : undefined);
   const differing = targets.find((t) => ![undefined, t.text].includes(current(t.at)));
   if (differing && !force) {
-    throw new ConfigError(differing.at, `exists with other content; compare it with \`o365-backsync setup ${kind}\`, then add --force to replace it`);
+    throw new ConfigError(
+      differing.at,
+      `exists with other content; compare it with \`o365-backsync setup ${kind}\`, then add --force to replace it`,
+    );
   }
   return targets.map((t) => {
     if (current(t.at) === t.text) return `unchanged ${t.at}`;
@@ -84,7 +94,10 @@ function install(kind: SetupKind, files: SetupFile[], root: string, force: boole
       // cron and logrotate ignore a file that others can write; none of these holds a secret.
       writeFileAtomic(t.at, t.text, 0o644);
     } catch (e) {
-      throw new ConfigError(t.at, `cannot write it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (run setup as root, or give --root)`);
+      throw new ConfigError(
+        t.at,
+        `cannot write it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (run setup as root, or give --root)`,
+      );
     }
     return `wrote ${t.at}`;
   });

@@ -31,9 +31,15 @@ export const SETUP_KINDS: readonly SetupKind[] = ['cron', 'systemd', 'logrotate'
 
 /** The files of each kind, and the command that puts them to use once written. */
 export const SETUP: Record<SetupKind, { files: (host: Host) => SetupFile[]; next: (written: string[]) => string }> = {
-  cron: { files: (host) => [cronFile(host)], next: () => 'cron reads /etc/cron.d by itself; after a minute, see what the first run did: o365-backsync status' },
+  cron: {
+    files: (host) => [cronFile(host)],
+    next: () => 'cron reads /etc/cron.d by itself; after a minute, see what the first run did: o365-backsync status',
+  },
   systemd: { files: systemdFiles, next: () => 'systemctl daemon-reload && systemctl enable --now o365-backsync.timer' },
-  logrotate: { files: (host) => [logrotateFile(host)], next: (written) => `check it with: logrotate -d ${written.join(' ')}` },
+  logrotate: {
+    files: (host) => [logrotateFile(host)],
+    next: (written) => `check it with: logrotate -d ${written.join(' ')}`,
+  },
 };
 
 /**

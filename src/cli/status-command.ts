@@ -22,7 +22,9 @@ type Counts = Pick<LastPass, 'tenants' | 'synced' | 'failed' | 'skipped' | 'busy
 
 /** What `status --json` prints. Every field is present; null where there is nothing to say. */
 export interface Status {
-  lastRun: (Counts & Pick<LastPass, 'startedAt' | 'finishedAt' | 'durationMs' | 'instances' | 'tokenRefreshes' | 'complete'>) | null;
+  lastRun:
+    | (Counts & Pick<LastPass, 'startedAt' | 'finishedAt' | 'durationMs' | 'instances' | 'tokenRefreshes' | 'complete'>)
+    | null;
   /** When the last full pass that reached every instance finished. */
   lastSuccessAt: string | null;
   /** The run holding the lock now, if any: a full pass, a dry or targeted run, or a tick about to exit. */
@@ -72,13 +74,21 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     try {
       accessSync(stateDir, constants.R_OK | constants.X_OK);
     } catch (e) {
-      throw new ConfigError('STATE_DIR', `cannot read ${stateDir}: ${(e as NodeJS.ErrnoException).code}; run status as the user that runs sync`);
+      throw new ConfigError(
+        'STATE_DIR',
+        `cannot read ${stateDir}: ${(e as NodeJS.ErrnoException).code}; run status as the user that runs sync`,
+      );
     }
   }
   const store = new PassStateStore(stateDir, (message) => warnings.push(message));
   const { unfinished, last } = present ? store.runState() : { unfinished: undefined, last: undefined };
   const holder = present ? await lockHolder(stateDir) : undefined;
-  const activeRun = holder === undefined ? null : holder === 'unknown' ? { pid: null, startedAt: null } : { pid: holder.pid, startedAt: holder.startedAt };
+  const activeRun =
+    holder === undefined
+      ? null
+      : holder === 'unknown'
+        ? { pid: null, startedAt: null }
+        : { pid: holder.pid, startedAt: holder.startedAt };
   const header = unfinished === 'damaged' ? undefined : unfinished;
   const done = header ? store.doneSoFar() : undefined;
   const decision = decideRun(
@@ -89,7 +99,12 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
 
   if ('clockBehind' in decision && decision.clockBehind) warnings.push(describeClockBehind(decision.clockBehind, now));
   const recommendedSeconds = last ? Math.round(intervalMs(last, 'auto') / 1000) : null;
-  if (last && typeof config.minIntervalSeconds === 'number' && config.minIntervalSeconds > 0 && last.durationMs > 0.7 * config.minIntervalSeconds * 1000) {
+  if (
+    last &&
+    typeof config.minIntervalSeconds === 'number' &&
+    config.minIntervalSeconds > 0 &&
+    last.durationMs > 0.7 * config.minIntervalSeconds * 1000
+  ) {
     warnings.push(
       `the last pass took ${duration(last.durationMs / 1000)}, more than 70% of SYNC_MIN_INTERVAL (${config.minIntervalSeconds}s): widen it to about ${recommendedSeconds}s, or set it to auto`,
     );
@@ -146,8 +161,10 @@ export function nextRun(decision: RunDecision, now: number): Status['next'] {
   const { reason, startsPass } = decision;
   const at = reason === 'not-due' ? decision.dueAt : startsPass ? now : undefined;
   let why: string | null = null;
-  if (reason === 'unknown') why = `the unfinished pass is resumed only if ${decision.setting} is still ${decision.was}, and it is not set here (or not valid)`;
-  else if ('discard' in decision && decision.discard) why = `the unfinished pass ${describeDiscard(decision.discard)}: the next run discards it`;
+  if (reason === 'unknown')
+    why = `the unfinished pass is resumed only if ${decision.setting} is still ${decision.was}, and it is not set here (or not valid)`;
+  else if ('discard' in decision && decision.discard)
+    why = `the unfinished pass ${describeDiscard(decision.discard)}: the next run discards it`;
   else if ('clockBehind' in decision && decision.clockBehind) why = describeClockBehind(decision.clockBehind, now);
   return { startsPass: startsPass ?? null, at: at === undefined ? null : new Date(at).toISOString(), reason, why };
 }
@@ -161,19 +178,37 @@ function formatStatus(s: Status, now = Date.now()): string {
   const lines: string[] = [];
   const l = s.lastRun;
   if (l) {
-    lines.push(`last pass:   started ${when(l.startedAt)}, took ${duration(l.durationMs / 1000)}: ${counts(l)} of ${l.tenants} tenants across ${l.instances} instances`);
-    if (!l.complete) lines.push(`             some instances could not be reached${s.lastSuccessAt ? `; last complete pass finished ${when(s.lastSuccessAt)}` : ''}`);
+    lines.push(
+      `last pass:   started ${when(l.startedAt)}, took ${duration(l.durationMs / 1000)}: ${counts(l)} of ${l.tenants} tenants across ${l.instances} instances`,
+    );
+    if (!l.complete)
+      lines.push(
+        `             some instances could not be reached${s.lastSuccessAt ? `; last complete pass finished ${when(s.lastSuccessAt)}` : ''}`,
+      );
   } else lines.push('last pass:   none finished yet');
   if (s.inProgress) {
     const p = s.inProgress;
     // What becomes of it is the decision's to say, on the "next pass" line, unless it is plainly resumed.
-    const who = p.pid !== null ? `run pid ${p.pid} is working on it` : `no run is working on it now${s.next.reason === 'resume' ? '; the next run resumes it' : ''}`;
-    lines.push(`in progress: pass started ${when(p.startedAt)}: ${p.tenants} tenants done so far (${counts(p)}); ${who}`);
+    const who =
+      p.pid !== null
+        ? `run pid ${p.pid} is working on it`
+        : `no run is working on it now${s.next.reason === 'resume' ? '; the next run resumes it' : ''}`;
+    lines.push(
+      `in progress: pass started ${when(p.startedAt)}: ${p.tenants} tenants done so far (${counts(p)}); ${who}`,
+    );
   } else if (s.activeRun) {
-    lines.push(`in progress: run pid ${s.activeRun.pid ?? '?'} holds the lock (a dry or targeted run, or one just starting)`);
+    lines.push(
+      `in progress: run pid ${s.activeRun.pid ?? '?'} holds the lock (a dry or targeted run, or one just starting)`,
+    );
   } else lines.push('in progress: none');
-  const tenant = (f: { instanceId: number; tenantId: string }): string => `instance ${f.instanceId} tenant ${f.tenantId}`;
-  listSome(lines, 'failed tenants of the last pass:', s.failedTenants.map((f) => `${tenant(f)}: ${f.error}`), s.failedTenantsOmitted);
+  const tenant = (f: { instanceId: number; tenantId: string }): string =>
+    `instance ${f.instanceId} tenant ${f.tenantId}`;
+  listSome(
+    lines,
+    'failed tenants of the last pass:',
+    s.failedTenants.map((f) => `${tenant(f)}: ${f.error}`),
+    s.failedTenantsOmitted,
+  );
   listSome(
     lines,
     'tenants of the last pass whose last synchronization had failed:',
@@ -182,7 +217,9 @@ function formatStatus(s: Status, now = Date.now()): string {
   );
   if (s.recommendedIntervalSeconds !== null) {
     const used = s.minInterval === 'auto' ? 'SYNC_MIN_INTERVAL=auto uses it' : `SYNC_MIN_INTERVAL is ${s.minInterval}s`;
-    lines.push(`interval:    ${s.recommendedIntervalSeconds}s recommended (${AUTO_INTERVAL_FACTOR} x the last pass); ${used}`);
+    lines.push(
+      `interval:    ${s.recommendedIntervalSeconds}s recommended (${AUTO_INTERVAL_FACTOR} x the last pass); ${used}`,
+    );
   }
   lines.push(`next pass:   ${describeNext(s.next, now)}`);
   for (const w of s.warnings) lines.push(`warning:     ${w}`);

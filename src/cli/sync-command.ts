@@ -11,7 +11,13 @@ import { TraceFile } from '../runtime/trace-file';
 import { RunStop } from '../runtime/shutdown';
 import { RunClock } from '../runtime/run-clock';
 import { folderExposure, ownFileError, removeStaleTemps } from '../runtime/own-files';
-import { decideRun, describeClockBehind, describeDiscard, type PassDecision, type PassIdentity } from '../sync/run-decision';
+import {
+  decideRun,
+  describeClockBehind,
+  describeDiscard,
+  type PassDecision,
+  type PassIdentity,
+} from '../sync/run-decision';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { printable } from './terminal-text';
 import { errorCode } from './pass-log';
@@ -33,12 +39,21 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
   try {
     const config = loadConfig({
       envFile: flags.envFile,
-      flags: { SYNC_CONCURRENCY: flags.concurrency, LOG_DIR: flags.logDir, STATE_DIR: flags.stateDir, METRICS_FILE: flags.metricsFile },
+      flags: {
+        SYNC_CONCURRENCY: flags.concurrency,
+        LOG_DIR: flags.logDir,
+        STATE_DIR: flags.stateDir,
+        METRICS_FILE: flags.metricsFile,
+      },
     });
     scrubber.addCredentials(config.oaUser, config.oaPassword);
-    const trace = flags.trace ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say }) : undefined;
+    const trace = flags.trace
+      ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say })
+      : undefined;
     const { progress, echo } = terminalFor(flags);
-    const log = openRunLog(config.logDir, scrubber, config.logLevel, echo, (path, error) => stop.because(ownFileError(path, error)));
+    const log = openRunLog(config.logDir, scrubber, config.logLevel, echo, (path, error) =>
+      stop.because(ownFileError(path, error)),
+    );
     run = { stop, config, log, logger: log.logger, scrubber, trace, flags, progress, clock: new RunClock(), say };
   } catch (e) {
     say((e as Error).message);
@@ -60,7 +75,12 @@ async function lockedRun(run: SyncRun): Promise<number> {
   try {
     const lock = await acquireRunLock(run.config.stateDir, run.clock.startedAt);
     if (!lock.acquired) {
-      run.logger.info({ holder: lock.holder }, lock.holder ? `another run is active (pid ${lock.holder.pid}, started ${lock.holder.startedAt}); exiting` : 'another run is active; exiting');
+      run.logger.info(
+        { holder: lock.holder },
+        lock.holder
+          ? `another run is active (pid ${lock.holder.pid}, started ${lock.holder.startedAt}); exiting`
+          : 'another run is active; exiting',
+      );
       return EXIT.ok;
     }
     try {
@@ -92,7 +112,11 @@ async function underLock(run: SyncRun): Promise<number> {
   if (fullPass) {
     const store = new PassStateStore(config.stateDir, (message) => run.logger.warn(message));
     const identity = { appId: config.officeAppId, tenantType: config.tenantType };
-    const decision = decideRun({ running: false, ...store.runState() }, { ...identity, minInterval: config.minIntervalSeconds }, run.clock.now());
+    const decision = decideRun(
+      { running: false, ...store.runState() },
+      { ...identity, minInterval: config.minIntervalSeconds },
+      run.clock.now(),
+    );
     running = openPass(run, store, decision, identity);
     if (!running) return EXIT.ok;
     publishMetrics(run);
@@ -101,11 +125,22 @@ async function underLock(run: SyncRun): Promise<number> {
 }
 
 /** Acts on the decision `status` announces: resume, start, or (not due, and no --force) nothing. */
-function openPass({ logger, flags, clock, stop }: SyncRun, store: PassStateStore, decision: PassDecision<PassHeader>, identity: Required<PassIdentity>): RunningPass | undefined {
+function openPass(
+  { logger, flags, clock, stop }: SyncRun,
+  store: PassStateStore,
+  decision: PassDecision<PassHeader>,
+  identity: Required<PassIdentity>,
+): RunningPass | undefined {
   const starts = decision.startsPass || flags.force === true;
-  if ('clockBehind' in decision && decision.clockBehind) logger.warn({ lastStartedAt: decision.clockBehind.lastStartedAt }, describeClockBehind(decision.clockBehind, clock.now()));
+  if ('clockBehind' in decision && decision.clockBehind)
+    logger.warn(
+      { lastStartedAt: decision.clockBehind.lastStartedAt },
+      describeClockBehind(decision.clockBehind, clock.now()),
+    );
   if (decision.reason !== 'resume' && decision.discard) {
-    logger.warn(`unfinished pass in ${store.path(PASS_FILE)} ${describeDiscard(decision.discard)}; ${starts ? 'starting a fresh pass' : 'discarding it'}`);
+    logger.warn(
+      `unfinished pass in ${store.path(PASS_FILE)} ${describeDiscard(decision.discard)}; ${starts ? 'starting a fresh pass' : 'discarding it'}`,
+    );
     store.discard();
   }
   if (!starts && decision.reason === 'not-due') {
@@ -136,22 +171,35 @@ function tryPublishMetrics(run: SyncRun): void {
   try {
     publishMetrics(run);
   } catch (e) {
-    run.logger.warn({ metricsFile: run.config.metricsFile, error: (e as Error).message }, 'cannot write the metrics file');
+    run.logger.warn(
+      { metricsFile: run.config.metricsFile, error: (e as Error).message },
+      'cannot write the metrics file',
+    );
   }
 }
 
 function fail(run: SyncRun, error: Error): number {
   const code = exitCodeFor(error);
-  run.logger.error({ code: errorCode(error), error: error.message, stack: code === EXIT.internal ? error.stack : undefined }, 'pass failed');
+  run.logger.error(
+    { code: errorCode(error), error: error.message, stack: code === EXIT.internal ? error.stack : undefined },
+    'pass failed',
+  );
   run.say(error.message);
   return code;
 }
 
 function warnAboutSettings({ config, logger }: SyncRun): void {
   const logDirExposure = folderExposure(config.logDir);
-  if (logDirExposure) logger.warn({ logDir: config.logDir }, `LOG_DIR ${config.logDir} ${logDirExposure}: whoever can write it can tamper with the log; chmod 750 it`);
+  if (logDirExposure)
+    logger.warn(
+      { logDir: config.logDir },
+      `LOG_DIR ${config.logDir} ${logDirExposure}: whoever can write it can tamper with the log; chmod 750 it`,
+    );
   if (config.envFile?.readableByOthers) {
-    logger.warn({ envFile: config.envFile.path }, `${config.envFile.path} can be read by group or others; it holds secrets: chmod 600 it`);
+    logger.warn(
+      { envFile: config.envFile.path },
+      `${config.envFile.path} can be read by group or others; it holds secrets: chmod 600 it`,
+    );
   }
   if (config.apsTlsInsecure) logger.warn('APS_TLS_INSECURE=true: the controller certificate is NOT verified');
   for (const doubt of doubtfulSettings(config)) logger.warn(doubt);

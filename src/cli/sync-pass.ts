@@ -79,7 +79,14 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   const { config, logger, flags, stop } = run;
   const dryRun = flags.dryRun === true;
   logger.info(
-    { appId: config.officeAppId, dryRun, concurrency: config.concurrency, instances: flags.instance, resumed: running?.resumed ?? false, passStartedAt: running?.header.startedAt },
+    {
+      appId: config.officeAppId,
+      dryRun,
+      concurrency: config.concurrency,
+      instances: flags.instance,
+      resumed: running?.resumed ?? false,
+      passStartedAt: running?.header.startedAt,
+    },
     running?.resumed ? 'pass resumed' : 'pass started',
   );
   // The network stack loads only now that a pass will really run.
@@ -108,7 +115,8 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
         journal: running && {
           resumePoint: (instanceId) => running.resumePoint(instanceId),
           handOut: (instanceId, tenantId) => running.handOut(instanceId, tenantId),
-          recordDone: (instanceId, tenantId, outcome, message, lastSync) => running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message), lastSync),
+          recordDone: (instanceId, tenantId, outcome, message, lastSync) =>
+            running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message), lastSync),
         },
         stop: stop.signal,
         concurrency: () => clients.limiter.current,
@@ -124,7 +132,13 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   }
 
   if (result.interruptedBy) running?.suspend();
-  else running?.finish({ instances: result.instances, tokenRefreshes: result.tokenRefreshes, complete: result.instanceFailures.length === 0, invalid: result.invalid });
+  else
+    running?.finish({
+      instances: result.instances,
+      tokenRefreshes: result.tokenRefreshes,
+      complete: result.instanceFailures.length === 0,
+      invalid: result.invalid,
+    });
   result.alreadyDone = running?.prior.tenants ?? 0;
   const unresolved = targets?.unresolved() ?? [];
   for (const u of unresolved) logger.warn(u, 'tenant not resynced');
@@ -132,4 +146,3 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   reportPass({ ...run, logPath: run.log.path, json: flags.json === true, dryRun }, result, exitCode, unresolved);
   return exitCode;
 }
-

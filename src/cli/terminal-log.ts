@@ -9,8 +9,17 @@ import { printable } from './terminal-text';
  */
 export function terminalEcho(write: (text: string) => void, colorize: boolean): StreamEntry {
   // Our `error` fields are the remote's words, not Error objects: one line each, not a block.
-  const pretty = prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true, errorLikeObjectKeys: ['err'] });
-  return { level: 'warn', stream: { write: (line: string) => write(pretty(JSON.stringify(JSON.parse(line), printableStrings))) } };
+  const pretty = prettyFactory({
+    colorize,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname',
+    singleLine: true,
+    errorLikeObjectKeys: ['err'],
+  });
+  return {
+    level: 'warn',
+    stream: { write: (line: string) => write(pretty(JSON.stringify(JSON.parse(line), printableStrings))) },
+  };
 }
 
 /**

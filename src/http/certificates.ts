@@ -62,7 +62,9 @@ function checkPin(cert: PeerCertificate | undefined, pinSha256: string): Error |
   const actual = cert?.raw ? createHash('sha256').update(cert.raw).digest('hex') : undefined;
   if (actual === pinSha256) return undefined;
   const err = new Error(
-    actual ? `its SHA-256 fingerprint ${actual} is not the pinned ${pinSha256}` : 'there is no certificate to compare with the pinned fingerprint (not https?)',
+    actual
+      ? `its SHA-256 fingerprint ${actual} is not the pinned ${pinSha256}`
+      : 'there is no certificate to compare with the pinned fingerprint (not https?)',
   ) as NodeJS.ErrnoException;
   err.code = PIN_REFUSED;
   return err;

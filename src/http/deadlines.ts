@@ -30,11 +30,14 @@ export class SharedDeadlines {
       const members = new Set<Abortable>();
       const endsAt = now + this.slotMs;
       // Unref'd: a request in flight holds the process open by its socket, and one that has ended left.
-      setTimeout(() => {
-        const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
-        for (const member of members) member.abort(reason);
-        members.clear();
-      }, endsAt - now + this.timeoutMs).unref();
+      setTimeout(
+        () => {
+          const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+          for (const member of members) member.abort(reason);
+          members.clear();
+        },
+        endsAt - now + this.timeoutMs,
+      ).unref();
       this.slot = { endsAt, members };
     }
     return this.slot.members.add(request);

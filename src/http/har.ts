@@ -53,8 +53,10 @@ export function harEntry(exchange: Exchange): HarEntry {
   const requestHeaders = Object.entries(request.headers ?? {}).map(([name, value]) => header(name, value));
   const requestBody = request.body === undefined ? undefined : Buffer.from(request.body);
   const notes: string[] = [];
-  if (requestBody && requestBody.length > BODY_LIMIT) notes.push(`request body cut at ${BODY_LIMIT} of ${requestBody.length} bytes`);
-  if (reply && reply.body.length > BODY_LIMIT) notes.push(`response body cut at ${BODY_LIMIT} of ${reply.body.length} bytes`);
+  if (requestBody && requestBody.length > BODY_LIMIT)
+    notes.push(`request body cut at ${BODY_LIMIT} of ${requestBody.length} bytes`);
+  if (reply && reply.body.length > BODY_LIMIT)
+    notes.push(`response body cut at ${BODY_LIMIT} of ${reply.body.length} bytes`);
   if (error) notes.push(reply ? `${error.message} (after ${reply.body.length} bytes of the body)` : error.message);
   const wait = round(exchange.waitMs);
   const receive = round(exchange.receiveMs);
@@ -68,7 +70,9 @@ export function harEntry(exchange: Exchange): HarEntry {
       cookies: [],
       headers: requestHeaders,
       queryString: [...new URL(request.url).searchParams].map(([name, value]) => ({ name, value })),
-      ...(requestBody ? { postData: { mimeType: headerValue(requestHeaders, 'content-type') ?? '', text: cut(requestBody) } } : {}),
+      ...(requestBody
+        ? { postData: { mimeType: headerValue(requestHeaders, 'content-type') ?? '', text: cut(requestBody) } }
+        : {}),
       headersSize: -1,
       bodySize: requestBody?.length ?? 0,
     },
@@ -103,7 +107,17 @@ function response(reply: Reply): HarEntry['response'] {
 
 /** HAR's way of saying no response arrived: status 0, nothing else. */
 function noResponse(): HarEntry['response'] {
-  return { status: 0, statusText: '', httpVersion: '', cookies: [], headers: [], content: { size: 0, mimeType: 'x-unknown' }, redirectURL: '', headersSize: -1, bodySize: 0 };
+  return {
+    status: 0,
+    statusText: '',
+    httpVersion: '',
+    cookies: [],
+    headers: [],
+    content: { size: 0, mimeType: 'x-unknown' },
+    redirectURL: '',
+    headersSize: -1,
+    bodySize: 0,
+  };
 }
 
 function header(name: string, value: string): HarHeader {

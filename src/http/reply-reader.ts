@@ -63,7 +63,8 @@ export class ReplyReader implements Dispatcher.DispatchHandler, Abortable {
     this.reply = { status, headers, body: NOTHING };
     this.headersCame?.(this.reply);
     const declared = Number(headers['content-length']);
-    if (!failed && Number.isFinite(declared) && declared > this.maxBytes) this.stop(controller, { tooLarge: this.reply });
+    if (!failed && Number.isFinite(declared) && declared > this.maxBytes)
+      this.stop(controller, { tooLarge: this.reply });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -100,7 +100,9 @@ export class Transport {
       bodyTimeout: options.requestTimeoutMs,
       keepAliveTimeout: 10_000,
       // No TLS session is resumed under a pin: a resumed session shows no certificate to compare.
-      connect: pinSha256 ? pinned(buildConnector({ ...tls, timeout: options.connectTimeoutMs, maxCachedSessions: 0 }), pinSha256) : tls,
+      connect: pinSha256
+        ? pinned(buildConnector({ ...tls, timeout: options.connectTimeoutMs, maxCachedSessions: 0 }), pinSha256)
+        : tls,
     });
   }
 
@@ -123,7 +125,14 @@ export class Transport {
     const report = (reply: Reply | undefined, error?: Error): void => {
       const endedAt = performance.now();
       const headersAt = progress.headersAt ?? endedAt;
-      observer.exchanged({ request: req, startedAt, waitMs: headersAt - sentAt, receiveMs: endedAt - headersAt, reply, error });
+      observer.exchanged({
+        request: req,
+        startedAt,
+        waitMs: headersAt - sentAt,
+        receiveMs: endedAt - headersAt,
+        reply,
+        error,
+      });
     };
     try {
       const reply = await this.exchange(req, progress);
@@ -141,7 +150,8 @@ export class Transport {
    */
   private exchange(req: SendOptions, progress?: Progress): Promise<Reply> {
     const { remote, maxBodyBytes } = this.options;
-    const limit = req.limit && req.limit.bytes < maxBodyBytes ? req.limit : { bytes: maxBodyBytes, setting: 'MAX_REPLY_BYTES' };
+    const limit =
+      req.limit && req.limit.bytes < maxBodyBytes ? req.limit : { bytes: maxBodyBytes, setting: 'MAX_REPLY_BYTES' };
     const { stop } = req;
     // Not even queued for a connection, which could take up to CONNECT_TIMEOUT_MS to be refused.
     if (stop?.aborted) return Promise.reject(this.failure(req.url, stopReason(stop)));
@@ -153,7 +163,11 @@ export class Transport {
           stop?.removeEventListener('abort', stopped);
           if ('reply' in how) return resolve(how.reply);
           if (progress) progress.reply = 'tooLarge' in how ? how.tooLarge : how.partial;
-          reject('tooLarge' in how ? new BodyTooLargeError(remote, limit.bytes, req.what, limit.setting) : this.failure(req.url, how.error));
+          reject(
+            'tooLarge' in how
+              ? new BodyTooLargeError(remote, limit.bytes, req.what, limit.setting)
+              : this.failure(req.url, how.error),
+          );
         },
         progress &&
           ((reply) => {
@@ -165,7 +179,10 @@ export class Transport {
       const deadline = this.deadlines.join(reader);
       stop?.addEventListener('abort', stopped);
       const { origin, path } = splitUrl(req.url);
-      this.agent.dispatch({ origin, path, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body }, reader);
+      this.agent.dispatch(
+        { origin, path, method: req.method as Dispatcher.HttpMethod, headers: req.headers, body: req.body },
+        reader,
+      );
     });
   }
 
@@ -184,14 +201,21 @@ export class Transport {
     const refusal = certificateRefusal(code);
     if (refusal) {
       // The host name check says which name was asked for and which names the certificate holds.
-      const names = code === 'ERR_TLS_CERT_ALTNAME_INVALID' && typeof tlsError?.reason === 'string' ? ` (${tlsError.reason})` : '';
+      const names =
+        code === 'ERR_TLS_CERT_ALTNAME_INVALID' && typeof tlsError?.reason === 'string' ? ` (${tlsError.reason})` : '';
       return new TlsError(remote, where, `${refusal}${names}`, tlsFix, { cause: e });
     }
     if (err.name === 'TimeoutError' || err.name === 'AbortError' || /TIMEOUT/.test(code)) {
-      return new NetworkError(remote, where, `no answer within ${code === 'UND_ERR_CONNECT_TIMEOUT' ? this.options.connectTimeoutMs : requestTimeoutMs} ms`, { cause: e });
+      return new NetworkError(
+        remote,
+        where,
+        `no answer within ${code === 'UND_ERR_CONNECT_TIMEOUT' ? this.options.connectTimeoutMs : requestTimeoutMs} ms`,
+        { cause: e },
+      );
     }
     // OpenSSL's own words for this are a line of internals; the usual cause is an https URL for a plain-http port.
-    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') return new NetworkError(remote, where, 'answered, but not with TLS (is it plain http?)', { cause: e });
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+      return new NetworkError(remote, where, 'answered, but not with TLS (is it plain http?)', { cause: e });
     return new NetworkError(remote, where, code ? `${code} ${err.message}`.trim() : err.message, { cause: e });
   }
 }

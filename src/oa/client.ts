@@ -85,7 +85,11 @@ export class OaClient implements InstanceDirectory {
 
   async issueToken(instanceId: number): Promise<InstanceToken> {
     const method = 'pem.APS.getApplicationInstanceToken';
-    const result = struct(method, 'result', await this.call(method, { application_instance_id: safeId('application_instance_id', instanceId) }));
+    const result = struct(
+      method,
+      'result',
+      await this.call(method, { application_instance_id: safeId('application_instance_id', instanceId) }),
+    );
     const token = nonEmptyString(method, 'result.aps_token', result.aps_token);
     const uri = result.controller_uri;
     if (uri === undefined || uri === '') return { token };
@@ -103,11 +107,20 @@ export class OaClient implements InstanceDirectory {
   // parser it only yields "Unknown XML-RPC tag 'TITLE'". Any other content type, or none, is parsed:
   // OA's is undocumented and public clients ignore it (src/oa/README.md).
   private async post(method: string, body: string): Promise<Reply> {
-    const reply = await this.transport.send({ method: 'POST', url: this.url, headers: this.headers, body, what: `OA ${method} reply`, stop: this.stop }).catch((e: unknown) => {
-      throw e instanceof NetworkError && this.stop?.aborted ? new NetworkError('oa', e.url, 'request abandoned: the run is stopping', { cause: e }) : e;
-    });
+    const reply = await this.transport
+      .send({ method: 'POST', url: this.url, headers: this.headers, body, what: `OA ${method} reply`, stop: this.stop })
+      .catch((e: unknown) => {
+        throw e instanceof NetworkError && this.stop?.aborted
+          ? new NetworkError('oa', e.url, 'request abandoned: the run is stopping', { cause: e })
+          : e;
+      });
     if (reply.status !== 200) {
-      throw new OaHttpError(reply.status, errorPageWords(reply), parseRetryAfter(reply.headers['retry-after']), this.headers.authorization !== undefined);
+      throw new OaHttpError(
+        reply.status,
+        errorPageWords(reply),
+        parseRetryAfter(reply.headers['retry-after']),
+        this.headers.authorization !== undefined,
+      );
     }
     if (/^(text\/html|application\/xhtml)/i.test(headerValue(reply, 'content-type'))) throw htmlPage(method, reply);
     return reply;
@@ -129,7 +142,10 @@ function headerValue(reply: Reply, name: string): string {
 function htmlPage(method: string, reply: Reply): ProtocolError {
   const type = excerpt(headerValue(reply, 'content-type'), 100) || 'none';
   const headline = htmlHeadline(reply.body.toString('utf8'), 200);
-  return new ProtocolError('oa', `OA ${method}: expected an XML-RPC reply, got an HTML page (content type '${type}')${headline ? `: ${headline}` : ''}`);
+  return new ProtocolError(
+    'oa',
+    `OA ${method}: expected an XML-RPC reply, got an HTML page (content type '${type}')${headline ? `: ${headline}` : ''}`,
+  );
 }
 
 /** An HTML document, whatever its content type says: it opens with a doctype or an <html> tag. */

@@ -50,7 +50,12 @@ function decodeResponse(method: string, body: Buffer): Promise<unknown> {
     new StrictDeserializer().deserializeMethodResponse(Readable.from(body, { objectMode: false }), (error, value) => {
       if (!error) resolve(value);
       else if ('faultString' in error) reject(fault(method, error));
-      else reject(new ProtocolError('oa', `OA ${method}: reply is not valid XML-RPC: ${excerpt(error.message, 200)}`, { cause: error }));
+      else
+        reject(
+          new ProtocolError('oa', `OA ${method}: reply is not valid XML-RPC: ${excerpt(error.message, 200)}`, {
+            cause: error,
+          }),
+        );
     });
   });
 }
@@ -62,10 +67,14 @@ function fault(method: string, error: Error & { faultCode?: unknown; faultString
 }
 
 function unwrap(method: string, reply: unknown): unknown {
-  if (!isStruct(reply) || !('status' in reply)) throw unexpected(method, 'the reply', "a struct with a 'status'", reply);
+  if (!isStruct(reply) || !('status' in reply))
+    throw unexpected(method, 'the reply', "a struct with a 'status'", reply);
   const status = integer(method, 'status', reply.status);
   if (status === 0) return reply.result;
-  const message = typeof reply.error_message === 'string' ? excerpt(reply.error_message, 500) : `status ${status} without error_message`;
+  const message =
+    typeof reply.error_message === 'string'
+      ? excerpt(reply.error_message, 500)
+      : `status ${status} without error_message`;
   const moduleId = typeof reply.module_id === 'string' ? reply.module_id : undefined;
   throw new OaError(method, message, moduleId, typeof reply.extype_id === 'number' ? reply.extype_id : undefined);
 }

@@ -5,7 +5,13 @@ import { ProtocolError } from '../errors';
  * so an operator can compare with the OA version at hand; none repeats a value, which may be a token.
  */
 export function isStruct(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date) && !Buffer.isBuffer(value);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Date) &&
+    !Buffer.isBuffer(value)
+  );
 }
 
 export function describe(value: unknown): string {

@@ -9,8 +9,14 @@ declare module 'xmlrpc/lib/deserializer' {
 
   class Deserializer {
     constructor(encoding?: string);
-    deserializeMethodResponse(stream: Readable, callback: (error: Error | null | undefined, value?: unknown) => void): void;
-    deserializeMethodCall(stream: Readable, callback: (error: Error | null | undefined, method?: string, params?: unknown[]) => void): void;
+    deserializeMethodResponse(
+      stream: Readable,
+      callback: (error: Error | null | undefined, value?: unknown) => void,
+    ): void;
+    deserializeMethodCall(
+      stream: Readable,
+      callback: (error: Error | null | undefined, method?: string, params?: unknown[]) => void,
+    ): void;
     // Parser internals that a subclass may override or use; called by the SAX handlers.
     protected value: boolean;
     protected push(value: unknown): void;

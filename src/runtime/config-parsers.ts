@@ -29,7 +29,8 @@ export const nonNegativeInt = (name: string, v: string): number => {
 const DECIMAL = /^\d+(\.\d+)?$/;
 export const positiveNumber = (name: string, v: string): number => {
   const n = Number(v);
-  if (!DECIMAL.test(v) || !Number.isFinite(n) || n <= 0) throw new ConfigError(name, `must be a positive decimal number, got '${v}'`);
+  if (!DECIMAL.test(v) || !Number.isFinite(n) || n <= 0)
+    throw new ConfigError(name, `must be a positive decimal number, got '${v}'`);
   return n;
 };
 /** Seconds as the operator writes them, in milliseconds as the code uses them. */
@@ -59,7 +60,8 @@ export const httpUrl = (name: string, v: string): string => {
   } catch {
     throw new ConfigError(name, `must be an http(s) URL, got '${v}'`);
   }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(name, `must be an http(s) URL, got '${v}'`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new ConfigError(name, `must be an http(s) URL, got '${v}'`);
   if (u.username || u.password) throw new ConfigError(name, 'must not carry credentials');
   return u.toString();
 };
@@ -77,7 +79,10 @@ export const milliseconds = (name: string, v: string): number => {
 export const caFile = (name: string, v: string): string => {
   if (v === SYSTEM_STORE) {
     if (!canReadSystemStore()) {
-      throw new ConfigError(name, `'${SYSTEM_STORE}' (the host's trust store) needs Node.js ${SYSTEM_STORE_NODE} or later, this is ${process.version}: upgrade Node.js, or set it to the CA's PEM file`);
+      throw new ConfigError(
+        name,
+        `'${SYSTEM_STORE}' (the host's trust store) needs Node.js ${SYSTEM_STORE_NODE} or later, this is ${process.version}: upgrade Node.js, or set it to the CA's PEM file`,
+      );
     }
     return v;
   }
@@ -103,14 +108,19 @@ export const host = (name: string, v: string): string => {
   if (v.includes(':')) {
     if (isIPv6(v.replace(/^\[(.*)\]$/, '$1'))) return v;
     const port = /^([^:]+):(\d+)$/.exec(v);
-    if (port) throw new ConfigError(name, `must be a host name or IP address without a port, got '${v}': set it to ${port[1]} and the port in OA_PORT`);
+    if (port)
+      throw new ConfigError(
+        name,
+        `must be a host name or IP address without a port, got '${v}': set it to ${port[1]} and the port in OA_PORT`,
+      );
   }
   if (!/^[A-Za-z0-9.-]+$/.test(v)) throw new ConfigError(name, `must be a host name or IP address, got '${v}'`);
   return v;
 };
 export const sha256Fingerprint = (name: string, v: string): string => {
   const hex = v.replace(/:/g, '').toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new ConfigError(name, 'must be a SHA-256 fingerprint (64 hex digits, colons allowed)');
+  if (!/^[0-9a-f]{64}$/.test(hex))
+    throw new ConfigError(name, 'must be a SHA-256 fingerprint (64 hex digits, colons allowed)');
   return hex;
 };
 /**
@@ -119,11 +129,15 @@ export const sha256Fingerprint = (name: string, v: string): string => {
  * would climb out with.
  */
 export const operation = (name: string, v: string): string => {
-  if (!v || /[\s\\]/.test(v)) throw new ConfigError(name, `must be an operation path such as synchronize_async?fullSync=true, got '${v}'`);
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(v)) throw new ConfigError(name, `must be a path below the tenant, not a URL, got '${v}'`);
-  if (v.startsWith('/')) throw new ConfigError(name, `must be a path below the tenant, without a leading '/', got '${v}'`);
+  if (!v || /[\s\\]/.test(v))
+    throw new ConfigError(name, `must be an operation path such as synchronize_async?fullSync=true, got '${v}'`);
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(v))
+    throw new ConfigError(name, `must be a path below the tenant, not a URL, got '${v}'`);
+  if (v.startsWith('/'))
+    throw new ConfigError(name, `must be a path below the tenant, without a leading '/', got '${v}'`);
   const segments = v.split(/[?#]/)[0].split('/');
-  if (segments.some((segment) => ['.', '..'].includes(decodedSegment(segment)))) throw new ConfigError(name, `must stay below the tenant: no '.' or '..' segments, got '${v}'`);
+  if (segments.some((segment) => ['.', '..'].includes(decodedSegment(segment))))
+    throw new ConfigError(name, `must stay below the tenant: no '.' or '..' segments, got '${v}'`);
   return v;
 };
 /** A segment as URL resolution reads it; a malformed escape counts as a climb, so it is refused too. */
@@ -145,7 +159,10 @@ export const interval = (name: string, v: string): 'auto' | number => {
   if (v.trim().toLowerCase() === 'auto') return 'auto';
   const n = Number(v);
   if (!DECIMAL.test(v) || n > MAX_INTERVAL_SECONDS) {
-    throw new ConfigError(name, `must be 'auto' or a decimal number of seconds from 0 to ${MAX_INTERVAL_SECONDS} (366 days), got '${v}'`);
+    throw new ConfigError(
+      name,
+      `must be 'auto' or a decimal number of seconds from 0 to ${MAX_INTERVAL_SECONDS} (366 days), got '${v}'`,
+    );
   }
   return n;
 };

@@ -9,7 +9,18 @@ import type { SecretScrubber } from './secrets';
 export const LOG_FILE_NAME = 'o365-backsync.log';
 
 /** Field names that may hold a secret, blanked wherever they appear in a log line. */
-const REDACT_PATHS = ['password', 'token', 'aps_token', '*.password', '*.token', '*.aps_token', 'oaPassword', '*.oaPassword', 'headers["aps-token"]', 'headers.authorization'];
+const REDACT_PATHS = [
+  'password',
+  'token',
+  'aps_token',
+  '*.password',
+  '*.token',
+  '*.aps_token',
+  'oaPassword',
+  '*.oaPassword',
+  'headers["aps-token"]',
+  'headers.authorization',
+];
 
 export interface RunLog {
   logger: Logger;

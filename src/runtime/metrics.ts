@@ -18,30 +18,62 @@ const PREFIX = 'o365_backsync_';
 export function renderMetrics({ last, unfinished }: MetricsSource): string {
   const lines: string[] = [];
   const gauge = (name: string, help: string, samples: [labels: string, value: number][]): void => {
-    lines.push(`# HELP ${PREFIX}${name} ${help}`, `# TYPE ${PREFIX}${name} gauge`, ...samples.map(([labels, value]) => `${PREFIX}${name}${labels} ${value}`));
+    lines.push(
+      `# HELP ${PREFIX}${name} ${help}`,
+      `# TYPE ${PREFIX}${name} gauge`,
+      ...samples.map(([labels, value]) => `${PREFIX}${name}${labels} ${value}`),
+    );
   };
   const lastSuccess = lastSuccessAt(last);
   if (lastSuccess) {
-    gauge('last_success_timestamp_seconds', 'When the last full pass that reached every instance finished, in Unix time (tenant failures do not hold it back).', [['', unixSeconds(lastSuccess)]]);
+    gauge(
+      'last_success_timestamp_seconds',
+      'When the last full pass that reached every instance finished, in Unix time (tenant failures do not hold it back).',
+      [['', unixSeconds(lastSuccess)]],
+    );
   }
   if (last) {
-    gauge('last_pass_end_timestamp_seconds', 'When the last full pass finished, in Unix time.', [['', unixSeconds(last.finishedAt)]]);
-    gauge('last_pass_duration_seconds', 'Working time of the last full pass, summed over the runs that did it.', [['', last.durationMs / 1000]]);
-    gauge('last_pass_complete', '1 if the last full pass reached every instance, else 0.', [['', last.complete ? 1 : 0]]);
-    gauge('last_pass_tenants', 'Tenants of the last full pass, by outcome (skipped: removed before their resync; busy: still synchronizing, not started again).', [
-      ['{outcome="synced"}', last.synced],
-      ['{outcome="failed"}', last.failed],
-      ['{outcome="skipped"}', last.skipped],
-      // last-pass.json files from before the sync status was read have no busy count.
-      ['{outcome="busy"}', last.busy ?? 0],
+    gauge('last_pass_end_timestamp_seconds', 'When the last full pass finished, in Unix time.', [
+      ['', unixSeconds(last.finishedAt)],
     ]);
-    gauge('last_pass_last_sync_failed', "Tenants of the last full pass whose sync status said their last Microsoft synchronization had failed (resynced again).", [['', last.lastSyncFailed ?? 0]]);
-    gauge('last_pass_invalid_items', 'Listed items of the last full pass that were not tenants (no or an invalid aps.id), passed over.', [['', last.invalid ?? 0]]);
+    gauge('last_pass_duration_seconds', 'Working time of the last full pass, summed over the runs that did it.', [
+      ['', last.durationMs / 1000],
+    ]);
+    gauge('last_pass_complete', '1 if the last full pass reached every instance, else 0.', [
+      ['', last.complete ? 1 : 0],
+    ]);
+    gauge(
+      'last_pass_tenants',
+      'Tenants of the last full pass, by outcome (skipped: removed before their resync; busy: still synchronizing, not started again).',
+      [
+        ['{outcome="synced"}', last.synced],
+        ['{outcome="failed"}', last.failed],
+        ['{outcome="skipped"}', last.skipped],
+        // last-pass.json files from before the sync status was read have no busy count.
+        ['{outcome="busy"}', last.busy ?? 0],
+      ],
+    );
+    gauge(
+      'last_pass_last_sync_failed',
+      'Tenants of the last full pass whose sync status said their last Microsoft synchronization had failed (resynced again).',
+      [['', last.lastSyncFailed ?? 0]],
+    );
+    gauge(
+      'last_pass_invalid_items',
+      'Listed items of the last full pass that were not tenants (no or an invalid aps.id), passed over.',
+      [['', last.invalid ?? 0]],
+    );
     gauge('last_pass_token_renewals', 'APS token renewals during the last full pass.', [['', last.tokenRefreshes]]);
   }
-  gauge('pass_in_progress', '1 from the start of a full pass until it finishes, across the runs that resume it; else 0.', [['', unfinished ? 1 : 0]]);
+  gauge(
+    'pass_in_progress',
+    '1 from the start of a full pass until it finishes, across the runs that resume it; else 0.',
+    [['', unfinished ? 1 : 0]],
+  );
   if (unfinished) {
-    gauge('pass_in_progress_start_timestamp_seconds', 'When the full pass in progress started, in Unix time.', [['', unixSeconds(unfinished.startedAt)]]);
+    gauge('pass_in_progress_start_timestamp_seconds', 'When the full pass in progress started, in Unix time.', [
+      ['', unixSeconds(unfinished.startedAt)],
+    ]);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -50,7 +82,11 @@ export function renderMetrics({ last, unfinished }: MetricsSource): string {
 export function writeMetrics(path: string, store: PassStateStore): void {
   const unfinished = store.unfinished();
   // A damaged pass file is no pass in progress: the next run discards it.
-  writeFileAtomic(path, renderMetrics({ last: store.lastPass(), unfinished: unfinished === 'damaged' ? undefined : unfinished }), 0o644);
+  writeFileAtomic(
+    path,
+    renderMetrics({ last: store.lastPass(), unfinished: unfinished === 'damaged' ? undefined : unfinished }),
+    0o644,
+  );
 }
 
 function unixSeconds(iso: string): number {

@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, lstatSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
 import { OwnFileError } from '../errors';
 import { join } from 'node:path';
 
@@ -18,7 +28,9 @@ export function openForAppend(path: string, mode: number): number {
 
 /** The failure of a write to one of our files, in the operator's words. */
 export function ownFileError(path: string, e: unknown): OwnFileError {
-  return e instanceof OwnFileError ? e : new OwnFileError(path, e as NodeJS.ErrnoException, fileProblem(e as NodeJS.ErrnoException));
+  return e instanceof OwnFileError
+    ? e
+    : new OwnFileError(path, e as NodeJS.ErrnoException, fileProblem(e as NodeJS.ErrnoException));
 }
 
 /**
@@ -85,7 +97,8 @@ export function folderExposure(folder: string): string | undefined {
   const st = statSync(folder);
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) return `is owned by uid ${st.uid}, not by this user (uid ${uid})`;
-  if (st.mode & 0o022) return `can be written by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  if (st.mode & 0o022)
+    return `can be written by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
   return undefined;
 }
 

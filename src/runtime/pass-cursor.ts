@@ -89,7 +89,10 @@ export class InstanceCursor {
   }
 
   state(): CursorState {
-    const beyond = this.open.slice(this.head).filter((h) => h.done).map((h) => h.id);
+    const beyond = this.open
+      .slice(this.head)
+      .filter((h) => h.done)
+      .map((h) => h.id);
     beyond.push(...this.earlier.slice(this.next));
     return { ...(this.through === undefined ? {} : { through: this.through, near: this.near }), beyond };
   }

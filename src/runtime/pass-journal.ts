@@ -44,7 +44,8 @@ export function readJournal(path: string, warn: (message: string) => void): Pass
   try {
     text = readOwnFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') warn(`cannot read ${path}: ${(e as Error).message}; resuming without it`);
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      warn(`cannot read ${path}: ${(e as Error).message}; resuming without it`);
     return new PassRecord();
   }
   return parseJournal(text, path, warn);
@@ -62,7 +63,9 @@ export function parseJournal(text: string, path: string, warn: (message: string)
   if (lines.length && !snapshot) {
     // Journals before the cursor held one line per tenant done, in no useful order: those tenants are
     // passed over as done beyond the start of each instance, and the file is rewritten in this format.
-    warn(`${path} is from an earlier version: its ${lines.length} line(s) are read as tenants done; each instance is walked again from its start, passing over them`);
+    warn(
+      `${path} is from an earlier version: its ${lines.length} line(s) are read as tenants done; each instance is walked again from its start, passing over them`,
+    );
   }
   const replay = new Replay(snapshot);
   let damaged = 0;
@@ -85,7 +88,8 @@ class Replay {
 
   constructor(snapshot: RecordSnapshot | undefined) {
     this.counting = new PassRecord(snapshot && { ...snapshot, cursors: {} });
-    for (const [id, state] of Object.entries(snapshot?.cursors ?? {})) this.cursors.set(Number(id), { ...state, beyond: new Set(state.beyond) });
+    for (const [id, state] of Object.entries(snapshot?.cursors ?? {}))
+      this.cursors.set(Number(id), { ...state, beyond: new Set(state.beyond) });
   }
 
   apply(line: JournalLine): void {
@@ -109,7 +113,8 @@ class Replay {
 
   record(): PassRecord {
     const cursors: Record<string, CursorState> = {};
-    for (const [id, { through, near, beyond }] of this.cursors) cursors[id] = { ...(through === undefined ? {} : { through, near }), beyond: [...beyond] };
+    for (const [id, { through, near, beyond }] of this.cursors)
+      cursors[id] = { ...(through === undefined ? {} : { through, near }), beyond: [...beyond] };
     return new PassRecord({ ...this.counting.snapshot(), cursors });
   }
 }
@@ -126,7 +131,11 @@ function snapshotOf(raw: string | undefined): RecordSnapshot | undefined {
 /** A snapshot whose every part has its shape: one that does not is read as no snapshot (a damaged line). */
 function isSnapshot(s: RecordSnapshot | undefined): s is RecordSnapshot {
   const isCursor = (c: CursorState): boolean =>
-    !!c && Array.isArray(c.beyond) && c.beyond.every((id) => typeof id === 'string') && (c.through === undefined || typeof c.through === 'string') && (c.near === undefined || typeof c.near === 'number');
+    !!c &&
+    Array.isArray(c.beyond) &&
+    c.beyond.every((id) => typeof id === 'string') &&
+    (c.through === undefined || typeof c.through === 'string') &&
+    (c.near === undefined || typeof c.near === 'number');
   return (
     !!s &&
     typeof s === 'object' &&
@@ -145,7 +154,12 @@ function isSnapshot(s: RecordSnapshot | undefined): s is RecordSnapshot {
 function lineOf(raw: string): JournalLine {
   const line = JSON.parse(raw) as JournalLine;
   const done = typeof line.t === 'string' && OUTCOMES.includes(line.o as string);
-  if (typeof line.i !== 'number' || (!done && typeof line.c !== 'string') || (line.c !== undefined && typeof line.c !== 'string')) throw new Error('shape');
+  if (
+    typeof line.i !== 'number' ||
+    (!done && typeof line.c !== 'string') ||
+    (line.c !== undefined && typeof line.c !== 'string')
+  )
+    throw new Error('shape');
   return line;
 }
 

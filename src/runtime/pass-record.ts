@@ -83,7 +83,8 @@ export class PassRecord {
     this.failuresOmitted = snapshot?.failuresOmitted ?? 0;
     this.lastSyncFailures = [...(snapshot?.lastSyncFailures ?? [])];
     this.lastSyncFailuresOmitted = snapshot?.lastSyncFailuresOmitted ?? 0;
-    for (const [instanceId, state] of Object.entries(snapshot?.cursors ?? {})) this.cursors.set(Number(instanceId), new InstanceCursor(state));
+    for (const [instanceId, state] of Object.entries(snapshot?.cursors ?? {}))
+      this.cursors.set(Number(instanceId), new InstanceCursor(state));
   }
 
   /** The instance's cursor, a fresh one for an instance not met yet. */
@@ -99,11 +100,13 @@ export class PassRecord {
     this.counted[outcome]++;
     if (lastSync !== undefined) {
       this.counted.lastSyncFailed++;
-      if (this.lastSyncFailures.length < MAX_RECORDED_FAILURES) this.lastSyncFailures.push({ instanceId, tenantId, lastSync });
+      if (this.lastSyncFailures.length < MAX_RECORDED_FAILURES)
+        this.lastSyncFailures.push({ instanceId, tenantId, lastSync });
       else this.lastSyncFailuresOmitted++;
     }
     if (outcome !== 'failed') return;
-    if (this.failures.length < MAX_RECORDED_FAILURES) this.failures.push({ instanceId, tenantId, error: message ?? '' });
+    if (this.failures.length < MAX_RECORDED_FAILURES)
+      this.failures.push({ instanceId, tenantId, error: message ?? '' });
     else this.failuresOmitted++;
   }
 
@@ -128,7 +131,13 @@ export class PassRecord {
    * The pass as `last-pass.json` keeps it. `durationMs` is the working time of every run of the pass;
    * `previousCompleteAt` is the last complete pass before this one, carried over if this one is not.
    */
-  finished(startedAt: string, durationMs: number, ending: PassEnding, now: number, previousCompleteAt: string | undefined): LastPass {
+  finished(
+    startedAt: string,
+    durationMs: number,
+    ending: PassEnding,
+    now: number,
+    previousCompleteAt: string | undefined,
+  ): LastPass {
     const lastCompleteAt = ending.complete ? new Date(now).toISOString() : previousCompleteAt;
     return {
       ...this.counts(),

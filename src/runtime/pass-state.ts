@@ -68,16 +68,34 @@ export class PassStateStore {
    * Starts a fresh pass for `identity`, or continues `resume`, and opens its journal. A journal write
    * that fails later goes to `onJournalFailure`.
    */
-  open(identity: Required<PassIdentity>, clock: RunClock, resume: PassHeader | undefined, onJournalFailure: (error: OwnFileError) => void): RunningPass {
+  open(
+    identity: Required<PassIdentity>,
+    clock: RunClock,
+    resume: PassHeader | undefined,
+    onJournalFailure: (error: OwnFileError) => void,
+  ): RunningPass {
     const header: PassHeader = resume
       ? { ...resume, runs: resume.runs + 1 }
-      : { version: 1, appId: identity.appId, tenantType: identity.tenantType, startedAt: clock.startedAt.toISOString(), activeMs: 0, runs: 1 };
+      : {
+          version: 1,
+          appId: identity.appId,
+          tenantType: identity.tenantType,
+          startedAt: clock.startedAt.toISOString(),
+          activeMs: 0,
+          runs: 1,
+        };
     if (!resume) rmSync(this.path(JOURNAL_FILE), { force: true, recursive: true });
     this.writeHeader(header);
     const record = resume ? readJournal(this.path(JOURNAL_FILE), this.warn) : new PassRecord();
     // What readJournal could not read as a file (a folder in its place) it has warned about; clear it.
     removeUnlessFile(this.path(JOURNAL_FILE));
-    return new RunningPass(this, header, record, clock, new JournalWriter(this.path(JOURNAL_FILE), record, onJournalFailure));
+    return new RunningPass(
+      this,
+      header,
+      record,
+      clock,
+      new JournalWriter(this.path(JOURNAL_FILE), record, onJournalFailure),
+    );
   }
 
   path(name: string): string {
@@ -175,7 +193,13 @@ export class RunningPass implements PassJournal {
   finish(ending: PassEnding): LastPass {
     this.journal.close();
     const durationMs = this.workedMs();
-    const last = this.record.finished(this.header.startedAt, durationMs, ending, this.clock.now(), lastSuccessAt(this.store.lastPass()));
+    const last = this.record.finished(
+      this.header.startedAt,
+      durationMs,
+      ending,
+      this.clock.now(),
+      lastSuccessAt(this.store.lastPass()),
+    );
     this.store.writeLastPass(last);
     return last;
   }

@@ -38,7 +38,10 @@ export async function acquireRunLock(stateDir: string, startedAt: Date): Promise
   server.unref();
   // First who holds it, for a run that lost the race by a moment and is looking.
   const holderFile = join(folder, HOLDER_FILE);
-  writeFileAtomic(holderFile, JSON.stringify({ pid: process.pid, startedAt: startedAt.toISOString() } satisfies LockHolder));
+  writeFileAtomic(
+    holderFile,
+    JSON.stringify({ pid: process.pid, startedAt: startedAt.toISOString() } satisfies LockHolder),
+  );
   // Whatever a killed run left half-written is ours to clear, now that no other run can be writing.
   removeStaleTemps(folder);
   return { acquired: true, release: () => release(server, holderFile) };
@@ -97,10 +100,17 @@ function ensureStateDir(stateDir: string, use: 'run' | 'look'): string {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     folder = realpathSync(stateDir);
   } catch (e) {
-    throw new ConfigError('STATE_DIR', `cannot use ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ConfigError(
+      'STATE_DIR',
+      `cannot use ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const exposure = use === 'run' ? folderExposure(folder) : undefined;
-  if (exposure) throw new ConfigError('STATE_DIR', `${stateDir} ${exposure}; it must be this user's alone: chown it to this user and chmod 700 it, or choose another STATE_DIR`);
+  if (exposure)
+    throw new ConfigError(
+      'STATE_DIR',
+      `${stateDir} ${exposure}; it must be this user's alone: chown it to this user and chmod 700 it, or choose another STATE_DIR`,
+    );
   return folder;
 }
 

@@ -27,10 +27,14 @@ export function misspeltSettings(known: readonly string[], given: Iterable<strin
     // Names longer or shorter by more than MAX_EDITS are more edits away than that, and the measuring
     // stops past MAX_EDITS: measuring in full against every variable of the environment was 15 to
     // 30 ms of every cron run's start.
-    const candidates = prefix ? known.filter((setting) => setting.startsWith(prefix)) : known.filter((setting) => Math.abs(setting.length - upper.length) <= MAX_EDITS);
+    const candidates = prefix
+      ? known.filter((setting) => setting.startsWith(prefix))
+      : known.filter((setting) => Math.abs(setting.length - upper.length) <= MAX_EDITS);
     if (!candidates.length) continue;
     const limit = prefix ? Infinity : MAX_EDITS;
-    const nearest = candidates.map((setting) => ({ setting, edits: editDistance(upper, setting, limit) })).reduce((best, next) => (next.edits < best.edits ? next : best));
+    const nearest = candidates
+      .map((setting) => ({ setting, edits: editDistance(upper, setting, limit) }))
+      .reduce((best, next) => (next.edits < best.edits ? next : best));
     if (prefix || nearest.edits <= MAX_EDITS) found.push({ given: name, meant: nearest.setting, where });
   }
   return found;

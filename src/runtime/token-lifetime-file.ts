@@ -27,7 +27,10 @@ export function rememberedTokenLifetime(stateDir: string, configuredMaxAgeMs: nu
       try {
         writeFileAtomic(path, `${JSON.stringify(saved)}\n`);
       } catch (e) {
-        logger.warn({ path, error: (e as Error).message }, `cannot keep the learned token lifetime in ${path}: ${(e as Error).message}`);
+        logger.warn(
+          { path, error: (e as Error).message },
+          `cannot keep the learned token lifetime in ${path}: ${(e as Error).message}`,
+        );
       }
       if (!first) return;
       logger.warn(
@@ -54,7 +57,10 @@ function read(path: string, logger: Logger): Saved | undefined {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    logger.warn({ path, error: (e as Error).message }, `cannot read ${path}; tokens are renewed by APS_TOKEN_MAX_AGE alone`);
+    logger.warn(
+      { path, error: (e as Error).message },
+      `cannot read ${path}; tokens are renewed by APS_TOKEN_MAX_AGE alone`,
+    );
     return undefined;
   }
   try {

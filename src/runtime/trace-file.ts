@@ -41,7 +41,10 @@ export class TraceFile implements ExchangeObserver {
     try {
       this.fd = openSync(path, 'w', 0o600);
     } catch (e) {
-      throw new ConfigError('--trace', `cannot write '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new ConfigError(
+        '--trace',
+        `cannot write '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     const creator = { name: 'o365-backsync', version: require('../../../package.json').version as string };
     this.write(`{"log":{"version":"1.2","creator":${JSON.stringify(creator)},"entries":[`);
@@ -79,8 +82,11 @@ export class TraceFile implements ExchangeObserver {
     this.flushing = undefined;
     if (!this.pending.length) return;
     const first = this.recorded - this.pending.length === 0;
-    const scrub = (_key: string, value: unknown): unknown => (typeof value === 'string' ? this.options.scrubber.scrub(value) : value);
-    const text = this.pending.map((exchange, i) => `${first && i === 0 ? '' : ','}\n${JSON.stringify(harEntry(exchange), scrub)}`).join('');
+    const scrub = (_key: string, value: unknown): unknown =>
+      typeof value === 'string' ? this.options.scrubber.scrub(value) : value;
+    const text = this.pending
+      .map((exchange, i) => `${first && i === 0 ? '' : ','}\n${JSON.stringify(harEntry(exchange), scrub)}`)
+      .join('');
     this.pending = [];
     this.write(text);
   }
@@ -91,13 +97,20 @@ export class TraceFile implements ExchangeObserver {
       writeSync(this.fd, text);
     } catch (e) {
       this.broken = true;
-      this.options.onError(`--trace: cannot write '${this.path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; tracing stopped`);
+      this.options.onError(
+        `--trace: cannot write '${this.path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; tracing stopped`,
+      );
     }
   }
 
   private comment(): string {
-    const parts = [`APS tokens, Authorization headers and the OA password are replaced by ${PLACEHOLDER}; bodies are cut at ${BODY_LIMIT} bytes`];
-    if (this.dropped) parts.push(`${this.dropped} more exchange${this.dropped === 1 ? '' : 's'} after the first ${this.recorded} not recorded (TRACE_MAX_ENTRIES)`);
+    const parts = [
+      `APS tokens, Authorization headers and the OA password are replaced by ${PLACEHOLDER}; bodies are cut at ${BODY_LIMIT} bytes`,
+    ];
+    if (this.dropped)
+      parts.push(
+        `${this.dropped} more exchange${this.dropped === 1 ? '' : 's'} after the first ${this.recorded} not recorded (TRACE_MAX_ENTRIES)`,
+      );
     return `${parts.join('; ')}.`;
   }
 }

@@ -38,7 +38,8 @@ export class AdaptiveConcurrency {
   private readonly cooldownMs: number;
 
   constructor(private readonly options: AdaptiveConcurrencyOptions) {
-    if (!Number.isSafeInteger(options.ceiling) || options.ceiling < 1) throw new RangeError(`concurrency ceiling must be a positive whole number, got ${options.ceiling}`);
+    if (!Number.isSafeInteger(options.ceiling) || options.ceiling < 1)
+      throw new RangeError(`concurrency ceiling must be a positive whole number, got ${options.ceiling}`);
     this.limit = options.ceiling;
     this.now = options.now ?? (() => performance.now());
     this.cooldownMs = options.cooldownMs ?? DEFAULT_COOLDOWN_MS;

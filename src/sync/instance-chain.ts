@@ -95,7 +95,8 @@ export class InstanceChain<C> implements AsyncIterable<LaneItem<C>>, AsyncIterat
         continue;
       }
       lane.inFlight++;
-      if (!this.ahead && this.waiting.length > 0 && this.nearEnd(lane) && !this.stopped()) this.ahead = this.openNext() as Promise<Lane<C>>;
+      if (!this.ahead && this.waiting.length > 0 && this.nearEnd(lane) && !this.stopped())
+        this.ahead = this.openNext() as Promise<Lane<C>>;
       return { done: false, value: { lane, tenant: step.value } };
     }
   }
@@ -151,7 +152,13 @@ export class InstanceChain<C> implements AsyncIterable<LaneItem<C>>, AsyncIterat
   private async openNext(): Promise<Lane<C> | undefined> {
     const instance = this.waiting.shift();
     if (!instance) return undefined;
-    const lane: Lane<C> = { context: this.lanes.prepare(instance), inFlight: 0, listingOver: false, opened: false, failed: false };
+    const lane: Lane<C> = {
+      context: this.lanes.prepare(instance),
+      inFlight: 0,
+      listingOver: false,
+      opened: false,
+      failed: false,
+    };
     try {
       lane.tenants = (await this.lanes.open(lane.context))[Symbol.asyncIterator]();
       lane.opened = true;

@@ -1,5 +1,15 @@
 import { BacksyncError, traitsOf } from '../errors';
-import type { Authorized, Instance, InstanceDirectory, InstanceToken, PassEvents, PassJournal, ResumePoint, Tenant, TenantController } from './ports';
+import type {
+  Authorized,
+  Instance,
+  InstanceDirectory,
+  InstanceToken,
+  PassEvents,
+  PassJournal,
+  ResumePoint,
+  Tenant,
+  TenantController,
+} from './ports';
 import { TokenLifetime } from './token-lifetime';
 import { TokenPolicy } from './token-policy';
 import { chosenInstances } from './targeted';
@@ -109,18 +119,23 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     open: async (run) => {
       run.controller = deps.controllerFor(run.instance, await run.policy.token());
       events.instanceStarted?.(run.instance);
-      return run.controller.listTenants((call) => run.policy.run(call), undefined, {
-        // As far ahead as the next instance is opened: the page arrives before the workers run out.
-        readAhead: lead(),
-        onTotal: (total) => {
-          run.listed = total;
-          events.tenantsCounted?.(run.instance, total);
+      return run.controller.listTenants(
+        (call) => run.policy.run(call),
+        undefined,
+        {
+          // As far ahead as the next instance is opened: the page arrives before the workers run out.
+          readAhead: lead(),
+          onTotal: (total) => {
+            run.listed = total;
+            events.tenantsCounted?.(run.instance, total);
+          },
+          onInvalidItem: (reason) => {
+            result.invalid++;
+            events.listingItemInvalid?.(run.instance, reason);
+          },
         },
-        onInvalidItem: (reason) => {
-          result.invalid++;
-          events.listingItemInvalid?.(run.instance, reason);
-        },
-      }, run.resume);
+        run.resume,
+      );
     },
     tenantsLeft: (run) => (run.listed === undefined ? undefined : run.listed - run.handed),
     failed: ({ instance }, e) => {
@@ -174,8 +189,11 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     stopped,
   );
   if (health.down) result.interruptedBy = health.down;
-  else if (deps.stop?.aborted) result.interruptedBy = deps.stop.reason instanceof BacksyncError ? deps.stop.reason : 'signal';
-  else for (const f of failedByController) deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message, f.lastSync);
+  else if (deps.stop?.aborted)
+    result.interruptedBy = deps.stop.reason instanceof BacksyncError ? deps.stop.reason : 'signal';
+  else
+    for (const f of failedByController)
+      deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message, f.lastSync);
   return result;
 }
 

@@ -67,7 +67,12 @@ export interface TenantController {
    * Pages through the ready tenants in increasing id order as the consumer pulls, a page ahead with `readAhead`.
    * `after`: a resumed pass's cursor; only tenants after it are listed.
    */
-  listTenants(authorized: Authorized, signal?: AbortSignal, hooks?: ListingHooks, after?: ResumePoint): AsyncIterable<Tenant>;
+  listTenants(
+    authorized: Authorized,
+    signal?: AbortSignal,
+    hooks?: ListingHooks,
+    after?: ResumePoint,
+  ): AsyncIterable<Tenant>;
   /** Counts tenants without walking them, for the doctor. */
   countTenants(token: string): Promise<number>;
   /**
@@ -121,7 +126,12 @@ export interface PassEvents {
   tenantAlreadyDone?(instance: Instance, tenant: Tenant): void;
   /** The controller answered a tenant's resync with 2xx, whatever its report says: it kept up. */
   resyncAnswered?(instance: Instance, tenant: Tenant): void;
-  tenantFailed?(instance: Instance, tenant: Tenant, message: string, failedObjects?: { objectName: string; comment: string | null }[]): void;
+  tenantFailed?(
+    instance: Instance,
+    tenant: Tenant,
+    message: string,
+    failedObjects?: { objectName: string; comment: string | null }[],
+  ): void;
   tenantSkipped?(instance: Instance, tenant: Tenant, message: string): void;
   /** A listed item that is not a tenant was passed over. */
   listingItemInvalid?(instance: Instance, reason: string): void;

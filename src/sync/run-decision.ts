@@ -55,11 +55,26 @@ export type RunDecision<P extends PassIdentity = PassIdentity> =
   | { reason: 'unknown'; startsPass: undefined; setting: 'OFFICE_APP_ID' | 'APS_TENANT_TYPE'; was: string };
 
 /** The run that holds the lock with every setting known (`sync`) gets one of these four. */
-export type PassDecision<P extends PassIdentity = PassIdentity> = Extract<RunDecision<P>, { reason: 'resume' | 'first' | 'due' | 'not-due' }>;
+export type PassDecision<P extends PassIdentity = PassIdentity> = Extract<
+  RunDecision<P>,
+  { reason: 'resume' | 'first' | 'due' | 'not-due' }
+>;
 
-export function decideRun<P extends PassIdentity>(state: RunState<P> & { running: false }, settings: RunSettings & PassIdentity & { tenantType: string }, now: number): PassDecision<P>;
-export function decideRun<P extends PassIdentity>(state: RunState<P>, settings: RunSettings, now: number): RunDecision<P>;
-export function decideRun<P extends PassIdentity>(state: RunState<P>, settings: RunSettings, now: number): RunDecision<P> {
+export function decideRun<P extends PassIdentity>(
+  state: RunState<P> & { running: false },
+  settings: RunSettings & PassIdentity & { tenantType: string },
+  now: number,
+): PassDecision<P>;
+export function decideRun<P extends PassIdentity>(
+  state: RunState<P>,
+  settings: RunSettings,
+  now: number,
+): RunDecision<P>;
+export function decideRun<P extends PassIdentity>(
+  state: RunState<P>,
+  settings: RunSettings,
+  now: number,
+): RunDecision<P> {
   if (state.running) return { reason: 'running', startsPass: false };
   const { unfinished } = state;
   let discard: Discard | undefined;
@@ -67,7 +82,8 @@ export function decideRun<P extends PassIdentity>(state: RunState<P>, settings: 
   else if (unfinished) {
     discard = changedIdentity(unfinished, settings);
     if (!discard) {
-      if (settings.appId === undefined) return { reason: 'unknown', startsPass: undefined, setting: 'OFFICE_APP_ID', was: String(unfinished.appId) };
+      if (settings.appId === undefined)
+        return { reason: 'unknown', startsPass: undefined, setting: 'OFFICE_APP_ID', was: String(unfinished.appId) };
       if (settings.tenantType === undefined && unfinished.tenantType !== undefined) {
         return { reason: 'unknown', startsPass: undefined, setting: 'APS_TENANT_TYPE', was: unfinished.tenantType };
       }
@@ -77,14 +93,16 @@ export function decideRun<P extends PassIdentity>(state: RunState<P>, settings: 
   const dueAt = nextDueAt(state.last, settings.minInterval);
   const discarding = discard ? { discard } : {};
   if (dueAt === undefined) return { reason: 'first', startsPass: true, ...discarding };
-  if (!(Date.parse(state.last!.startedAt) <= now)) return { reason: 'due', startsPass: true, clockBehind: { lastStartedAt: state.last!.startedAt }, ...discarding };
+  if (!(Date.parse(state.last!.startedAt) <= now))
+    return { reason: 'due', startsPass: true, clockBehind: { lastStartedAt: state.last!.startedAt }, ...discarding };
   if (dueAt <= now) return { reason: 'due', startsPass: true, ...discarding };
   return { reason: 'not-due', startsPass: false, dueAt, ...discarding };
 }
 
 /** A setting known here that differs from the one the pass was started with. */
 function changedIdentity(pass: PassIdentity, settings: RunSettings): Discard | undefined {
-  if (settings.appId !== undefined && settings.appId !== pass.appId) return { because: 'application', was: pass.appId, now: settings.appId };
+  if (settings.appId !== undefined && settings.appId !== pass.appId)
+    return { because: 'application', was: pass.appId, now: settings.appId };
   if (settings.tenantType !== undefined && pass.tenantType !== undefined && settings.tenantType !== pass.tenantType) {
     return { because: 'tenant type', was: pass.tenantType, now: settings.tenantType };
   }
@@ -105,6 +123,7 @@ export function describeDiscard(discard: Discard): string {
 
 /** Why a pass is due now although the last one seems to have started later. */
 export function describeClockBehind({ lastStartedAt }: { lastStartedAt: string }, now: number): string {
-  if (Number.isNaN(Date.parse(lastStartedAt))) return `the start of the last pass in last-pass.json ('${lastStartedAt}') is not a time; the next pass is due now`;
+  if (Number.isNaN(Date.parse(lastStartedAt)))
+    return `the start of the last pass in last-pass.json ('${lastStartedAt}') is not a time; the next pass is due now`;
   return `the last pass started at ${lastStartedAt}, after now (${new Date(now).toISOString()}): the clock was set back, or last-pass.json is wrong; the next pass is due now`;
 }

@@ -16,7 +16,10 @@ export function chosenInstances(all: Instance[], wanted: number[] | undefined, a
   const strangers = wanted.filter((id) => !all.some((i) => i.id === id));
   if (strangers.length) {
     const there = all.length ? `its instances are ${all.map((i) => i.id).join(', ')}` : 'it has none';
-    throw new ConfigError('--instance', `${strangers.join(', ')} ${strangers.length === 1 ? 'is not an instance' : 'are not instances'} of application ${appId} (OFFICE_APP_ID); ${there}`);
+    throw new ConfigError(
+      '--instance',
+      `${strangers.join(', ')} ${strangers.length === 1 ? 'is not an instance' : 'are not instances'} of application ${appId} (OFFICE_APP_ID); ${there}`,
+    );
   }
   return all.filter((i) => wanted.includes(i.id));
 }
@@ -53,7 +56,9 @@ export class TenantTargets {
 
   /** The asked-for tenants that were not resynced: found nowhere, or found but not ready. */
   unresolved(): UnresolvedTenant[] {
-    const where = this.searched.length ? `instance ${this.searched.join(', ')}` : 'any instance (none could be searched)';
+    const where = this.searched.length
+      ? `instance ${this.searched.join(', ')}`
+      : 'any instance (none could be searched)';
     return [...this.notReady, ...[...this.pending].map((tenantId) => ({ tenantId, reason: `not found in ${where}` }))];
   }
 
@@ -70,7 +75,10 @@ export class TenantTargets {
       this.pending.delete(tenantId);
       // The pass resyncs only ready tenants; one still provisioning would not take a resync either.
       if (tenant.status !== undefined && tenant.status !== 'aps:ready') {
-        this.notReady.push({ tenantId, reason: `is ${tenant.status} in instance ${instance.id}, not aps:ready; not resynced` });
+        this.notReady.push({
+          tenantId,
+          reason: `is ${tenant.status} in instance ${instance.id}, not aps:ready; not resynced`,
+        });
       } else found.push(tenant);
     }
     this.searched.push(instance.id);

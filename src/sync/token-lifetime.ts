@@ -45,7 +45,9 @@ export class TokenLifetime {
   /** The age at which a token is renewed: APS_TOKEN_MAX_AGE, or sooner when a shorter lifetime is known. */
   get maxAgeMs(): number {
     const { configuredMaxAgeMs } = this.options;
-    return this.learnedMs === undefined ? configuredMaxAgeMs : Math.min(configuredMaxAgeMs, this.learnedMs * LEARNED_SHARE);
+    return this.learnedMs === undefined
+      ? configuredMaxAgeMs
+      : Math.min(configuredMaxAgeMs, this.learnedMs * LEARNED_SHARE);
   }
 
   /** The rule `maxAgeMs` comes from, in words an operator can act on. */

@@ -217,6 +217,14 @@ export class TokenPolicy {
       ));
     }
     this.options.onRenewed?.(reason);
-    return { value, issuedAt: requestedAt, servingSince: requestedAt, tenantsStarted: 0, worked: false, refused: false, fetchedAhead: false };
+    return {
+      value,
+      issuedAt: requestedAt,
+      servingSince: requestedAt,
+      tenantsStarted: 0,
+      worked: false,
+      refused: false,
+      fetchedAhead: false,
+    };
   }
 }

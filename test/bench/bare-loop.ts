@@ -21,7 +21,12 @@ interface Options {
 async function oa(agent: Agent, url: string, method: string, args: Record<string, unknown>): Promise<unknown> {
   const { request } = require('undici') as typeof import('undici');
   const { decodeReply, encodeCall } = require('../../src/oa/codec') as typeof import('../../src/oa/codec');
-  const res = await request(url, { dispatcher: agent, method: 'POST', headers: { 'content-type': 'text/xml' }, body: encodeCall(method, args) });
+  const res = await request(url, {
+    dispatcher: agent,
+    method: 'POST',
+    headers: { 'content-type': 'text/xml' },
+    body: encodeCall(method, args),
+  });
   return decodeReply(method, Buffer.from(await res.body.arrayBuffer()));
 }
 
@@ -34,11 +39,18 @@ async function main(): Promise<void> {
   const { Agent, request } = require('undici') as typeof import('undici');
   const { tenantListQuery } = require('../../src/aps/rql') as typeof import('../../src/aps/rql');
   const agent = new Agent({ connections: o.concurrency, keepAliveTimeout: 10_000 });
-  const instances = (await oa(agent, o.oaUrl, 'pem.APS.getApplicationInstances', { app_id: o.appId })) as { application_instance_id: number }[];
+  const instances = (await oa(agent, o.oaUrl, 'pem.APS.getApplicationInstances', { app_id: o.appId })) as {
+    application_instance_id: number;
+  }[];
   let resynced = 0;
   let errors = 0;
   for (const { application_instance_id: id } of instances) {
-    const { aps_token: token, controller_uri: root } = (await oa(agent, o.oaUrl, 'pem.APS.getApplicationInstanceToken', { application_instance_id: id })) as {
+    const { aps_token: token, controller_uri: root } = (await oa(
+      agent,
+      o.oaUrl,
+      'pem.APS.getApplicationInstanceToken',
+      { application_instance_id: id },
+    )) as {
       aps_token: string;
       controller_uri: string;
     };
@@ -52,7 +64,10 @@ async function main(): Promise<void> {
     const next = async (): Promise<string | undefined> => {
       while (buffer.length === 0 && offset < total) {
         fetching ??= (async () => {
-          const res = await request(`${resources}?${tenantListQuery(o.tenantType, offset, o.pageSize)}`, { dispatcher: agent, headers });
+          const res = await request(`${resources}?${tenantListQuery(o.tenantType, offset, o.pageSize)}`, {
+            dispatcher: agent,
+            headers,
+          });
           const page = (await res.body.json()) as { aps: { id: string } }[];
           total = Number(/\/(\d+)$/.exec(String(res.headers['content-range']))?.[1] ?? 0);
           offset += page.length;

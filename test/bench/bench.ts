@@ -77,15 +77,18 @@ function settings(): Settings {
   });
   const whole = (name: string, v: string): number => {
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive whole number, got '${v}'\n${USAGE}`);
+    if (!Number.isSafeInteger(n) || n < 1)
+      throw new Error(`--${name} must be a positive whole number, got '${v}'\n${USAGE}`);
     return n;
   };
   const tenants = whole('tenants', values.tenants!);
   const large = tenants > LARGE;
   const instances = whole('instances', values.instances ?? (large ? '1' : '3'));
-  if (tenants % instances) throw new Error(`--tenants must spread evenly over --instances, got ${tenants} over ${instances}\n${USAGE}`);
+  if (tenants % instances)
+    throw new Error(`--tenants must spread evenly over --instances, got ${tenants} over ${instances}\n${USAGE}`);
   const latencyMs = Number(values.latency);
-  if (!Number.isSafeInteger(latencyMs) || latencyMs < 0) throw new Error(`--latency must be a whole number of ms, 0 or more, got '${values.latency}'\n${USAGE}`);
+  if (!Number.isSafeInteger(latencyMs) || latencyMs < 0)
+    throw new Error(`--latency must be a whole number of ms, 0 or more, got '${values.latency}'\n${USAGE}`);
   // A large run leaves the no-latency case out unless asked: it would take as long as the run itself.
   const cpuTenants = values['cpu-tenants'] ?? (large ? '0' : String(CPU_TENANTS));
   return {
@@ -113,9 +116,13 @@ async function startSim(s: Shape): Promise<Sim> {
   // Every call takes the latency, OA's too (issue 13's stand-in: "10 ms per call"): a token or a first
   // page that OA or the controller answers at once would hide a pass's waits at instance boundaries.
   const latency = String(s.latencyMs);
-  const child = spawn(process.execPath, [SIM, '--instances', String(s.instances), '--tenants', perInstance, '--latency', latency, '--oa-latency', latency], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [SIM, '--instances', String(s.instances), '--tenants', perInstance, '--latency', latency, '--oa-latency', latency],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const lines: string[] = [];
   let partial = '';
   let waiting: (() => void) | undefined;
@@ -154,14 +161,21 @@ interface Run {
   stateDir?: string;
 }
 
-function spawnTimed(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ wallMs: number; code: number | null; stdout: string; stderr: string }> {
+function spawnTimed(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ wallMs: number; code: number | null; stdout: string; stderr: string }> {
   const started = performance.now();
   const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((done) => child.on('close', (code) => done({ wallMs: performance.now() - started, code, stdout, stderr })));
+  return new Promise((done) =>
+    child.on('close', (code) => done({ wallMs: performance.now() - started, code, stdout, stderr })),
+  );
 }
 
 function baseEnv(sim: Sim, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -186,9 +200,18 @@ async function runCli(sim: Sim, concurrency: number, tenants: number, statusRead
   const r = await spawnTimed(CLI, ['sync', '--force', '--json', '--concurrency', String(concurrency)], env, work);
   if (r.code !== 0) throw new Error(`the CLI exited ${r.code} at concurrency ${concurrency}: ${r.stderr}`);
   const summary = JSON.parse(r.stdout) as { durationMs: number; synced: number; tokenRefreshes: number };
-  if (summary.synced !== tenants) throw new Error(`the CLI synced ${summary.synced} of ${tenants} tenants at concurrency ${concurrency}`);
+  if (summary.synced !== tenants)
+    throw new Error(`the CLI synced ${summary.synced} of ${tenants} tenants at concurrency ${concurrency}`);
   const { maxRss, cpuMs } = JSON.parse(readFileSync(usageFile, 'utf8')) as { maxRss: number; cpuMs: number };
-  return { wallMs: r.wallMs, passMs: summary.durationMs, resynced: summary.synced, maxRss, cpuMs, tokenRefreshes: summary.tokenRefreshes, stateDir };
+  return {
+    wallMs: r.wallMs,
+    passMs: summary.durationMs,
+    resynced: summary.synced,
+    maxRss,
+    cpuMs,
+    tokenRefreshes: summary.tokenRefreshes,
+    stateDir,
+  };
 }
 
 async function runBare(sim: Sim, concurrency: number, tenants: number): Promise<Run> {
@@ -202,8 +225,15 @@ async function runBare(sim: Sim, concurrency: number, tenants: number): Promise<
   };
   const r = await spawnTimed(process.execPath, [BARE, JSON.stringify(options)], baseEnv(sim), SCRATCH);
   if (r.code !== 0) throw new Error(`the bare loop exited ${r.code}: ${r.stderr}`);
-  const out = JSON.parse(r.stdout) as { resynced: number; errors: number; durationMs: number; maxRss: number; cpuMs: number };
-  if (out.resynced !== tenants) throw new Error(`the bare loop resynced ${out.resynced} of ${tenants} tenants (${out.errors} errors)`);
+  const out = JSON.parse(r.stdout) as {
+    resynced: number;
+    errors: number;
+    durationMs: number;
+    maxRss: number;
+    cpuMs: number;
+  };
+  if (out.resynced !== tenants)
+    throw new Error(`the bare loop resynced ${out.resynced} of ${tenants} tenants (${out.errors} errors)`);
   return { wallMs: r.wallMs, passMs: out.durationMs, resynced: out.resynced, maxRss: out.maxRss, cpuMs: out.cpuMs };
 }
 
@@ -233,7 +263,8 @@ function measureStartup(sim: Sim, lastPassStateDir: string, runs: number, locked
   const last = JSON.parse(readFileSync(join(lastPassStateDir, 'last-pass.json'), 'utf8')) as { startedAt: string };
   writeFileSync(join(notDueState, 'last-pass.json'), JSON.stringify({ ...last, startedAt: new Date().toISOString() }));
   const logOf = (dir: string) => join(dir, 'o365-backsync.log');
-  const lastMessage = (dir: string): string => String((JSON.parse(readFileSync(logOf(dir), 'utf8').trim().split('\n').at(-1)!) as { msg: unknown }).msg);
+  const lastMessage = (dir: string): string =>
+    String((JSON.parse(readFileSync(logOf(dir), 'utf8').trim().split('\n').at(-1)!) as { msg: unknown }).msg);
   const notDueLog = join(work, 'log-not-due');
   const lockedLog = join(work, 'log-locked');
   const commands: { name: string; command: string; args: string[]; env: NodeJS.ProcessEnv; check?: () => boolean }[] = [
@@ -261,7 +292,8 @@ function measureStartup(sim: Sim, lastPassStateDir: string, runs: number, locked
       const started = performance.now();
       const r = spawnSync(c.command, c.args, { env: c.env, cwd: work, stdio: 'ignore' });
       times[i]!.push(performance.now() - started);
-      if (r.status !== 0 || (c.check && !c.check())) throw new Error(`start-up run '${c.name}' did not take its path (exit ${r.status})`);
+      if (r.status !== 0 || (c.check && !c.check()))
+        throw new Error(`start-up run '${c.name}' did not take its path (exit ${r.status})`);
     });
   }
   const bare = times[0]!;
@@ -333,7 +365,10 @@ async function sideBySide(sim: Sim, rows: Row[], tenants: number, rounds: number
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 ? [...rows].reverse() : rows;
     for (const row of order) {
-      const pair = [() => runCli(sim, row.concurrency, tenants).then((r) => row.cli.push(r)), () => runBare(sim, row.concurrency, tenants).then((r) => row.bare.push(r))];
+      const pair = [
+        () => runCli(sim, row.concurrency, tenants).then((r) => row.cli.push(r)),
+        () => runBare(sim, row.concurrency, tenants).then((r) => row.bare.push(r)),
+      ];
       for (const step of round % 2 ? pair.reverse() : pair) await step();
       process.stderr.write(
         `${label}round ${round + 1}/${rounds}, concurrency ${row.concurrency}: CLI ${Math.round(row.cli.at(-1)!.passMs)} ms (wall ${Math.round(row.cli.at(-1)!.wallMs)}, ` +
@@ -350,7 +385,9 @@ async function sideBySide(sim: Sim, rows: Row[], tenants: number, rounds: number
  * that do nothing else, for as many requests as the pass has tenants, medians over the rounds.
  */
 async function measureFloor(s: Settings, concurrency: number): Promise<number> {
-  const server = spawn(process.execPath, [FLOOR, 'serve', String(s.latencyMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [FLOOR, 'serve', String(s.latencyMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const port = await new Promise<string>((resolve, reject) => {
       let out = '';
@@ -358,7 +395,12 @@ async function measureFloor(s: Settings, concurrency: number): Promise<number> {
       server.once('exit', () => reject(new Error('the floor server exited')));
     });
     const call = async (c: number, requests: number): Promise<number> => {
-      const r = await spawnTimed(process.execPath, [FLOOR, 'call', port, String(c), String(requests)], { PATH: process.env.PATH }, SCRATCH);
+      const r = await spawnTimed(
+        process.execPath,
+        [FLOOR, 'call', port, String(c), String(requests)],
+        { PATH: process.env.PATH },
+        SCRATCH,
+      );
       if (r.code !== 0) throw new Error(`the floor's client exited ${r.code}: ${r.stderr}`);
       return (JSON.parse(r.stdout) as { passMs: number }).passMs;
     };
@@ -435,9 +477,11 @@ function table(
   const out = [lines.join('\n')];
   if (startup) {
     out.push(
-      ['| start-up path | overhead over `node -e 0`, median | least |', '|---|---:|---:|', ...startup.map((x) => `| ${x.name} | ${Math.round(x.medianMs)} ms | ${Math.round(x.minMs)} ms |`)].join(
-        '\n',
-      ),
+      [
+        '| start-up path | overhead over `node -e 0`, median | least |',
+        '|---|---:|---:|',
+        ...startup.map((x) => `| ${x.name} | ${Math.round(x.medianMs)} ms | ${Math.round(x.minMs)} ms |`),
+      ].join('\n'),
     );
   }
   if (statusCost) out.push(statusCost);
@@ -469,17 +513,27 @@ function criteria(s: Settings, rows: Row[], startup: Startup[] | undefined): str
   }
   if (s.tenants >= 100_000) {
     const peak = Math.max(...rows.flatMap((r) => r.cli.map((x) => x.maxRss)));
-    lines.push(`- peak RSS at ${s.tenants.toLocaleString('en')} tenants under 120 MB: ${mb(peak)}, ${verdict(peak < 120 * 1024 * 1024)}`);
+    lines.push(
+      `- peak RSS at ${s.tenants.toLocaleString('en')} tenants under 120 MB: ${mb(peak)}, ${verdict(peak < 120 * 1024 * 1024)}`,
+    );
   }
   if (startup) {
     const worst = Math.max(...startup.map((x) => x.medianMs));
-    lines.push(`- start-up overhead at most 150 ms (the worst median above): ${Math.round(worst)} ms, ${verdict(worst <= 150)}`);
+    lines.push(
+      `- start-up overhead at most 150 ms (the worst median above): ${Math.round(worst)} ms, ${verdict(worst <= 150)}`,
+    );
   }
   return `Done criteria of issue 5 measured in this run:\n${lines.join('\n')}`;
 }
 
 /** Issue 13's done criteria, as far as this run measured them. */
-function performanceCriteria(s: Settings, rows: Row[], startup: Startup[] | undefined, cases: Case[], floor: number | undefined): string | undefined {
+function performanceCriteria(
+  s: Settings,
+  rows: Row[],
+  startup: Startup[] | undefined,
+  cases: Case[],
+  floor: number | undefined,
+): string | undefined {
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
   const pass = (r: Row, side: 'cli' | 'bare') => median(r[side].map((x) => x.passMs));
   const lines: string[] = [];
@@ -492,7 +546,8 @@ function performanceCriteria(s: Settings, rows: Row[], startup: Startup[] | unde
     // speed-up, and the floor's, say how much of the 15× this host leaves to any client.
     const faster = pass(one, 'cli') / pass(sixteen, 'cli');
     const bareFaster = pass(one, 'bare') / pass(sixteen, 'bare');
-    const floorNote = floor === undefined ? '' : `; a client and a server that do nothing else, on this host: ${ratio(floor)}`;
+    const floorNote =
+      floor === undefined ? '' : `; a client and a server that do nothing else, on this host: ${ratio(floor)}`;
     lines.push(
       `- ${shape}: at least 15× the sequential shape (the CLI at concurrency 1): ${ratio(faster)}, ${verdict(faster >= 15)} ` +
         `(the bare loop, against its own run at concurrency 1: ${ratio(bareFaster)}${floorNote})`,
@@ -505,16 +560,22 @@ function performanceCriteria(s: Settings, rows: Row[], startup: Startup[] | unde
   for (const c of cases) {
     if (c.shape.latencyMs > 0) {
       const overBare = pass(c.row, 'cli') / pass(c.row, 'bare');
-      lines.push(`- ${c.name}, ${c.shape.latencyMs} ms, concurrency ${CASE_CONCURRENCY}: at most 1.10× the bare loop: ${ratio(overBare)}, ${verdict(overBare <= 1.1)}`);
+      lines.push(
+        `- ${c.name}, ${c.shape.latencyMs} ms, concurrency ${CASE_CONCURRENCY}: at most 1.10× the bare loop: ${ratio(overBare)}, ${verdict(overBare <= 1.1)}`,
+      );
     } else {
       const cli = cpuPerTenant(c.row.cli, c.shape.tenants);
       const bare = cpuPerTenant(c.row.bare, c.shape.tenants);
-      lines.push(`- CPU per tenant at no latency at most 1.5× the bare loop's: ${Math.round(cli)} µs over ${Math.round(bare)} µs, ${ratio(cli / bare)}, ${verdict(cli / bare <= 1.5)}`);
+      lines.push(
+        `- CPU per tenant at no latency at most 1.5× the bare loop's: ${Math.round(cli)} µs over ${Math.round(bare)} µs, ${ratio(cli / bare)}, ${verdict(cli / bare <= 1.5)}`,
+      );
     }
   }
   if (startup) {
     const worst = Math.max(...startup.map((x) => x.medianMs));
-    lines.push(`- start-up overhead at most 150 ms over bare node on every cron path: ${Math.round(worst)} ms, ${verdict(worst <= 150)}`);
+    lines.push(
+      `- start-up overhead at most 150 ms over bare node on every cron path: ${Math.round(worst)} ms, ${verdict(worst <= 150)}`,
+    );
   }
   return lines.length ? `Done criteria of issue 13 measured in this run:\n${lines.join('\n')}` : undefined;
 }
@@ -561,7 +622,10 @@ function writeResults(s: Settings, body: string): void {
   const section = `${key}\n## ${s.tenants.toLocaleString('en')} tenants${over}, ${s.latencyMs} ms per request\n\n${body}\n${end}`;
   const current = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : `${HEADER}\n`;
   const at = current.indexOf(key);
-  const next = at < 0 ? `${current.trimEnd()}\n\n${section}\n` : `${current.slice(0, at)}${section}${current.slice(current.indexOf(end, at) + end.length)}`;
+  const next =
+    at < 0
+      ? `${current.trimEnd()}\n\n${section}\n`
+      : `${current.slice(0, at)}${section}${current.slice(current.indexOf(end, at) + end.length)}`;
   writeFileSync(RESULTS, next);
 }
 
@@ -583,10 +647,22 @@ async function main(): Promise<void> {
       say(`floor: a client and a server that do nothing else, concurrency 16 over 1: ${ratio(floor)}`);
     }
     if (s.tenants <= LARGE) {
-      cases.push(await measureCase(`${BOUNDARY.instances} instances × ${BOUNDARY.tenants / BOUNDARY.instances} tenants`, { ...BOUNDARY, latencyMs: s.latencyMs }, s.rounds));
+      cases.push(
+        await measureCase(
+          `${BOUNDARY.instances} instances × ${BOUNDARY.tenants / BOUNDARY.instances} tenants`,
+          { ...BOUNDARY, latencyMs: s.latencyMs },
+          s.rounds,
+        ),
+      );
     }
     if (s.cpuTenants > 0) {
-      cases.push(await measureCase(`${s.cpuTenants.toLocaleString('en')} tenants, no latency`, { tenants: s.cpuTenants, instances: 1, latencyMs: 0 }, s.rounds));
+      cases.push(
+        await measureCase(
+          `${s.cpuTenants.toLocaleString('en')} tenants, no latency`,
+          { tenants: s.cpuTenants, instances: 1, latencyMs: 0 },
+          s.rounds,
+        ),
+      );
     }
     if (s.tenants <= LARGE) {
       const concurrency = Math.max(...s.concurrencies);

@@ -16,12 +16,17 @@ const RECORDER = join(__dirname, 'record-modules.js');
 /** The package folders under node_modules that the run loaded a module from. */
 function packagesLoaded(file: string): Set<string> {
   const paths = readFileSync(file, 'utf8').split('\n');
-  return new Set(paths.map((p) => /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)/.exec(p)?.[1]).filter((p) => p !== undefined));
+  return new Set(
+    paths.map((p) => /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)/.exec(p)?.[1]).filter((p) => p !== undefined),
+  );
 }
 
 test('"another run is active" and "not due yet" load neither undici nor pino-pretty; a pass does load undici', async () => {
   const { w, run } = await setup({ instances: 1, tenantsPerInstance: 3 });
-  const recorded = (name: string) => ({ NODE_OPTIONS: `--require ${RECORDER}`, OBS_RECORD_MODULES: join(w.cwd, `${name}.modules`) });
+  const recorded = (name: string) => ({
+    NODE_OPTIONS: `--require ${RECORDER}`,
+    OBS_RECORD_MODULES: join(w.cwd, `${name}.modules`),
+  });
 
   const pass = await run(['sync'], recorded('pass'));
   assert.equal(pass.code, 0, pass.stderr);
@@ -45,6 +50,10 @@ test('"another run is active" and "not due yet" load neither undici nor pino-pre
   for (const name of ['not-due', 'busy']) {
     const loaded = packagesLoaded(join(w.cwd, `${name}.modules`));
     assert.ok(loaded.has('pino'), `${name}: the recorder saw the log's own module`);
-    assert.deepEqual(['undici', 'pino-pretty'].filter((p) => loaded.has(p)), [], `${name} loaded them`);
+    assert.deepEqual(
+      ['undici', 'pino-pretty'].filter((p) => loaded.has(p)),
+      [],
+      `${name} loaded them`,
+    );
   }
 });

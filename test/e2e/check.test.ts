@@ -5,7 +5,11 @@ import { simulatorSetup } from './harness';
 /** `check`: one line per step, ok or FAIL with the fix; never a resync. */
 const setup = simulatorSetup();
 
-const outcomes = (stdout: string): string[] => stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0]!);
+const outcomes = (stdout: string): string[] =>
+  stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[0]!);
 
 test('all ok over https with the CA: a line per step, tenant counts per instance, and no resync sent', async () => {
   const { sim, run } = await setup({ instances: 2, tenantsPerInstance: [7, 3], https: true, provisioningEvery: 3 });
@@ -14,19 +18,34 @@ test('all ok over https with the CA: a line per step, tenant counts per instance
   assert.deepEqual(outcomes(result.stdout), Array(12).fill('ok'), result.stdout);
   assert.match(result.stdout, /^ok {3}OA Public API: answered at 127\.0\.0\.1:\d+$/m);
   assert.match(result.stdout, /^ok {3}application 41: 2 instances \(1001, 1002\)$/m);
-  assert.match(result.stdout, /^ok {3}controller https:\/\/127\.0\.0\.1:\d+\/: reachable, certificate trusted by .*ca\.pem \(APS_CA_FILE\)$/m);
-  assert.match(result.stdout, /^ok {3}instance 1001: 5 ready tenants of type http:\/\/www\.parallels\.com\/Office365\/Tenant\/2\.0$/m);
+  assert.match(
+    result.stdout,
+    /^ok {3}controller https:\/\/127\.0\.0\.1:\d+\/: reachable, certificate trusted by .*ca\.pem \(APS_CA_FILE\)$/m,
+  );
+  assert.match(
+    result.stdout,
+    /^ok {3}instance 1001: 5 ready tenants of type http:\/\/www\.parallels\.com\/Office365\/Tenant\/2\.0$/m,
+  );
   assert.match(result.stdout, /^ok {3}instance 1002: 2 ready tenants of type /m);
-  assert.match(result.stdout, /^ok {3}instance 1001: sync_status answered \(tenant [0-9a-f-]{36}: inProgress false, lastSync 0\)$/m);
+  assert.match(
+    result.stdout,
+    /^ok {3}instance 1001: sync_status answered \(tenant [0-9a-f-]{36}: inProgress false, lastSync 0\)$/m,
+  );
   assert.equal(sim.stats.resyncOperations.length, 0);
   assert.equal(sim.stats.tokensIssued, 2);
 });
 
 test('a tenant type that finds no tenant is said, with the likely fix, without failing the check', async () => {
-  const { run } = await setup({ instances: 1, tenantsPerInstance: 4 }, { APS_TENANT_TYPE: 'http://www.parallels.com/Office365/Tenant/2.8' });
+  const { run } = await setup(
+    { instances: 1, tenantsPerInstance: 4 },
+    { APS_TENANT_TYPE: 'http://www.parallels.com/Office365/Tenant/2.8' },
+  );
   const result = await run(['check']);
   assert.equal(result.code, 0, result.stdout);
-  assert.match(result.stdout, /^warn instance 1001: 0 ready tenants of type http:\/\/www\.parallels\.com\/Office365\/Tenant\/2\.8; if this instance has tenants, APS_TENANT_TYPE is probably wrong/m);
+  assert.match(
+    result.stdout,
+    /^warn instance 1001: 0 ready tenants of type http:\/\/www\.parallels\.com\/Office365\/Tenant\/2\.8; if this instance has tenants, APS_TENANT_TYPE is probably wrong/m,
+  );
 });
 
 test('OA down: the OA step fails with what to check, and nothing after it runs (exit 3)', async () => {
@@ -35,14 +54,20 @@ test('OA down: the OA step fails with what to check, and nothing after it runs (
   const result = await run(['check']);
   assert.equal(result.code, 3);
   assert.deepEqual(outcomes(result.stdout), ['ok', 'ok', 'FAIL'], result.stdout);
-  assert.match(result.stdout, /^FAIL OA Public API: OA Public API at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*; fix: check OA_HOST and OA_PORT \(\d+\), that the OA Public API is enabled there, and that it allows this host's IP$/m);
+  assert.match(
+    result.stdout,
+    /^FAIL OA Public API: OA Public API at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*; fix: check OA_HOST and OA_PORT \(\d+\), that the OA Public API is enabled there, and that it allows this host's IP$/m,
+  );
 });
 
 test('an untrusted controller certificate fails the controller step and names APS_CA_FILE (exit 3)', async () => {
   const { sim, run } = await setup({ instances: 1, tenantsPerInstance: 2, https: true }, { APS_CA_FILE: '' });
   const result = await run(['check']);
   assert.equal(result.code, 3, result.stdout);
-  assert.match(result.stdout, /^FAIL controller https:\/\/127\.0\.0\.1:\d+\/: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: .*APS_CA_FILE/m);
+  assert.match(
+    result.stdout,
+    /^FAIL controller https:\/\/127\.0\.0\.1:\d+\/: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: .*APS_CA_FILE/m,
+  );
   assert.equal(sim.stats.requests, 0, 'the handshake failed before any request');
 });
 
@@ -51,7 +76,10 @@ test('a wrong application ID: OA answered, the application step fails with OA wo
   const result = await run(['check']);
   assert.equal(result.code, 3);
   assert.match(result.stdout, /^ok {3}OA Public API: answered/m);
-  assert.match(result.stdout, /^FAIL application 999: OA pem\.APS\.getApplicationInstances failed: Application with ID 999 is not found\..*; fix: OFFICE_APP_ID must be/m);
+  assert.match(
+    result.stdout,
+    /^FAIL application 999: OA pem\.APS\.getApplicationInstances failed: Application with ID 999 is not found\..*; fix: OFFICE_APP_ID must be/m,
+  );
 });
 
 test('bad settings fail the config step and exit 2, before any network call', async () => {
@@ -76,9 +104,15 @@ test('a controller_uri carrying user:password is shown without them, in check an
 });
 
 test('check lists misspelt settings and a token max age above the token life as warnings, and still passes', async () => {
-  const { run } = await setup({ instances: 1, tenantsPerInstance: 2 }, { SYNC_CONCURENCY: '8', APS_TOKEN_MAX_AGE: '3600' });
+  const { run } = await setup(
+    { instances: 1, tenantsPerInstance: 2 },
+    { SYNC_CONCURENCY: '8', APS_TOKEN_MAX_AGE: '3600' },
+  );
   const result = await run(['check']);
   assert.equal(result.code, 0, result.stdout + result.stderr);
-  assert.match(result.stdout, /^warn config: SYNC_CONCURENCY \(in the environment\) is not a setting and is ignored; did you mean SYNC_CONCURRENCY\?$/m);
+  assert.match(
+    result.stdout,
+    /^warn config: SYNC_CONCURENCY \(in the environment\) is not a setting and is ignored; did you mean SYNC_CONCURRENCY\?$/m,
+  );
   assert.match(result.stdout, /^warn config: APS_TOKEN_MAX_AGE \(3600s\) is above the 1800s a token lives by default/m);
 });

@@ -11,7 +11,10 @@ const setup = simulatorSetup();
 const succeeded = (sim: Simulator) => sim.stats.resyncSucceeded.size;
 
 test('two runs started in the same instant: exactly one does the work, the other exits 0 naming the holder', async () => {
-  const { sim, w, start } = await setup({ instances: 1, tenantsPerInstance: 80, latencyMs: 20 }, { SYNC_CONCURRENCY: '2' });
+  const { sim, w, start } = await setup(
+    { instances: 1, tenantsPerInstance: 80, latencyMs: 20 },
+    { SYNC_CONCURRENCY: '2' },
+  );
   const [a, b] = await Promise.all([start(['sync']).done, start(['sync']).done]);
   assert.deepEqual([a.code, b.code], [0, 0], a.stderr + b.stderr);
   assert.equal(a.stdout + b.stdout + a.stderr + b.stderr, '');
@@ -20,16 +23,25 @@ test('two runs started in the same instant: exactly one does the work, the other
   const busy = log.filter((l) => String(l.msg).startsWith('another run is active'));
   assert.equal(busy.length, 1);
   const worker = log.find((l) => l.msg === 'pass started')!;
-  assert.match(String(busy[0]!.msg), new RegExp(`^another run is active \\(pid ${worker.pid}, started \\d{4}-\\d\\d-\\d\\dT`));
+  assert.match(
+    String(busy[0]!.msg),
+    new RegExp(`^another run is active \\(pid ${worker.pid}, started \\d{4}-\\d\\d-\\d\\dT`),
+  );
   for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncCalls.get(t.id), 1);
   assert.equal(sim.stats.tokensIssued, 1, 'the second run made no network call');
 });
 
 test('a tick before the pass is due exits 0 with no network call; --force and SYNC_MIN_INTERVAL=0 run anyway', async () => {
   // One worker, 20 ms a tenant: the pass takes over a second, so the next one is due 1.5 x that later.
-  const { sim, w, env, run } = await setup({ instances: 1, tenantsPerInstance: 60, latencyMs: 20 }, { SYNC_CONCURRENCY: '1' });
+  const { sim, w, env, run } = await setup(
+    { instances: 1, tenantsPerInstance: 60, latencyMs: 20 },
+    { SYNC_CONCURRENCY: '1' },
+  );
   assert.equal((await run(['sync'])).code, 0);
-  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as { startedAt: string; durationMs: number };
+  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as {
+    startedAt: string;
+    durationMs: number;
+  };
   const requests = sim.stats.requests;
   const oaCalls = sim.stats.oaCalls.length;
 
@@ -60,7 +72,10 @@ test('a dry run neither waits for pacing nor counts as a pass', async () => {
 
 test('a run killed with SIGKILL is resumed by the next run, which redoes at most what was in flight and the last journal flush', async () => {
   // 50 ms a tenant with 4 workers: 80 completions a second, so the 200 ms journal flush covers at most 16.
-  const { sim, w, start, run } = await setup({ instances: 2, tenantsPerInstance: 80, latencyMs: 50 }, { SYNC_CONCURRENCY: '4' });
+  const { sim, w, start, run } = await setup(
+    { instances: 2, tenantsPerInstance: 80, latencyMs: 50 },
+    { SYNC_CONCURRENCY: '4' },
+  );
   const first = start();
   await until(() => succeeded(sim) >= 60);
   first.child.kill('SIGKILL');
@@ -72,7 +87,8 @@ test('a run killed with SIGKILL is resumed by the next run, which redoes at most
   assert.equal(second.code, 0, second.stderr);
   const s = summaryOf(second);
   assert.ok(w.log().some((l) => l.msg === 'pass resumed'));
-  for (const t of sim.readyTenants()) assert.ok((sim.stats.resyncSucceeded.get(t.id) ?? 0) >= 1, `tenant ${t.id} never synced`);
+  for (const t of sim.readyTenants())
+    assert.ok((sim.stats.resyncSucceeded.get(t.id) ?? 0) >= 1, `tenant ${t.id} never synced`);
   const redone = [...before.keys()].filter((id) => sim.stats.resyncCalls.get(id)! > before.get(id)!);
   assert.ok(redone.length <= 4 + 16 + 4, `${redone.length} tenants resynced twice`);
   assert.equal((s.alreadyDone as number) + (s.tenants as number), 160);
@@ -83,7 +99,10 @@ test('a run killed with SIGKILL is resumed by the next run, which redoes at most
 });
 
 test('SIGTERM midway: in-flight tenants finish, state is saved, exit 143; the next run completes with no tenant resynced twice', async () => {
-  const { sim, w, start, run } = await setup({ instances: 2, tenantsPerInstance: 50, latencyMs: 40 }, { SYNC_CONCURRENCY: '3' });
+  const { sim, w, start, run } = await setup(
+    { instances: 2, tenantsPerInstance: 50, latencyMs: 40 },
+    { SYNC_CONCURRENCY: '3' },
+  );
   const first = start();
   await until(() => succeeded(sim) >= 30);
   first.child.kill('SIGTERM');
@@ -91,7 +110,11 @@ test('SIGTERM midway: in-flight tenants finish, state is saved, exit 143; the ne
   assert.equal(stopped.code, 143, stopped.stderr);
   const s1 = summaryOf(stopped);
   assert.equal(s1.interruptedBy, 'signal');
-  assert.equal(sim.stats.resyncSucceeded.size, s1.synced, 'every tenant started before the signal finished and was counted');
+  assert.equal(
+    sim.stats.resyncSucceeded.size,
+    s1.synced,
+    'every tenant started before the signal finished and was counted',
+  );
   assert.match(stopped.stderr, /stopped by a signal after \d+ tenants; the next run resumes the pass/);
   assert.ok(existsSync(join(w.stateDir, 'pass.json')));
   assert.ok(w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
@@ -125,7 +148,10 @@ test('a damaged state file gives a warning and a fresh pass, not a crash', async
 });
 
 test('a second SIGTERM exits at once; the journal is consistent and the next run finishes the pass', async () => {
-  const { sim, w, start, run } = await setup({ instances: 1, tenantsPerInstance: 90, latencyMs: 60 }, { SYNC_CONCURRENCY: '3' });
+  const { sim, w, start, run } = await setup(
+    { instances: 1, tenantsPerInstance: 90, latencyMs: 60 },
+    { SYNC_CONCURRENCY: '3' },
+  );
   const first = start();
   await until(() => succeeded(sim) >= 20);
   first.child.kill('SIGTERM');

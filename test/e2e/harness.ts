@@ -80,7 +80,8 @@ export async function until(condition: () => boolean, timeoutMs = 20_000): Promi
 /** The one JSON object `--json` prints, checking that it is the only thing on stdout. */
 export function summaryOf(result: CliResult): Record<string, unknown> {
   const lines = result.stdout.split('\n').filter(Boolean);
-  if (lines.length !== 1) throw new Error(`expected one line on stdout, got ${lines.length}: ${result.stdout}\nstderr: ${result.stderr}`);
+  if (lines.length !== 1)
+    throw new Error(`expected one line on stdout, got ${lines.length}: ${result.stdout}\nstderr: ${result.stderr}`);
   return JSON.parse(lines[0]!) as Record<string, unknown>;
 }
 
@@ -98,7 +99,9 @@ export interface SimSetup {
  * environment pointing at both (plus the file's `defaults` and the test's `extraEnv`). Every simulator
  * it started is closed when the file's tests are done.
  */
-export function simulatorSetup(defaults: Record<string, string> = {}): (options: SimOptions, extraEnv?: Record<string, string>) => Promise<SimSetup> {
+export function simulatorSetup(
+  defaults: Record<string, string> = {},
+): (options: SimOptions, extraEnv?: Record<string, string>) => Promise<SimSetup> {
   const sims: Simulator[] = [];
   after(async () => Promise.all(sims.map((s) => s.close())));
   return async (options, extraEnv = {}) => {
@@ -122,5 +125,11 @@ export function simulatorSetup(defaults: Record<string, string> = {}): (options:
  */
 export function runCliOnTerminal(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
   const command = [CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return outcome(spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return outcome(
+    spawn('script', ['-qec', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }

@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Simulator } from '../sim';
@@ -46,8 +57,16 @@ function fill(dir: string, leave = 0): void {
  * the run must stop by itself within 20 s with exit 4 and the one line `failedFile` matches, and the
  * next run, with room again, must resume the pass and finish it.
  */
-async function fullDiskMidPass(t: TestContext, folder: 'logDir' | 'stateDir', failedFile: string, extraEnv: Record<string, string> = {}): Promise<void> {
-  const { sim, w, start, run } = await setup({ instances: 1, tenantsPerInstance: 300, latencyMs: 20 }, { SYNC_CONCURRENCY: '2', ...extraEnv });
+async function fullDiskMidPass(
+  t: TestContext,
+  folder: 'logDir' | 'stateDir',
+  failedFile: string,
+  extraEnv: Record<string, string> = {},
+): Promise<void> {
+  const { sim, w, start, run } = await setup(
+    { instances: 1, tenantsPerInstance: 300, latencyMs: 20 },
+    { SYNC_CONCURRENCY: '2', ...extraEnv },
+  );
   const dir = w[folder];
   const reason = smallDisk(t, dir);
   if (reason) return t.skip(reason);
@@ -59,7 +78,10 @@ async function fullDiskMidPass(t: TestContext, folder: 'logDir' | 'stateDir', fa
   const stopped = await first.done;
   assert.ok(Date.now() - startedAt < 20_000, 'ended by itself within 20 s');
   assert.equal(stopped.code, 4, stopped.stderr);
-  assert.match(stopped.stderr, new RegExp(`^o365-backsync: cannot write ${dir}/${failedFile}: ENOSPC \\(no space left on the device\\)\\n$`));
+  assert.match(
+    stopped.stderr,
+    new RegExp(`^o365-backsync: cannot write ${dir}/${failedFile}: ENOSPC \\(no space left on the device\\)\\n$`),
+  );
   assert.ok(succeeded(sim) < 300, 'it stopped starting tenants');
 
   rmSync(join(dir, 'filler'));
@@ -90,7 +112,10 @@ test('a symlink at the log file: refused with exit 2 and one line; the target is
   symlinkSync(target, join(w.logDir, 'o365-backsync.log'));
   const result = await run(['sync']);
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /^o365-backsync: LOG_DIR: cannot write the log file .*: ELOOP \(it is a symbolic link, which this tool never follows\)\n$/);
+  assert.match(
+    result.stderr,
+    /^o365-backsync: LOG_DIR: cannot write the log file .*: ELOOP \(it is a symbolic link, which this tool never follows\)\n$/,
+  );
   assert.equal(readFileSync(target, 'utf8'), 'precious\n');
 });
 
@@ -104,7 +129,11 @@ test('symlinks at the journal, last-pass.json and the metrics file: each is repl
     return path;
   });
   // A pass in progress, so the run resumes it and reads and appends to the journal.
-  writeFileSync(join(w.stateDir, 'pass.json'), JSON.stringify({ version: 1, appId: sim.appId, startedAt: new Date().toISOString(), activeMs: 0, runs: 1 }), { mode: 0o600 });
+  writeFileSync(
+    join(w.stateDir, 'pass.json'),
+    JSON.stringify({ version: 1, appId: sim.appId, startedAt: new Date().toISOString(), activeMs: 0, runs: 1 }),
+    { mode: 0o600 },
+  );
   symlinkSync(targets[0]!, join(w.stateDir, 'journal.ndjson'));
   symlinkSync(targets[1]!, join(w.stateDir, 'last-pass.json'));
   symlinkSync(targets[2]!, metricsFile);
@@ -122,13 +151,17 @@ test('a STATE_DIR that others can write is refused with exit 2, naming it and th
   chmodSync(w.stateDir, 0o777);
   const result = await run(['sync']);
   assert.equal(result.code, 2);
-  assert.match(result.stderr, /^o365-backsync: STATE_DIR: .* can be written by group or others \(mode 0777\); .*chmod 700 it/);
+  assert.match(
+    result.stderr,
+    /^o365-backsync: STATE_DIR: .* can be written by group or others \(mode 0777\); .*chmod 700 it/,
+  );
   assert.equal(sim.stats.requests + sim.stats.oaCalls.length, 0);
 });
 
 test('state files that are folders: a warning and a fresh pass, not a crash; stale temp files are cleared', async () => {
   const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 5 });
-  for (const name of ['pass.json', 'journal.ndjson', 'last-pass.json']) mkdirSync(join(w.stateDir, name, 'inner'), { recursive: true, mode: 0o700 });
+  for (const name of ['pass.json', 'journal.ndjson', 'last-pass.json'])
+    mkdirSync(join(w.stateDir, name, 'inner'), { recursive: true, mode: 0o700 });
   writeFileSync(join(w.stateDir, 'pass.json.4242.tmp'), '');
   writeFileSync(join(w.stateDir, 'last-pass.json.0a1b2c3d4e5f6a7b.tmp'), '');
   const result = await run(['sync', '--json']);
@@ -140,27 +173,41 @@ test('state files that are folders: a warning and a fresh pass, not a crash; sta
   assert.equal(lstatSync(join(w.stateDir, 'last-pass.json')).isFile(), true);
 });
 
-test('ESC and BEL in a controller message never reach a terminal, stderr or status', { skip: missing('script') }, async () => {
-  const { sim, w, env } = await setup({ instances: 1, tenantsPerInstance: 4 });
-  sim.setFault(sim.instances[0]!.tenants[1]!.id, 'terminalEscapes');
-  const onTerminal = await runCliOnTerminal(['sync'], env, w.cwd);
-  assert.equal(onTerminal.code, 1, onTerminal.stdout);
-  const status = await runCli(['status'], env, w.cwd);
-  // The simulator runs in this process: the CLI must be waited for without blocking it.
-  const cron = await runCli(['sync', '--force'], { ...env, LOG_LEVEL: 'warn' }, w.cwd);
-  assert.equal(cron.code, 1, cron.stderr);
-  for (const [where, text] of [['terminal', onTerminal.stdout], ['status', status.stdout], ['cron stderr', cron.stderr]] as const) {
-    assert.ok(!/[\u0007]|\u001b\]|\u001b\[2J/.test(text), `a control sequence reached ${where}: ${JSON.stringify(text)}`);
-  }
-  assert.match(onTerminal.stdout, /\\x1b\]0;pwned\\x07/, 'the words are shown, escaped');
-  assert.match(status.stdout, /\\x1b\]0;pwned\\x07/);
-});
+test(
+  'ESC and BEL in a controller message never reach a terminal, stderr or status',
+  { skip: missing('script') },
+  async () => {
+    const { sim, w, env } = await setup({ instances: 1, tenantsPerInstance: 4 });
+    sim.setFault(sim.instances[0]!.tenants[1]!.id, 'terminalEscapes');
+    const onTerminal = await runCliOnTerminal(['sync'], env, w.cwd);
+    assert.equal(onTerminal.code, 1, onTerminal.stdout);
+    const status = await runCli(['status'], env, w.cwd);
+    // The simulator runs in this process: the CLI must be waited for without blocking it.
+    const cron = await runCli(['sync', '--force'], { ...env, LOG_LEVEL: 'warn' }, w.cwd);
+    assert.equal(cron.code, 1, cron.stderr);
+    for (const [where, text] of [
+      ['terminal', onTerminal.stdout],
+      ['status', status.stdout],
+      ['cron stderr', cron.stderr],
+    ] as const) {
+      assert.ok(
+        !/[\u0007]|\u001b\]|\u001b\[2J/.test(text),
+        `a control sequence reached ${where}: ${JSON.stringify(text)}`,
+      );
+    }
+    assert.match(onTerminal.stdout, /\\x1b\]0;pwned\\x07/, 'the words are shown, escaped');
+    assert.match(status.stdout, /\\x1b\]0;pwned\\x07/);
+  },
+);
 
-test('a reader that closes the pipe: output stops quietly, no stack, the exit code is the run\'s own', async () => {
+test("a reader that closes the pipe: output stops quietly, no stack, the exit code is the run's own", async () => {
   const { env, w } = await setup({ instances: 1, tenantsPerInstance: 3 });
   // `true` exits without reading, so every line check prints meets a closed pipe.
   const script = `"${CLI}" check | true; echo "exit \${PIPESTATUS[0]}" >&2`;
-  const child = spawn('bash', ['--noprofile', '--norc', '-c', script], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, cwd: w.cwd });
+  const child = spawn('bash', ['--noprofile', '--norc', '-c', script], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    cwd: w.cwd,
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   await new Promise((resolve) => child.on('close', resolve));

@@ -10,7 +10,12 @@ const setup = simulatorSetup();
 
 test('tenants removed and added mid-pass: each one present throughout is resynced exactly once, removed ones met are skipped', async () => {
   const { sim, run } = await setup(
-    { instances: 2, tenantsPerInstance: 1500, pageCap: 100, churn: { afterResyncs: 900, removeFraction: 0.1, addPerInstance: 50 } },
+    {
+      instances: 2,
+      tenantsPerInstance: 1500,
+      pageCap: 100,
+      churn: { afterResyncs: 900, removeFraction: 0.1, addPerInstance: 50 },
+    },
     { APS_PAGE_SIZE: '100', SYNC_CONCURRENCY: '4' },
   );
   const before = sim.readyTenants().map((t) => t.id);
@@ -38,7 +43,8 @@ test('tenants removed and added mid-pass: each one present throughout is resynce
 
   // Added tenants: the second instance had not been started, so all of its are resynced; in the first,
   // those added behind the cursor wait for the next pass.
-  const addedDone = (instanceId: number) => churned.added.filter((t) => t.instanceId === instanceId && resyncSucceeded.has(t.id)).length;
+  const addedDone = (instanceId: number) =>
+    churned.added.filter((t) => t.instanceId === instanceId && resyncSucceeded.has(t.id)).length;
   assert.equal(addedDone(1002), 50);
   const first = addedDone(1001);
   assert.ok(first > 0 && first < 50, `${first} of the 50 added to instance 1001 resynced`);
@@ -47,7 +53,12 @@ test('tenants removed and added mid-pass: each one present throughout is resynce
 test('an instance with no ready tenant passes whatever Content-Range its empty page carries', async () => {
   const forms: EmptyPageRange[] = ['star', 'minusOne', 'none'];
   for (const emptyPageRange of forms) {
-    const { sim, run } = await setup({ instances: 3, tenantsPerInstance: [0, 4, 3], provisioningEvery: 3, emptyPageRange });
+    const { sim, run } = await setup({
+      instances: 3,
+      tenantsPerInstance: [0, 4, 3],
+      provisioningEvery: 3,
+      emptyPageRange,
+    });
     const result = await run();
     assert.equal(result.code, 0, `${emptyPageRange}: ${result.stderr}`);
     assert.equal(result.stderr, '', emptyPageRange);
@@ -61,7 +72,10 @@ test('an instance with no ready tenant passes whatever Content-Range its empty p
 });
 
 test('listing pages answered 206 Partial Content are pages like any other', async () => {
-  const { sim, run } = await setup({ instances: 2, tenantsPerInstance: [30, 11], pageCap: 7, partialContent: true }, { APS_PAGE_SIZE: '10' });
+  const { sim, run } = await setup(
+    { instances: 2, tenantsPerInstance: [30, 11], pageCap: 7, partialContent: true },
+    { APS_PAGE_SIZE: '10' },
+  );
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(summaryOf(result).synced, 41);
@@ -71,16 +85,30 @@ test('listing pages answered 206 Partial Content are pages like any other', asyn
 test('the next page is asked for while the last tenants of the current one are resynced, not after', async () => {
   // One worker, so the order is plain: with SYNC_CONCURRENCY 1 the next page is asked for 4 tenants
   // (4 x the concurrency) before the current one runs out.
-  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 40, latencyMs: 20 }, { APS_PAGE_SIZE: '20', SYNC_CONCURRENCY: '1' });
+  const { sim, w, run } = await setup(
+    { instances: 1, tenantsPerInstance: 40, latencyMs: 20 },
+    { APS_PAGE_SIZE: '20', SYNC_CONCURRENCY: '1' },
+  );
   const path = join(w.cwd, 'run.har');
   const result = await run(['sync', '--trace', path]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(sim.stats.resyncSucceeded.size, 40);
-  const entries = (JSON.parse(readFileSync(path, 'utf8')) as { log: { entries: { request: { url: string }; startedDateTime: string }[] } }).log.entries;
+  const entries = (
+    JSON.parse(readFileSync(path, 'utf8')) as {
+      log: { entries: { request: { url: string }; startedDateTime: string }[] };
+    }
+  ).log.entries;
   const startOf = (e: (typeof entries)[number]) => Date.parse(e.startedDateTime);
-  const pages = entries.filter((e) => /\/aps\/2\/resources\?/.test(e.request.url)).sort((a, b) => startOf(a) - startOf(b));
+  const pages = entries
+    .filter((e) => /\/aps\/2\/resources\?/.test(e.request.url))
+    .sort((a, b) => startOf(a) - startOf(b));
   assert.ok(pages.length >= 2, `${pages.length} listing requests`);
-  const resyncsBefore = entries.filter((e) => e.request.url.includes('/synchronize_async') && startOf(e) < startOf(pages[1]!)).length;
+  const resyncsBefore = entries.filter(
+    (e) => e.request.url.includes('/synchronize_async') && startOf(e) < startOf(pages[1]!),
+  ).length;
   // The first page's 20th tenant is resynced about 3 round trips after the second page was asked for.
-  assert.ok(resyncsBefore >= 16 && resyncsBefore < 20, `${resyncsBefore} resyncs had started when the second page was asked for`);
+  assert.ok(
+    resyncsBefore >= 16 && resyncsBefore < 20,
+    `${resyncsBefore} resyncs had started when the second page was asked for`,
+  );
 });

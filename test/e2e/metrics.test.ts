@@ -9,8 +9,12 @@ const setup = simulatorSetup();
 
 /** The samples of a metrics file, by name and labels. */
 function samples(path: string): Record<string, number> {
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-  return Object.fromEntries(lines.map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'));
+  return Object.fromEntries(
+    lines.map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]),
+  );
 }
 
 test('after a pass: success time, duration, tenants by outcome, token renewals, nothing in progress', async () => {
@@ -23,8 +27,14 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
   writeFileSync(`${path}.0a1b2c3d4e5f6a7b.tmp`, '');
   writeFileSync(join(w.cwd, 'textfile', 'node.prom.0a1b2c3d4e5f6a7b.tmp'), '');
   const s = summaryOf(await run(['sync', '--json', '--metrics-file', path]));
-  assert.deepEqual(readdirSync(join(w.cwd, 'textfile')).sort(), ['node.prom.0a1b2c3d4e5f6a7b.tmp', 'o365-backsync.prom']);
-  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as { finishedAt: string; durationMs: number };
+  assert.deepEqual(readdirSync(join(w.cwd, 'textfile')).sort(), [
+    'node.prom.0a1b2c3d4e5f6a7b.tmp',
+    'o365-backsync.prom',
+  ]);
+  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as {
+    finishedAt: string;
+    durationMs: number;
+  };
   assert.deepEqual(samples(path), {
     o365_backsync_last_success_timestamp_seconds: Date.parse(last.finishedAt) / 1000,
     o365_backsync_last_pass_end_timestamp_seconds: Date.parse(last.finishedAt) / 1000,
@@ -39,12 +49,18 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
     o365_backsync_last_pass_token_renewals: s.tokenRefreshes,
     o365_backsync_pass_in_progress: 0,
   });
-  assert.match(readFileSync(path, 'utf8'), /^# HELP o365_backsync_last_success_timestamp_seconds .+\n# TYPE o365_backsync_last_success_timestamp_seconds gauge\n/);
+  assert.match(
+    readFileSync(path, 'utf8'),
+    /^# HELP o365_backsync_last_success_timestamp_seconds .+\n# TYPE o365_backsync_last_success_timestamp_seconds gauge\n/,
+  );
   assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());
 });
 
 test('a pass stopped midway is in progress until the run that resumes it finishes it', async () => {
-  const { sim, w, start, run } = await setup({ instances: 1, tenantsPerInstance: 100, latencyMs: 20 }, { SYNC_CONCURRENCY: '1' });
+  const { sim, w, start, run } = await setup(
+    { instances: 1, tenantsPerInstance: 100, latencyMs: 20 },
+    { SYNC_CONCURRENCY: '1' },
+  );
   const path = join(w.cwd, 'o365-backsync.prom');
   const first = start(['sync', '--metrics-file', path]);
   await until(() => existsSync(path));
@@ -65,7 +81,10 @@ test('a pass stopped midway is in progress until the run that resumes it finishe
 });
 
 test('a metrics file that cannot be written ends the run with exit 4 and one line naming it', async () => {
-  const { w, run } = await setup({ instances: 1, tenantsPerInstance: 3 }, { METRICS_FILE: '/nonexistent/folder/o365-backsync.prom' });
+  const { w, run } = await setup(
+    { instances: 1, tenantsPerInstance: 3 },
+    { METRICS_FILE: '/nonexistent/folder/o365-backsync.prom' },
+  );
   const result = await run(['sync']);
   assert.equal(result.code, 4);
   assert.equal(result.stdout, '');

@@ -10,7 +10,10 @@ import { summaryOf, until, simulatorSetup } from './harness';
  */
 const setup = simulatorSetup({ RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '5000', CONNECT_TIMEOUT_MS: '5000' });
 
-const WORDS: Record<TokenRefusalWording, string> = { authenticationFailed: 'Authentication failed.', unauthorizedRequest: 'Unauthorized request' };
+const WORDS: Record<TokenRefusalWording, string> = {
+  authenticationFailed: 'Authentication failed.',
+  unauthorizedRequest: 'Unauthorized request',
+};
 
 for (const status of [403, 500]) {
   for (const wording of Object.keys(WORDS) as TokenRefusalWording[]) {
@@ -34,7 +37,8 @@ for (const status of [403, 500]) {
       assert.deepEqual([s.synced, s.failed], [40, 0]);
       for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncSucceeded.get(t.id), 1, t.id);
       assert.ok(sim.stats.staleTokenRefusals >= 2, `refusals: ${sim.stats.staleTokenRefusals}`);
-      for (const instance of sim.instances) assert.ok(sim.stats.tokensIssuedByInstance.get(instance.id)! >= 2, `tokens for ${instance.id}`);
+      for (const instance of sim.instances)
+        assert.ok(sim.stats.tokensIssuedByInstance.get(instance.id)! >= 2, `tokens for ${instance.id}`);
       const renewed = w.log().filter((l) => l.msg === 'token renewed' && l.reason === 'refused');
       assert.deepEqual([...new Set(renewed.map((l) => l.instanceId))].sort(), [1001, 1002]);
     });
@@ -44,23 +48,41 @@ for (const status of [403, 500]) {
 const AUTH = { user: 'admin', password: 'Corr3ct-horse' };
 
 test('a wrong OA password answered 403: exit 3 naming the credentials, from sync and from check', async () => {
-  const { sim, run } = await setup({ instances: 1, tenantsPerInstance: 3, oaAuth: { ...AUTH, wrongStatus: 403 } }, { OA_PASSWORD: 'battery-staple' });
+  const { sim, run } = await setup(
+    { instances: 1, tenantsPerInstance: 3, oaAuth: { ...AUTH, wrongStatus: 403 } },
+    { OA_PASSWORD: 'battery-staple' },
+  );
   const sync = await run(['sync']);
   assert.equal(sync.code, 3, sync.stderr);
-  assert.equal(sync.stderr, 'o365-backsync: OA Public API answered HTTP 403: 403 Forbidden; OA refused OA_USER/OA_PASSWORD: check them\n');
+  assert.equal(
+    sync.stderr,
+    'o365-backsync: OA Public API answered HTTP 403: 403 Forbidden; OA refused OA_USER/OA_PASSWORD: check them\n',
+  );
   const check = await run(['check']);
   assert.equal(check.code, 3, check.stdout);
-  assert.match(check.stdout, /^FAIL OA Public API: OA Public API answered HTTP 403: 403 Forbidden; OA refused OA_USER\/OA_PASSWORD: check them$/m);
+  assert.match(
+    check.stdout,
+    /^FAIL OA Public API: OA Public API answered HTTP 403: 403 Forbidden; OA refused OA_USER\/OA_PASSWORD: check them$/m,
+  );
   assert.equal(sim.stats.oaCalls.length, 0, 'the refused calls never reached the API');
 });
 
 test('OA asking for credentials that are not set (401): exit 3 saying to set OA_USER and OA_PASSWORD', async () => {
-  const { run } = await setup({ instances: 1, tenantsPerInstance: 3, oaAuth: { ...AUTH, wrongStatus: 403 } }, { OA_USER: '', OA_PASSWORD: '' });
+  const { run } = await setup(
+    { instances: 1, tenantsPerInstance: 3, oaAuth: { ...AUTH, wrongStatus: 403 } },
+    { OA_USER: '', OA_PASSWORD: '' },
+  );
   const sync = await run(['sync']);
   assert.equal(sync.code, 3, sync.stderr);
-  assert.equal(sync.stderr, 'o365-backsync: OA Public API answered HTTP 401: 401 Authorization Required; OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD\n');
+  assert.equal(
+    sync.stderr,
+    'o365-backsync: OA Public API answered HTTP 401: 401 Authorization Required; OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD\n',
+  );
   const check = await run(['check']);
-  assert.match(check.stdout, /^FAIL OA Public API: OA Public API answered HTTP 401: 401 Authorization Required; OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD$/m);
+  assert.match(
+    check.stdout,
+    /^FAIL OA Public API: OA Public API answered HTTP 401: 401 Authorization Required; OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD$/m,
+  );
 });
 
 test("OA's own error_message reaches stderr verbatim, even a raw Java exception", async () => {
@@ -68,7 +90,13 @@ test("OA's own error_message reaches stderr verbatim, even a raw Java exception"
   sim.setOaFault('javaException');
   const sync = await run(['sync']);
   assert.equal(sync.code, 3, sync.stderr);
-  assert.equal(sync.stderr, 'o365-backsync: OA pem.APS.getApplicationInstances failed: java.lang.NullPointerException: null\n');
+  assert.equal(
+    sync.stderr,
+    'o365-backsync: OA pem.APS.getApplicationInstances failed: java.lang.NullPointerException: null\n',
+  );
   const check = await run(['check']);
-  assert.match(check.stdout, /^FAIL application 41: OA pem\.APS\.getApplicationInstances failed: java\.lang\.NullPointerException: null; fix: /m);
+  assert.match(
+    check.stdout,
+    /^FAIL application 41: OA pem\.APS\.getApplicationInstances failed: java\.lang\.NullPointerException: null; fix: /m,
+  );
 });

@@ -47,7 +47,8 @@ async function replay(har: HarFile, expect: Expectation): Promise<CliResult> {
   }
 }
 
-const counts = (s: Record<string, unknown>) => (({ tenants, synced, failed, skipped }) => ({ tenants, synced, failed, skipped }))(s);
+const counts = (s: Record<string, unknown>) =>
+  (({ tenants, synced, failed, skipped }) => ({ tenants, synced, failed, skipped }))(s);
 
 test('a trace captured from the simulator replays: the same requests, the same outcome', async () => {
   const { sim, w, run } = await setup(
@@ -65,7 +66,11 @@ test('a trace captured from the simulator replays: the same requests, the same o
   assert.deepEqual(counts(summaryOf(replayed)), counts(summaryOf(live)));
 });
 
-const traces = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((f) => f.endsWith('.har')).sort() : [];
+const traces = existsSync(FIXTURES)
+  ? readdirSync(FIXTURES)
+      .filter((f) => f.endsWith('.har'))
+      .sort()
+  : [];
 
 test('the fixtures folder holds at least the trace captured from the simulator', () => {
   assert.ok(traces.includes('simulator-sync.har'), `found: ${traces.join(', ')}`);

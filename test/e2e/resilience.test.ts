@@ -13,10 +13,14 @@ const FAST = { RETRY_MAX_DELAY_MS: '20', REQUEST_TIMEOUT_MS: '2000', CONNECT_TIM
 
 const setup = simulatorSetup(FAST);
 
-const counts = (s: Record<string, unknown>) => (({ tenants, synced, failed, skipped, alreadyDone }) => ({ tenants, synced, failed, skipped, alreadyDone }))(s);
+const counts = (s: Record<string, unknown>) =>
+  (({ tenants, synced, failed, skipped, alreadyDone }) => ({ tenants, synced, failed, skipped, alreadyDone }))(s);
 
 test('one controller request in ten answered 503 with an HTML page: every ready tenant is synced once, exit 0', async () => {
-  const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: [40, 33], pageCap: 9, transient503Rate: 0.1, seed: 7 }, { RETRIES: '6', SYNC_CONCURRENCY: '4', APS_PAGE_SIZE: '20' });
+  const { sim, w, run } = await setup(
+    { instances: 2, tenantsPerInstance: [40, 33], pageCap: 9, transient503Rate: 0.1, seed: 7 },
+    { RETRIES: '6', SYNC_CONCURRENCY: '4', APS_PAGE_SIZE: '20' },
+  );
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, '');
@@ -50,16 +54,29 @@ test('refused, deleted, hung and briefly unavailable tenants: the pass finishes 
   assert.equal(s.complete, true);
   assert.match(result.stderr, /^o365-backsync: 3 of 21 tenants failed; details in .*o365-backsync\.log\n$/);
 
-  const failed = new Map(w.log().filter((l) => l.msg === 'tenant failed').map((l) => [l.tenantId, String(l.error)]));
+  const failed = new Map(
+    w
+      .log()
+      .filter((l) => l.msg === 'tenant failed')
+      .map((l) => [l.tenantId, String(l.error)]),
+  );
   assert.deepEqual([...failed.keys()].sort(), [...refused.map((t) => t.id), hung.id].sort());
-  for (const t of refused) assert.match(failed.get(t.id)!, new RegExp(`^APS controller answered 500 APS::Hosting::Exception: Office 365 rejected the request for tenant ${t.id}$`));
+  for (const t of refused)
+    assert.match(
+      failed.get(t.id)!,
+      new RegExp(
+        `^APS controller answered 500 APS::Hosting::Exception: Office 365 rejected the request for tenant ${t.id}$`,
+      ),
+    );
   assert.match(failed.get(hung.id)!, /^APS controller at http:\/\/127\.0\.0\.1:\d+: no answer within 300 ms$/);
   assert.equal(sim.stats.resyncCalls.get(hung.id), 2, 'the hung request is tried RETRIES + 1 times, no more');
   assert.equal(sim.stats.resyncCalls.get(refused[0]!.id), 1, 'a 500 is not retried');
   for (const t of flaky) assert.equal(sim.stats.resyncSucceeded.get(t.id), 1);
 
   // The record the next run paces from, and `status` shows, has the same numbers.
-  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as Record<string, unknown> & { failures: { tenantId: string }[] };
+  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as Record<string, unknown> & {
+    failures: { tenantId: string }[];
+  };
   assert.deepEqual(counts(last), { tenants: 21, synced: 17, failed: 3, skipped: 1, alreadyDone: 0 });
   assert.deepEqual(last.failures.map((f) => f.tenantId).sort(), [...failed.keys()].sort());
   assert.equal(existsSync(join(w.stateDir, 'pass.json')), false, 'the pass is finished');
@@ -76,14 +93,25 @@ test('the controller goes down midway: exit 3 with its words, state kept; the ne
   const down = await first.done;
   assert.equal(down.code, 3, down.stderr);
   // Whichever meets the outage first stops the pass: four resyncs in a row, or the next page of the listing.
-  assert.match(down.stderr, /^o365-backsync: stopped (after 4 consecutive controller failures; last|at instance 1001): APS controller answered 503: 503 Service Temporarily Unavailable\n$/);
+  assert.match(
+    down.stderr,
+    /^o365-backsync: stopped (after 4 consecutive controller failures; last|at instance 1001): APS controller answered 503: 503 Service Temporarily Unavailable\n$/,
+  );
   const s1 = summaryOf(down);
   assert.equal(s1.complete, false);
   assert.match(String(s1.interruptedBy), /503 Service Temporarily Unavailable/);
   assert.ok(existsSync(join(w.stateDir, 'pass.json')), 'pass.json is kept for the next run');
   // After the journal's opening snapshot, a line per tenant done.
-  const journaled = readFileSync(join(w.stateDir, 'journal.ndjson'), 'utf8').split('\n').filter(Boolean).slice(1).map((l) => JSON.parse(l) as { o?: string });
-  assert.deepEqual(journaled.map((l) => l.o), Array(s1.synced).fill('synced'), 'every synced tenant is journaled, and no tenant failed by the outage');
+  const journaled = readFileSync(join(w.stateDir, 'journal.ndjson'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(1)
+    .map((l) => JSON.parse(l) as { o?: string });
+  assert.deepEqual(
+    journaled.map((l) => l.o),
+    Array(s1.synced).fill('synced'),
+    'every synced tenant is journaled, and no tenant failed by the outage',
+  );
   const syncedBefore = new Set(sim.stats.resyncSucceeded.keys());
   assert.equal(syncedBefore.size, s1.synced);
 
@@ -93,25 +121,43 @@ test('the controller goes down midway: exit 3 with its words, state kept; the ne
   assert.ok(w.log().some((l) => l.msg === 'pass resumed'));
   const s2 = summaryOf(again);
   assert.equal(s2.alreadyDone, syncedBefore.size);
-  assert.deepEqual(counts(s2), { tenants: 80 - syncedBefore.size, synced: 80 - syncedBefore.size, failed: 0, skipped: 0, alreadyDone: syncedBefore.size });
+  assert.deepEqual(counts(s2), {
+    tenants: 80 - syncedBefore.size,
+    synced: 80 - syncedBefore.size,
+    failed: 0,
+    skipped: 0,
+    alreadyDone: syncedBefore.size,
+  });
   for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncSucceeded.get(t.id), 1, `${t.id} synced once`);
   // Only tenants whose resync met the outage were asked twice.
-  const failedInOutage = new Set(w.log().filter((l) => l.msg === 'tenant failed').map((l) => l.tenantId));
+  const failedInOutage = new Set(
+    w
+      .log()
+      .filter((l) => l.msg === 'tenant failed')
+      .map((l) => l.tenantId),
+  );
   for (const [tenant, calls] of sim.stats.resyncCalls) {
-    if (calls > 1) assert.ok(failedInOutage.has(tenant), `${tenant} resynced ${calls} times without failing in the outage`);
+    if (calls > 1)
+      assert.ok(failedInOutage.has(tenant), `${tenant} resynced ${calls} times without failing in the outage`);
   }
   assert.equal(existsSync(join(w.stateDir, 'pass.json')), false, 'the resumed pass finished');
 });
 
 test('the controller goes down between two instances: the pass stops at the one it cannot list, and the next run resumes there', async () => {
   // OA answers slowly, so the controller is down well before the second instance's listing goes out.
-  const { sim, w, env } = await setup({ instances: 3, tenantsPerInstance: [6, 20, 20], oaLatencyMs: 400 }, { RETRIES: '1', SYNC_CONCURRENCY: '2' });
+  const { sim, w, env } = await setup(
+    { instances: 3, tenantsPerInstance: [6, 20, 20], oaLatencyMs: 400 },
+    { RETRIES: '1', SYNC_CONCURRENCY: '2' },
+  );
   const first = startCli(['sync', '--json'], env, w.cwd);
   await until(() => sim.stats.resyncSucceeded.size >= 6);
   sim.setControllerDown(true);
   const down = await first.done;
   assert.equal(down.code, 3, down.stderr);
-  assert.equal(down.stderr, 'o365-backsync: stopped at instance 1002: APS controller answered 503: 503 Service Temporarily Unavailable\n');
+  assert.equal(
+    down.stderr,
+    'o365-backsync: stopped at instance 1002: APS controller answered 503: 503 Service Temporarily Unavailable\n',
+  );
   assert.equal(sim.stats.listRequests, 1 + 2, 'instance 1003 is not tried against a controller known to be down');
   assert.ok(existsSync(join(w.stateDir, 'pass.json')), 'pass.json is kept for the next run');
 

@@ -11,7 +11,10 @@ const setup = simulatorSetup();
 const byId = (a: string, b: string): number => (sortsAfter(a, b) ? 1 : -1);
 
 test('SIGTERM mid-instance, then a resume over a changing installation: every tenant present throughout resynced exactly once', async () => {
-  const { sim, w, start, run } = await setup({ instances: 2, tenantsPerInstance: 400, latencyMs: 10, seed: 7 }, { SYNC_CONCURRENCY: '4', APS_PAGE_SIZE: '20' });
+  const { sim, w, start, run } = await setup(
+    { instances: 2, tenantsPerInstance: 400, latencyMs: 10, seed: 7 },
+    { SYNC_CONCURRENCY: '4', APS_PAGE_SIZE: '20' },
+  );
   const first = start();
   await until(() => sim.stats.resyncSucceeded.size >= 250);
   first.child.kill('SIGTERM');
@@ -23,7 +26,10 @@ test('SIGTERM mid-instance, then a resume over a changing installation: every te
   // the first instance's cursor, and every tenant of that instance up to it was resynced.
   const lines = readFileSync(join(w.stateDir, 'journal.ndjson'), 'utf8').split('\n').filter(Boolean);
   assert.match(lines[0]!, /^\{"v":2,/);
-  const cursor = lines.map((l) => JSON.parse(l) as { i?: number; c?: string }).filter((l) => l.i === 1001 && l.c).at(-1)!.c!;
+  const cursor = lines
+    .map((l) => JSON.parse(l) as { i?: number; c?: string })
+    .filter((l) => l.i === 1001 && l.c)
+    .at(-1)!.c!;
   const first1001 = sim.instances[0]!.tenants.map((t) => t.id).sort(byId);
   const upTo = first1001.filter((id) => !sortsAfter(id, cursor));
   for (const id of upTo) assert.equal(sim.stats.resyncCalls.get(id), 1, `tenant ${id} up to the cursor was resynced`);
@@ -35,7 +41,10 @@ test('SIGTERM mid-instance, then a resume over a changing installation: every te
   for (const id of [...upTo.filter((_, i) => i % 5 === 1), ...removedAhead]) sim.removeTenant(id);
   const added = Array.from({ length: 30 }, () => sim.addTenant(1001).id);
   const addedBehind = added.filter((id) => !sortsAfter(id, cursor));
-  assert.ok(addedBehind.length > 0 && addedBehind.length < added.length, 'tenants were added on both sides of the cursor');
+  assert.ok(
+    addedBehind.length > 0 && addedBehind.length < added.length,
+    'tenants were added on both sides of the cursor',
+  );
   const listRequests = sim.stats.listRequests;
 
   const second = await run();
@@ -44,16 +53,24 @@ test('SIGTERM mid-instance, then a resume over a changing installation: every te
   assert.ok(w.log().some((l) => l.msg === 'pass resumed'));
   for (const t of sim.readyTenants()) {
     const expected = addedBehind.includes(t.id) ? 0 : 1;
-    assert.equal(sim.stats.resyncCalls.get(t.id) ?? 0, expected, `tenant ${t.id}${expected ? '' : ', added behind the cursor, waits for the next pass'}`);
+    assert.equal(
+      sim.stats.resyncCalls.get(t.id) ?? 0,
+      expected,
+      `tenant ${t.id}${expected ? '' : ', added behind the cursor, waits for the next pass'}`,
+    );
   }
-  for (const id of removedAhead) assert.equal(sim.stats.resyncCalls.has(id), false, `removed tenant ${id} was not called`);
+  for (const id of removedAhead)
+    assert.equal(sim.stats.resyncCalls.has(id), false, `removed tenant ${id} was not called`);
   assert.equal(s2.alreadyDone, s1.synced);
   assert.equal(s2.failed, 0);
   // The resumed walk starts where the cursor was, not from the first page: the first instance's rest
   // and the whole second one, in pages of 20 with one tenant of overlap, and a few to re-find the place
   // (from the first page the walk would need some 10 more).
   const pages = Math.ceil((400 - upTo.length + 30) / 19) + Math.ceil(400 / 19);
-  assert.ok(sim.stats.listRequests - listRequests <= pages + 4, `${sim.stats.listRequests - listRequests} listing requests, ${pages} pages`);
+  assert.ok(
+    sim.stats.listRequests - listRequests <= pages + 4,
+    `${sim.stats.listRequests - listRequests} listing requests, ${pages} pages`,
+  );
 });
 
 test('a journal from before the cursor is read with a warning: its tenants are not resynced again, the rest are, once', async () => {
@@ -61,14 +78,33 @@ test('a journal from before the cursor is read with a warning: its tenants are n
   const [one, two] = sim.instances.map((i) => i.tenants.map((t) => t.id));
   const done = [...one!.slice(0, 12), ...two!.slice(5, 9)];
   mkdirSync(w.stateDir, { recursive: true });
-  writeFileSync(join(w.stateDir, 'pass.json'), JSON.stringify({ version: 1, appId: sim.appId, startedAt: new Date().toISOString(), activeMs: 1000, runs: 1 }));
-  writeFileSync(join(w.stateDir, 'journal.ndjson'), done.map((t, n) => JSON.stringify({ i: one!.includes(t) ? 1001 : 1002, t, o: n === 3 ? 'failed' : 'synced', ...(n === 3 ? { m: 'no' } : {}) })).join('\n') + '\n');
+  writeFileSync(
+    join(w.stateDir, 'pass.json'),
+    JSON.stringify({ version: 1, appId: sim.appId, startedAt: new Date().toISOString(), activeMs: 1000, runs: 1 }),
+  );
+  writeFileSync(
+    join(w.stateDir, 'journal.ndjson'),
+    done
+      .map((t, n) =>
+        JSON.stringify({
+          i: one!.includes(t) ? 1001 : 1002,
+          t,
+          o: n === 3 ? 'failed' : 'synced',
+          ...(n === 3 ? { m: 'no' } : {}),
+        }),
+      )
+      .join('\n') + '\n',
+  );
   const result = await run(['sync', '--json']);
   assert.equal(result.code, 0, result.stderr);
   const summary = summaryOf(result);
   assert.ok(w.log().some((l) => l.level === 40 && /from an earlier version/.test(String(l.msg))));
-  for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncCalls.get(t.id) ?? 0, done.includes(t.id) ? 0 : 1, t.id);
+  for (const t of sim.readyTenants())
+    assert.equal(sim.stats.resyncCalls.get(t.id) ?? 0, done.includes(t.id) ? 0 : 1, t.id);
   assert.deepEqual({ alreadyDone: summary.alreadyDone, synced: summary.synced }, { alreadyDone: 16, synced: 60 - 16 });
-  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as { tenants: number; failed: number };
+  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as {
+    tenants: number;
+    failed: number;
+  };
   assert.deepEqual({ tenants: last.tenants, failed: last.failed }, { tenants: 60, failed: 1 });
 });

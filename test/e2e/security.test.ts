@@ -20,7 +20,10 @@ const setup = simulatorSetup({ RETRY_MAX_DELAY_MS: '20' });
 function everything(w: Workdir, results: CliResult[]): [string, string][] {
   const files = [w.logDir, w.stateDir].filter(existsSync).flatMap((dir) => readdirSync(dir).map((f) => join(dir, f)));
   return [
-    ...results.flatMap((r, i): [string, string][] => [[`stdout ${i}`, r.stdout], [`stderr ${i}`, r.stderr]]),
+    ...results.flatMap((r, i): [string, string][] => [
+      [`stdout ${i}`, r.stdout],
+      [`stderr ${i}`, r.stderr],
+    ]),
     ...files.map((f): [string, string] => [f, readFileSync(f, 'utf8')]),
   ];
 }
@@ -28,7 +31,8 @@ function everything(w: Workdir, results: CliResult[]): [string, string][] {
 function assertNowhere(secrets: string[], outputs: [string, string][]): void {
   assert.ok(secrets.length > 0);
   for (const secret of secrets) {
-    for (const [where, text] of outputs) assert.ok(!text.includes(secret), `a secret (${secret.slice(0, 6)}…) appears in ${where}`);
+    for (const [where, text] of outputs)
+      assert.ok(!text.includes(secret), `a secret (${secret.slice(0, 6)}…) appears in ${where}`);
   }
 }
 
@@ -59,27 +63,48 @@ test('the OA password and every APS token stay out of stdout, stderr, the log an
   // The echoed token was blanked, not the whole message dropped.
   const echoed = w.log().filter((l) => l.msg === 'tenant failed' && l.tenantId === a![2]!.id);
   assert.equal(echoed.length, 2);
-  assert.match(String(echoed[0]!.error), /^APS controller answered 500 APS::Hosting::Exception: Token \[REDACTED\] may not synchronize tenant /);
-  assert.ok(w.log().some((l) => l.msg === 'retrying a controller request'), 'debug lines were written too');
+  assert.match(
+    String(echoed[0]!.error),
+    /^APS controller answered 500 APS::Hosting::Exception: Token \[REDACTED\] may not synchronize tenant /,
+  );
+  assert.ok(
+    w.log().some((l) => l.msg === 'retrying a controller request'),
+    'debug lines were written too',
+  );
 });
 
 test('a wrong OA password exits 3 with the refusal, and the password is in no output', async () => {
-  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 3, oaAuth: AUTH }, { OA_PASSWORD: `${PASSWORD}-typo` });
+  const { sim, w, run } = await setup(
+    { instances: 1, tenantsPerInstance: 3, oaAuth: AUTH },
+    { OA_PASSWORD: `${PASSWORD}-typo` },
+  );
   const results = [await run(['sync', '--json']), await run(['sync'])];
   for (const r of results) {
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /^o365-backsync: OA Public API answered HTTP 401: 401 Authorization Required; OA refused OA_USER\/OA_PASSWORD: check them\n$/);
+    assert.match(
+      r.stderr,
+      /^o365-backsync: OA Public API answered HTTP 401: 401 Authorization Required; OA refused OA_USER\/OA_PASSWORD: check them\n$/,
+    );
   }
   assert.equal(results[0]!.stdout, '');
   assert.equal(sim.stats.oaCalls.length, 0, 'the refused calls never reached the API');
-  assertNowhere([PASSWORD, `${PASSWORD}-typo`, Buffer.from(`${AUTH.user}:${PASSWORD}-typo`).toString('base64')], everything(w, results));
+  assertNowhere(
+    [PASSWORD, `${PASSWORD}-typo`, Buffer.from(`${AUTH.user}:${PASSWORD}-typo`).toString('base64')],
+    everything(w, results),
+  );
 });
 
 test('an env file that group or others can read is warned about once per run, in the log', async () => {
   const { w, env } = await setup({ instances: 1, tenantsPerInstance: 2, oaAuth: AUTH });
   const file = join(w.cwd, '.env');
-  writeFileSync(file, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n'));
-  const warnings = () => w.log().filter((l) => l.level === 40 && String(l.msg).includes('can be read by group or others'));
+  writeFileSync(
+    file,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+  );
+  const warnings = () =>
+    w.log().filter((l) => l.level === 40 && String(l.msg).includes('can be read by group or others'));
 
   chmodSync(file, 0o644);
   for (let i = 0; i < 2; i++) {
@@ -97,7 +122,10 @@ test('an env file that group or others can read is warned about once per run, in
 });
 
 test('the log is created 0640 and every state file 0600, in folders closed to others', async () => {
-  const { sim, w, env, run } = await setup({ instances: 1, tenantsPerInstance: 30, latencyMs: 10 }, { SYNC_CONCURRENCY: '1' });
+  const { sim, w, env, run } = await setup(
+    { instances: 1, tenantsPerInstance: 30, latencyMs: 10 },
+    { SYNC_CONCURRENCY: '1' },
+  );
   // A run that cannot start its pass leaves pass.json and the journal behind.
   sim.setOaFault('fault');
   assert.equal((await run(['sync'])).code, 3);
@@ -112,7 +140,8 @@ test('the log is created 0640 and every state file 0600, in folders closed to ot
   assert.equal(mode(join(w.stateDir, 'last-pass.json')), 0o600, 'last-pass.json');
   assert.equal(mode(w.stateDir), 0o700 & ~umask);
   assert.equal(mode(w.logDir), 0o750 & ~umask);
-  for (const f of readdirSync(w.stateDir)) assert.equal(mode(join(w.stateDir, f)) & 0o077, 0, `${f} is closed to group and others`);
+  for (const f of readdirSync(w.stateDir))
+    assert.equal(mode(join(w.stateDir, f)) & 0o077, 0, `${f} is closed to group and others`);
 });
 
 const FINGERPRINT = new X509Certificate(testCerts().cert).fingerprint256;
@@ -128,20 +157,32 @@ test('https controller: verified by default; its CA, insecure mode or a right pi
   const refused = async (extra: Record<string, string>, words: RegExp) => {
     const { r } = await pass(extra);
     assert.equal(r.code, 3, `${JSON.stringify(extra)}: ${r.stderr}`);
-    assert.match(r.stderr, /^o365-backsync: instance 1001: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: [^\n]+\n$/);
+    assert.match(
+      r.stderr,
+      /^o365-backsync: instance 1001: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: [^\n]+\n$/,
+    );
     assert.match(r.stderr, words);
   };
-  await refused({}, /unable to verify the first certificate; set APS_CA_FILE to the PEM of the CA that issued the controller certificate/);
+  await refused(
+    {},
+    /unable to verify the first certificate; set APS_CA_FILE to the PEM of the CA that issued the controller certificate/,
+  );
   await refused({ APS_CA_FILE: otherCaFile() }, /set APS_CA_FILE/);
   const wrongPin = 'AB:'.repeat(31) + 'AB';
   await refused(
     { APS_CERT_SHA256: wrongPin },
-    new RegExp(`its SHA-256 fingerprint ${FINGERPRINT.replace(/:/g, '').toLowerCase()} is not the pinned ${'ab'.repeat(32)}; APS_CERT_SHA256 pins another certificate`),
+    new RegExp(
+      `its SHA-256 fingerprint ${FINGERPRINT.replace(/:/g, '').toLowerCase()} is not the pinned ${'ab'.repeat(32)}; APS_CERT_SHA256 pins another certificate`,
+    ),
   );
   await refused({ APS_CERT_SHA256: wrongPin, APS_CA_FILE: sim.caFile }, /is not the pinned/);
   assert.equal(sim.stats.requests, 0, 'no request went out over a refused connection');
 
-  const trusted: Record<string, string>[] = [{ APS_CA_FILE: sim.caFile }, { APS_CERT_SHA256: FINGERPRINT }, { APS_CERT_SHA256: FINGERPRINT, APS_CA_FILE: sim.caFile }];
+  const trusted: Record<string, string>[] = [
+    { APS_CA_FILE: sim.caFile },
+    { APS_CERT_SHA256: FINGERPRINT },
+    { APS_CERT_SHA256: FINGERPRINT, APS_CA_FILE: sim.caFile },
+  ];
   for (const extra of trusted) {
     const { r } = await pass(extra);
     assert.equal(r.code, 0, `${JSON.stringify(extra)}: ${r.stderr}`);
@@ -151,7 +192,9 @@ test('https controller: verified by default; its CA, insecure mode or a right pi
   const { r, w } = await pass({ APS_TLS_INSECURE: 'true' });
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await runCli(['sync', '--force'], { ...plain, ...w.env, APS_TLS_INSECURE: 'true' }, w.cwd)).code, 0);
-  const insecure = w.log().filter((l) => l.level === 40 && l.msg === 'APS_TLS_INSECURE=true: the controller certificate is NOT verified');
+  const insecure = w
+    .log()
+    .filter((l) => l.level === 40 && l.msg === 'APS_TLS_INSECURE=true: the controller certificate is NOT verified');
   assert.equal(insecure.length, 2, 'warned on every run');
 });
 
@@ -164,7 +207,10 @@ test('https OA: verified with OA_CA_FILE; without it, or with another CA, refuse
     const w = workdir();
     const r = await runCli(['sync'], { ...plain, ...w.env, ...extra }, w.cwd);
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /^o365-backsync: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: .*; set OA_CA_FILE to the PEM of the CA that issued the OA certificate\n$/);
+    assert.match(
+      r.stderr,
+      /^o365-backsync: certificate of https:\/\/127\.0\.0\.1:\d+ not trusted: .*; set OA_CA_FILE to the PEM of the CA that issued the OA certificate\n$/,
+    );
   }
   assert.equal(sim.stats.oaCalls.length, 0);
   const w = workdir();

@@ -8,25 +8,43 @@ const setup = simulatorSetup();
 
 /** Each ready tenant resynced exactly once, and nothing else resynced. */
 function assertEachReadyTenantOnce(sim: Simulator): void {
-  const ready = sim.readyTenants().map((t) => t.id).sort();
+  const ready = sim
+    .readyTenants()
+    .map((t) => t.id)
+    .sort();
   assert.deepEqual([...sim.stats.resyncCalls.keys()].sort(), ready);
-  for (const [tenant, calls] of sim.stats.resyncCalls) assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
+  for (const [tenant, calls] of sim.stats.resyncCalls)
+    assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
 }
 
 test('several instances with short pages: every ready tenant resynced exactly once, provisioning ones left alone', async () => {
-  const { sim, run } = await setup({ instances: 3, tenantsPerInstance: [120, 75, 101], pageCap: 7, provisioningEvery: 6 }, { APS_PAGE_SIZE: '50' });
+  const { sim, run } = await setup(
+    { instances: 3, tenantsPerInstance: [120, 75, 101], pageCap: 7, provisioningEvery: 6 },
+    { APS_PAGE_SIZE: '50' },
+  );
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   const s = summaryOf(result);
   const ready = sim.readyTenants().length;
   assert.ok(ready < 296 && ready > 200);
   assert.deepEqual(
-    { instances: s.instances, tenants: s.tenants, synced: s.synced, failed: s.failed, skipped: s.skipped, dryRun: s.dryRun },
+    {
+      instances: s.instances,
+      tenants: s.tenants,
+      synced: s.synced,
+      failed: s.failed,
+      skipped: s.skipped,
+      dryRun: s.dryRun,
+    },
     { instances: 3, tenants: ready, synced: ready, failed: 0, skipped: 0, dryRun: false },
   );
   for (const key of ['startedAt', 'durationMs', 'tokenRefreshes']) assert.ok(key in s, key);
   assertEachReadyTenantOnce(sim);
-  assert.ok(sim.stats.resyncOperations.every((o) => o.method === 'GET' && o.path === 'synchronize_async' && o.query === 'fullSync=true'));
+  assert.ok(
+    sim.stats.resyncOperations.every(
+      (o) => o.method === 'GET' && o.path === 'synchronize_async' && o.query === 'fullSync=true',
+    ),
+  );
   assert.equal(sim.stats.staleTokenRefusals, 0);
   assert.equal(result.stderr, '');
 });
@@ -34,7 +52,10 @@ test('several instances with short pages: every ready tenant resynced exactly on
 test('under cron a successful run prints nothing at all, and the log has start, instance and summary lines', async () => {
   const { w, run } = await setup({ instances: 2, tenantsPerInstance: 5 });
   const result = await run(['sync']);
-  assert.deepEqual({ code: result.code, stdout: result.stdout, stderr: result.stderr }, { code: 0, stdout: '', stderr: '' });
+  assert.deepEqual(
+    { code: result.code, stdout: result.stdout, stderr: result.stderr },
+    { code: 0, stdout: '', stderr: '' },
+  );
   const messages = w.log().map((l) => l.msg);
   assert.equal(messages[0], 'pass started');
   assert.equal(messages.filter((m) => m === 'instance finished').length, 2);
@@ -43,7 +64,10 @@ test('under cron a successful run prints nothing at all, and the log has start, 
 });
 
 test('the token is renewed every TOKEN_REFRESH_EVERY tenants', async () => {
-  const { sim, run } = await setup({ instances: 2, tenantsPerInstance: [45, 20], pageCap: 9 }, { TOKEN_REFRESH_EVERY: '10', SYNC_CONCURRENCY: '4' });
+  const { sim, run } = await setup(
+    { instances: 2, tenantsPerInstance: [45, 20], pageCap: 9 },
+    { TOKEN_REFRESH_EVERY: '10', SYNC_CONCURRENCY: '4' },
+  );
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(sim.stats.tokensIssuedByInstance.get(1001), 5);
@@ -54,7 +78,10 @@ test('the token is renewed every TOKEN_REFRESH_EVERY tenants', async () => {
 
 test('the token is renewed by age before the controller would refuse it', async () => {
   // Tokens die after 1.2 s; the tool renews at 0.5 s; the pass takes a few seconds.
-  const { sim, run } = await setup({ instances: 1, tenantsPerInstance: 120, latencyMs: 25, tokenLifetimeMs: 1200 }, { APS_TOKEN_MAX_AGE: '0.5', SYNC_CONCURRENCY: '2' });
+  const { sim, run } = await setup(
+    { instances: 1, tenantsPerInstance: 120, latencyMs: 25, tokenLifetimeMs: 1200 },
+    { APS_TOKEN_MAX_AGE: '0.5', SYNC_CONCURRENCY: '2' },
+  );
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   assert.equal(sim.stats.staleTokenRefusals, 0);
@@ -65,7 +92,10 @@ test('the token is renewed by age before the controller would refuse it', async 
 
 test('"Authentication failed." renews the token and the pass finishes', async () => {
   // The controller's tokens live 0.4 s, far less than the 25 minutes the tool assumes.
-  const { sim, run } = await setup({ instances: 2, tenantsPerInstance: 60, latencyMs: 20, tokenLifetimeMs: 400 }, { SYNC_CONCURRENCY: '3' });
+  const { sim, run } = await setup(
+    { instances: 2, tenantsPerInstance: 60, latencyMs: 20, tokenLifetimeMs: 400 },
+    { SYNC_CONCURRENCY: '3' },
+  );
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   const s = summaryOf(result);
@@ -87,7 +117,12 @@ test('a sync report with failed objects fails that tenant, logs the objects, and
   const line = w.log().find((l) => l.msg === 'tenant failed')!;
   assert.equal(line.tenantId, bad.id);
   assert.match(String(line.error), /License assignment failed: no licenses available/);
-  assert.deepEqual(line.failedObjects, [{ objectName: `user@${bad.subdomain}.onmicrosoft.com`, comment: 'License assignment failed: no licenses available' }]);
+  assert.deepEqual(line.failedObjects, [
+    {
+      objectName: `user@${bad.subdomain}.onmicrosoft.com`,
+      comment: 'License assignment failed: no licenses available',
+    },
+  ]);
   assert.ok(sim.stats.resyncOperations.every((o) => o.path === 'synchronize'));
 });
 
@@ -96,10 +131,11 @@ test('a tenant removed after the listing (404) is skipped, not failed', async ()
   sim.setFault(sim.readyTenants()[2]!.id, 'notFound');
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual(
-    (({ synced, failed, skipped }) => ({ synced, failed, skipped }))(summaryOf(result)),
-    { synced: 5, failed: 0, skipped: 1 },
-  );
+  assert.deepEqual((({ synced, failed, skipped }) => ({ synced, failed, skipped }))(summaryOf(result)), {
+    synced: 5,
+    failed: 0,
+    skipped: 1,
+  });
 });
 
 test('a dry run reads everything and sends no resync', async () => {
@@ -107,7 +143,11 @@ test('a dry run reads everything and sends no resync', async () => {
   const result = await run(['sync', '--json', '--dry-run']);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(sim.stats.resyncOperations.length, 0);
-  assert.equal(sim.stats.listRequests, 8, 'two instances of 12 ready tenants, pages of 4 that overlap by the last tenant seen: 0, 3, 6, 9');
+  assert.equal(
+    sim.stats.listRequests,
+    8,
+    'two instances of 12 ready tenants, pages of 4 that overlap by the last tenant seen: 0, 3, 6, 9',
+  );
   assert.ok(sim.stats.tokensIssued >= 2);
   const s = summaryOf(result);
   assert.equal(s.dryRun, true);
@@ -115,7 +155,7 @@ test('a dry run reads everything and sends no resync', async () => {
   assert.equal(w.log().filter((l) => l.msg === 'dry run: would resync tenant').length, sim.readyTenants().length);
 });
 
-test('an unknown application ID exits 3 with OA\'s own message', async () => {
+test("an unknown application ID exits 3 with OA's own message", async () => {
   const { sim, run } = await setup({ appId: 41 }, { OFFICE_APP_ID: '999' });
   const result = await run();
   assert.equal(result.code, 3);
@@ -128,12 +168,32 @@ test('missing or malformed settings exit 2 with one line naming the variable, be
   const { sim, w, env } = await setup({});
   const cases: [Record<string, string>, string[], RegExp][] = [
     [{ OA_HOST: '' }, ['sync'], /^o365-backsync: OA_HOST: is required but not set/],
-    [{ OFFICE_APP_ID: 'forty-one' }, ['sync'], /^o365-backsync: OFFICE_APP_ID: must be a positive whole number, got 'forty-one'/],
+    [
+      { OFFICE_APP_ID: 'forty-one' },
+      ['sync'],
+      /^o365-backsync: OFFICE_APP_ID: must be a positive whole number, got 'forty-one'/,
+    ],
     [{ OA_PORT: '99999' }, ['sync'], /^o365-backsync: OA_PORT: must be a TCP port/],
-    [{ APS_TOKEN_MAX_AGE: '-5' }, ['sync'], /^o365-backsync: APS_TOKEN_MAX_AGE: must be a positive decimal number, got '-5'/],
-    [{}, ['sync', '--concurrency', '0'], /^o365-backsync: SYNC_CONCURRENCY \(--concurrency\): must be a positive whole number, got '0'/],
-    [{ APS_CA_FILE: '/nonexistent/ca.pem' }, ['sync'], /^o365-backsync: APS_CA_FILE: cannot read '\/nonexistent\/ca.pem': ENOENT/],
-    [{}, ['sync', '--env-file', '/nonexistent.env'], /^o365-backsync: --env-file: cannot read '\/nonexistent.env': ENOENT/],
+    [
+      { APS_TOKEN_MAX_AGE: '-5' },
+      ['sync'],
+      /^o365-backsync: APS_TOKEN_MAX_AGE: must be a positive decimal number, got '-5'/,
+    ],
+    [
+      {},
+      ['sync', '--concurrency', '0'],
+      /^o365-backsync: SYNC_CONCURRENCY \(--concurrency\): must be a positive whole number, got '0'/,
+    ],
+    [
+      { APS_CA_FILE: '/nonexistent/ca.pem' },
+      ['sync'],
+      /^o365-backsync: APS_CA_FILE: cannot read '\/nonexistent\/ca.pem': ENOENT/,
+    ],
+    [
+      {},
+      ['sync', '--env-file', '/nonexistent.env'],
+      /^o365-backsync: --env-file: cannot read '\/nonexistent.env': ENOENT/,
+    ],
     [{}, ['sync', '--no-such-flag'], /unknown option '--no-such-flag'/],
   ];
   for (const [extra, args, pattern] of cases) {
@@ -150,7 +210,13 @@ test('settings come from the env file, the environment wins over it, and flags w
   const { sim, w, env } = await setup({ instances: 1, tenantsPerInstance: 30, latencyMs: 10 });
   const { writeFileSync } = await import('node:fs');
   const file = `${w.cwd}/.env`;
-  writeFileSync(file, Object.entries({ ...env, SYNC_CONCURRENCY: '1', TOKEN_REFRESH_EVERY: '1000' }).map(([k, v]) => `${k}=${v}`).join('\n'), { mode: 0o600 });
+  writeFileSync(
+    file,
+    Object.entries({ ...env, SYNC_CONCURRENCY: '1', TOKEN_REFRESH_EVERY: '1000' })
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n'),
+    { mode: 0o600 },
+  );
   const result = await runCli(['sync', '--json', '--concurrency', '6'], { TOKEN_REFRESH_EVERY: '7' }, w.cwd);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(sim.stats.tokensIssuedByInstance.get(1001), 5, 'TOKEN_REFRESH_EVERY=7 from the environment');

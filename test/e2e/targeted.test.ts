@@ -16,9 +16,18 @@ test('only the named tenants are resynced, found in whichever instance has them,
 
   const result = await run(['sync', '--json', '--tenant', b.id, '--tenant', a.id.toUpperCase()]);
   assert.equal(result.code, 0, result.stderr);
-  assert.deepEqual([...sim.stats.resyncCalls.entries()].sort(), [[a.id, 1], [b.id, 1]].sort());
+  assert.deepEqual(
+    [...sim.stats.resyncCalls.entries()].sort(),
+    [
+      [a.id, 1],
+      [b.id, 1],
+    ].sort(),
+  );
   const s = summaryOf(result);
-  assert.deepEqual({ synced: s.synced, tenants: s.tenants, notResynced: s.notResynced }, { synced: 2, tenants: 2, notResynced: undefined });
+  assert.deepEqual(
+    { synced: s.synced, tenants: s.tenants, notResynced: s.notResynced },
+    { synced: 2, tenants: 2, notResynced: undefined },
+  );
   assert.equal(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8'), lastPass, 'the full-pass state is left alone');
   assert.equal(existsSync(join(w.stateDir, 'pass.json')), false);
 });
@@ -38,11 +47,17 @@ test('a tenant found nowhere, or not ready, is reported and makes the exit 1; th
     { tenantId: unknown, reason: 'not found in instance 1001, 1002' },
   ]);
   const cron = await run(['sync', '--tenant', unknown, '--instance', '1002']);
-  assert.deepEqual({ code: cron.code, stdout: cron.stdout, stderr: cron.stderr }, { code: 1, stdout: '', stderr: `o365-backsync: tenant ${unknown} not found in instance 1002\n` });
+  assert.deepEqual(
+    { code: cron.code, stdout: cron.stdout, stderr: cron.stderr },
+    { code: 1, stdout: '', stderr: `o365-backsync: tenant ${unknown} not found in instance 1002\n` },
+  );
 });
 
 test('the lock still applies: a targeted run while a pass runs exits 0 and resyncs nothing', async () => {
-  const { sim, w, run, start } = await setup({ instances: 1, tenantsPerInstance: 100, latencyMs: 40 }, { SYNC_CONCURRENCY: '1' });
+  const { sim, w, run, start } = await setup(
+    { instances: 1, tenantsPerInstance: 100, latencyMs: 40 },
+    { SYNC_CONCURRENCY: '1' },
+  );
   const target = sim.instances[0]!.tenants[99]!;
   const pass = start(['sync']);
   await until(() => w.log().some((l) => l.msg === 'instance started'));
@@ -66,6 +81,9 @@ test('an --instance that is not a whole number is a usage error, before any sett
   const w = workdir();
   for (const bad of ['10x', '-1', '1e3']) {
     const result = await runCli(['sync', '--instance', '1001', '--instance', bad], w.env, w.cwd);
-    assert.deepEqual([result.code, result.stdout, result.stderr], [2, '', `o365-backsync: --instance: must be an instance id (a whole number), got '${bad}'\n`]);
+    assert.deepEqual(
+      [result.code, result.stdout, result.stderr],
+      [2, '', `o365-backsync: --instance: must be an instance id (a whole number), got '${bad}'\n`],
+    );
   }
 });

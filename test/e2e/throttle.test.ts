@@ -7,7 +7,10 @@ import { simulatorSetup, summaryOf } from './harness';
 const setup = simulatorSetup();
 
 function assertEveryReadyTenantSynced(sim: Simulator): void {
-  const ready = sim.readyTenants().map((t) => t.id).sort();
+  const ready = sim
+    .readyTenants()
+    .map((t) => t.id)
+    .sort();
   assert.deepEqual([...sim.stats.resyncSucceeded.keys()].sort(), ready);
 }
 
@@ -20,13 +23,19 @@ test('503s from the controller lower the concurrency, the log says so, and every
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   const s = summaryOf(result);
-  assert.deepEqual({ tenants: s.tenants, synced: s.synced, failed: s.failed }, { tenants: 400, synced: 400, failed: 0 });
+  assert.deepEqual(
+    { tenants: s.tenants, synced: s.synced, failed: s.failed },
+    { tenants: 400, synced: 400, failed: 0 },
+  );
   assertEveryReadyTenantSynced(sim);
 
   const changes = w.log().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('concurrency '));
   assert.ok(changes.length > 0, 'no concurrency change was logged');
   const first = changes[0]!;
-  assert.deepEqual({ from: first.from, to: first.to, reason: first.reason, level: first.level }, { from: 16, to: 8, reason: 'throttled', level: 30 });
+  assert.deepEqual(
+    { from: first.from, to: first.to, reason: first.reason, level: first.level },
+    { from: 16, to: 8, reason: 'throttled', level: 30 },
+  );
   assert.equal(first.msg, 'concurrency lowered from 16 to 8');
   // Each change halves the limit or adds one back, within 1..16, and the successes in between raise it.
   for (const c of changes) {
@@ -34,12 +43,18 @@ test('503s from the controller lower the concurrency, the log says so, and every
     assert.ok(from >= 1 && from <= 16 && to >= 1 && to <= 16, JSON.stringify(c));
     assert.equal(to, reason === 'throttled' ? Math.floor(from / 2) : from + 1, JSON.stringify(c));
   }
-  assert.ok(changes.some((c) => c.reason === 'recovered'), 'the limit never went back up');
+  assert.ok(
+    changes.some((c) => c.reason === 'recovered'),
+    'the limit never went back up',
+  );
   assert.ok(sim.stats.peakInFlight <= 16, `peak in flight ${sim.stats.peakInFlight}`);
 });
 
 test('at concurrency 16 the count rule counts tenants started: exactly one token per TOKEN_REFRESH_EVERY tenants', async () => {
-  const { sim, run } = await setup({ instances: 1, tenantsPerInstance: 1500, pageCap: 100, latencyMs: 2 }, { SYNC_CONCURRENCY: '16', TOKEN_REFRESH_EVERY: '100' });
+  const { sim, run } = await setup(
+    { instances: 1, tenantsPerInstance: 1500, pageCap: 100, latencyMs: 2 },
+    { SYNC_CONCURRENCY: '16', TOKEN_REFRESH_EVERY: '100' },
+  );
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   assertEveryReadyTenantSynced(sim);
@@ -59,7 +74,8 @@ test('at concurrency 16 no request leaves with a token past APS_TOKEN_MAX_AGE', 
   const result = await run();
   assert.equal(result.code, 0, result.stderr);
   assertEveryReadyTenantSynced(sim);
-  for (const [tenant, calls] of sim.stats.resyncCalls) assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
+  for (const [tenant, calls] of sim.stats.resyncCalls)
+    assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
   assert.ok(sim.stats.peakInFlight > 4, `peak in flight ${sim.stats.peakInFlight}: the pass did not run concurrently`);
   assert.equal(sim.stats.staleTokenRefusals, 0);
   assert.ok(sim.stats.maxTokenAgeSentMs < 250, `a token was sent at least ${sim.stats.maxTokenAgeSentMs} ms old`);

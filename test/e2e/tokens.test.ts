@@ -11,7 +11,10 @@ const setup = simulatorSetup();
 const TOKEN_METHOD = 'pem.APS.getApplicationInstanceToken';
 
 function assertEveryReadyTenantSynced(sim: Simulator): void {
-  const ready = sim.readyTenants().map((t) => t.id).sort();
+  const ready = sim
+    .readyTenants()
+    .map((t) => t.id)
+    .sort();
   assert.deepEqual([...sim.stats.resyncSucceeded.keys()].sort(), ready);
 }
 
@@ -26,15 +29,23 @@ test('tokens that live 2 s: the lifetime is learned from the first refusal, warn
   const first = await run();
   assert.equal(first.code, 0, first.stderr);
   const s = summaryOf(first);
-  assert.deepEqual({ tenants: s.tenants, synced: s.synced, failed: s.failed }, { tenants: 900, synced: 900, failed: 0 });
+  assert.deepEqual(
+    { tenants: s.tenants, synced: s.synced, failed: s.failed },
+    { tenants: 900, synced: 900, failed: 0 },
+  );
   assertEveryReadyTenantSynced(sim);
   // Learning costs the calls in flight at the first expiry, at most one per worker, all in the first instance.
   const refusals = sim.stats.expiredTokenRefusalsByInstance;
-  assert.ok(sim.stats.staleTokenRefusals <= 2 * 3, `${sim.stats.staleTokenRefusals} refused calls: ${JSON.stringify([...refusals])}`);
+  assert.ok(
+    sim.stats.staleTokenRefusals <= 2 * 3,
+    `${sim.stats.staleTokenRefusals} refused calls: ${JSON.stringify([...refusals])}`,
+  );
   assert.deepEqual([...refusals.keys()], [1001], `refusals by instance: ${JSON.stringify([...refusals])}`);
   assert.ok(refusals.get(1001)! <= 4);
 
-  const warnings = w.log().filter((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.includes('APS_TOKEN_MAX_AGE'));
+  const warnings = w
+    .log()
+    .filter((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.includes('APS_TOKEN_MAX_AGE'));
   assert.equal(warnings.length, 1, JSON.stringify(warnings));
   const saved = JSON.parse(readFileSync(join(w.stateDir, 'token-lifetime.json'), 'utf8')) as { lifetimeMs: number };
   assert.ok(saved.lifetimeMs > 1500 && saved.lifetimeMs <= 2500, `learned ${saved.lifetimeMs} ms`);
@@ -44,26 +55,44 @@ test('tokens that live 2 s: the lifetime is learned from the first refusal, warn
   const second = await run(['sync', '--json', '--force']);
   assert.equal(second.code, 0, second.stderr);
   assert.equal(summaryOf(second).failed, 0);
-  assert.equal(sim.stats.staleTokenRefusals, refusedBefore, 'the second run had calls refused: it did not use the learned lifetime');
+  assert.equal(
+    sim.stats.staleTokenRefusals,
+    refusedBefore,
+    'the second run had calls refused: it did not use the learned lifetime',
+  );
   const secondRun = w.log().slice(w.log().findIndex((l) => l.msg === 'pass finished') + 1);
-  assert.ok(secondRun.some((l) => l.level === 30 && l.lifetimeMs === saved.lifetimeMs && String(l.msg).startsWith('tokens are renewed at ')));
+  assert.ok(
+    secondRun.some(
+      (l) => l.level === 30 && l.lifetimeMs === saved.lifetimeMs && String(l.msg).startsWith('tokens are renewed at '),
+    ),
+  );
   assert.ok(!secondRun.some((l) => l.level === 40), 'the second run warned again');
 });
 
 // A renewal loop would never end by itself: the timeout makes it a failure.
-test('APS_TOKEN_MAX_AGE=1 with OA answering in 1.2 s: the pass stops at once naming the setting and OA\'s latency', { timeout: 60_000 }, async () => {
-  const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 5, oaLatencyMs: 1200 }, { APS_TOKEN_MAX_AGE: '1' });
-  const started = Date.now();
-  const result = await run(['sync']);
-  const tookMs = Date.now() - started;
-  assert.equal(result.code, 3, result.stderr);
-  assert.ok(tookMs < 30_000, `took ${tookMs} ms`);
-  assert.ok(sim.stats.tokensIssued < 20, `${sim.stats.tokensIssued} tokens`);
-  assert.equal(sim.stats.resyncCalls.size, 0);
-  assert.match(result.stderr, /^o365-backsync: stopped at instance 1001: OA took 1\.2\d* s to issue a token, already past the age a token may be used: APS_TOKEN_MAX_AGE \(1 s\); set APS_TOKEN_MAX_AGE well above OA's latency\n$/);
-  // The pass is kept for the next run, which resumes it once the setting is fixed.
-  assert.ok(existsSync(join(w.stateDir, 'pass.json')));
-});
+test(
+  "APS_TOKEN_MAX_AGE=1 with OA answering in 1.2 s: the pass stops at once naming the setting and OA's latency",
+  { timeout: 60_000 },
+  async () => {
+    const { sim, w, run } = await setup(
+      { instances: 2, tenantsPerInstance: 5, oaLatencyMs: 1200 },
+      { APS_TOKEN_MAX_AGE: '1' },
+    );
+    const started = Date.now();
+    const result = await run(['sync']);
+    const tookMs = Date.now() - started;
+    assert.equal(result.code, 3, result.stderr);
+    assert.ok(tookMs < 30_000, `took ${tookMs} ms`);
+    assert.ok(sim.stats.tokensIssued < 20, `${sim.stats.tokensIssued} tokens`);
+    assert.equal(sim.stats.resyncCalls.size, 0);
+    assert.match(
+      result.stderr,
+      /^o365-backsync: stopped at instance 1001: OA took 1\.2\d* s to issue a token, already past the age a token may be used: APS_TOKEN_MAX_AGE \(1 s\); set APS_TOKEN_MAX_AGE well above OA's latency\n$/,
+    );
+    // The pass is kept for the next run, which resumes it once the setting is fixed.
+    assert.ok(existsSync(join(w.stateDir, 'pass.json')));
+  },
+);
 
 test('SIGTERM while OA never answers a token request: exit 143 within REQUEST_TIMEOUT_MS + 2 s, and the next run resumes', async () => {
   // Without the stop reaching OA's request and its retries, this wait lasts (RETRIES + 1) x 4 s.
@@ -93,10 +122,14 @@ test('SIGTERM while OA never answers a token request: exit 143 within REQUEST_TI
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(summaryOf(resumed).alreadyDone, synced);
   assertEveryReadyTenantSynced(sim);
-  for (const [tenant, calls] of sim.stats.resyncCalls) assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
+  for (const [tenant, calls] of sim.stats.resyncCalls)
+    assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
 });
 
-for (const [label, oaContentType] of [['text/plain', 'text/plain'], ['no content type', null]] as const) {
+for (const [label, oaContentType] of [
+  ['text/plain', 'text/plain'],
+  ['no content type', null],
+] as const) {
   test(`OA answering with ${label}: the replies are read as XML-RPC, exit 0`, async () => {
     const { sim, run } = await setup({ instances: 2, tenantsPerInstance: 5, oaContentType });
     const result = await run();

@@ -37,16 +37,23 @@ function assertNoSecrets(text: string, sim: Simulator): void {
   const tokens = sim.issuedTokens();
   assert.ok(tokens.length > 0, 'the run should have been issued tokens');
   for (const token of tokens) {
-    for (const form of [token, encodeURIComponent(token), JSON.stringify(token).slice(1, -1)]) assert.ok(!text.includes(form), `token ${token} in the trace`);
+    for (const form of [token, encodeURIComponent(token), JSON.stringify(token).slice(1, -1)])
+      assert.ok(!text.includes(form), `token ${token} in the trace`);
   }
   assert.ok(!text.includes(AUTH.password), 'the password in the trace');
-  assert.ok(!text.includes(Buffer.from(`${AUTH.user}:${AUTH.password}`).toString('base64')), 'the basic auth credentials in the trace');
+  assert.ok(
+    !text.includes(Buffer.from(`${AUTH.user}:${AUTH.password}`).toString('base64')),
+    'the basic auth credentials in the trace',
+  );
 }
 
 const seen = (sim: Simulator): number => sim.stats.requests + sim.stats.oaRequests;
 
 test('sync --force --trace with basic auth: an entry per request the servers saw, no token or password in it, exit 0', async () => {
-  const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: [7, 5], pageCap: 4, oaAuth: AUTH }, { APS_PAGE_SIZE: '4' });
+  const { sim, w, run } = await setup(
+    { instances: 2, tenantsPerInstance: [7, 5], pageCap: 4, oaAuth: AUTH },
+    { APS_PAGE_SIZE: '4' },
+  );
   const path = join(w.cwd, 'run.har');
   const result = await run(['sync', '--force', '--json', '--trace', path]);
   assert.equal(result.code, 0, result.stderr);
@@ -91,7 +98,10 @@ test('a controller that is down: exit 3, and the 503 pages are in the file', asy
   assert.equal(result.code, 3, result.stderr);
   const { har, text } = readHar(path);
   assert.equal(har.log.entries.length, seen(sim));
-  assert.deepEqual(har.log.entries.filter((e) => !e.request.url.endsWith('/RPC2')).map((e) => e.response.status), [503, 503]);
+  assert.deepEqual(
+    har.log.entries.filter((e) => !e.request.url.endsWith('/RPC2')).map((e) => e.response.status),
+    [503, 503],
+  );
   assertNoSecrets(text, sim);
 });
 
@@ -125,7 +135,10 @@ test('a trace file that fills the disk: one line on stderr, and the pass itself 
 
 /** A traced sync whose second tenant's resync hangs, once that resync is in flight. */
 async function hangingRun(requestTimeoutMs: string) {
-  const { sim, w, start } = await setup({ instances: 1, tenantsPerInstance: 4 }, { RETRIES: '0', REQUEST_TIMEOUT_MS: requestTimeoutMs, SYNC_CONCURRENCY: '1' });
+  const { sim, w, start } = await setup(
+    { instances: 1, tenantsPerInstance: 4 },
+    { RETRIES: '0', REQUEST_TIMEOUT_MS: requestTimeoutMs, SYNC_CONCURRENCY: '1' },
+  );
   const hung = sim.instances[0]!.tenants[1]!;
   sim.setFault(hung.id, 'hang');
   const path = join(w.cwd, 'run.har');
@@ -172,7 +185,11 @@ test('check --trace: every request check made, and a SIGTERM that nothing traps 
   sim.setOaFault('hang');
   const hung = join(w.cwd, 'hung.har');
   const cli = start(['check', '--trace', hung]);
-  await until(() => sim.stats.oaCalls.length > har.log.entries.filter((e) => e.request.url.endsWith('/RPC2')).length && existsSync(hung));
+  await until(
+    () =>
+      sim.stats.oaCalls.length > har.log.entries.filter((e) => e.request.url.endsWith('/RPC2')).length &&
+      existsSync(hung),
+  );
   cli.child.kill('SIGTERM');
   const killed = await cli.done;
   assert.equal(killed.signal, 'SIGTERM', 'check still dies by the signal');
@@ -187,5 +204,8 @@ test('TRACE_MAX_ENTRIES: the first exchanges are kept and the rest counted in lo
   const { har } = readHar(path);
   assert.equal(har.log.entries.length, 5);
   assert.ok(har.log.entries[0]!.request.url.endsWith('/RPC2'), 'the first exchange is the first kept');
-  assert.match(har.log.comment, new RegExp(`; ${seen(sim) - 5} more exchanges after the first 5 not recorded \\(TRACE_MAX_ENTRIES\\)\\.$`));
+  assert.match(
+    har.log.comment,
+    new RegExp(`; ${seen(sim) - 5} more exchanges after the first 5 not recorded \\(TRACE_MAX_ENTRIES\\)\\.$`),
+  );
 });

@@ -10,11 +10,20 @@ import { startSimulator } from '../sim';
  */
 async function main(base: string): Promise<void> {
   const har = `${resolve(base)}.har`;
-  const sim = await startSimulator({ instances: 2, tenantsPerInstance: 3, pageCap: 2, oaAuth: { user: 'admin', password: 'fixture-secret' } });
+  const sim = await startSimulator({
+    instances: 2,
+    tenantsPerInstance: 3,
+    pageCap: 2,
+    oaAuth: { user: 'admin', password: 'fixture-secret' },
+  });
   try {
     sim.setFault(sim.instances[1]!.tenants[1]!.id, 'fail500');
     const w = workdir();
-    const result = await runCli(['sync', '--force', '--json', '--trace', har], { ...sim.env(), ...w.env, APS_PAGE_SIZE: '2' }, w.cwd);
+    const result = await runCli(
+      ['sync', '--force', '--json', '--trace', har],
+      { ...sim.env(), ...w.env, APS_PAGE_SIZE: '2' },
+      w.cwd,
+    );
     const { tenants, synced, failed, skipped } = JSON.parse(result.stdout) as Record<string, number>;
     const expectation = { exitCode: result.code, summary: { tenants, synced, failed, skipped } };
     writeFileSync(`${base}.expect.json`, `${JSON.stringify(expectation, null, 2)}\n`);

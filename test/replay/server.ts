@@ -56,7 +56,9 @@ export async function startReplay(har: HarFile): Promise<ReplayServer> {
         req.socket.destroy();
       } else {
         const body = entry.response.content.text ?? '';
-        const headers = entry.response.headers.filter((h) => !CONNECTION_HEADERS.has(h.name.toLowerCase())).flatMap((h) => [h.name, h.value]);
+        const headers = entry.response.headers
+          .filter((h) => !CONNECTION_HEADERS.has(h.name.toLowerCase()))
+          .flatMap((h) => [h.name, h.value]);
         res.writeHead(entry.response.status, [...headers, 'content-length', String(Buffer.byteLength(body))]).end(body);
       }
     });

@@ -29,7 +29,10 @@ export interface ApsServerDeps {
  * names, in the same shape.
  */
 function refusalBody({ wording, status }: ApsServerDeps['tokenRefusal']): string {
-  const [kind, message] = wording === 'authenticationFailed' ? ['APS::Hosting::Exception', 'Authentication failed.'] : ['APS::Util::Exception', 'Unauthorized request'];
+  const [kind, message] =
+    wording === 'authenticationFailed'
+      ? ['APS::Hosting::Exception', 'Authentication failed.']
+      : ['APS::Util::Exception', 'Unauthorized request'];
   return `{"code": ${status}, "error": "${kind}", "message": "${message}"}`;
 }
 
@@ -58,7 +61,12 @@ export function apsHandler(deps: ApsServerDeps): RequestListener {
   };
 }
 
-async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResponse, leftAfter: number | undefined): Promise<void> {
+async function handle(
+  deps: ApsServerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  leftAfter: number | undefined,
+): Promise<void> {
   const { state } = deps;
   const { stats } = state;
   await readBody(req);
@@ -90,7 +98,8 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
   if (auth === undefined) {
     stats.staleTokenRefusals++;
     const owner = deps.tokens.instanceOf(typeof token === 'string' ? token : undefined);
-    if (owner !== undefined) stats.expiredTokenRefusalsByInstance.set(owner, (stats.expiredTokenRefusalsByInstance.get(owner) ?? 0) + 1);
+    if (owner !== undefined)
+      stats.expiredTokenRefusalsByInstance.set(owner, (stats.expiredTokenRefusalsByInstance.get(owner) ?? 0) + 1);
     return send(res, deps.tokenRefusal.status, 'application/json', refusalBody(deps.tokenRefusal));
   }
   stats.maxTokenAgeUsedMs = Math.max(stats.maxTokenAgeUsedMs, auth.ageMs);
@@ -111,7 +120,12 @@ async function handle(deps: ApsServerDeps, req: IncomingMessage, res: ServerResp
     return sendJson(res, 200, state.syncClock.status(tenant.id));
   }
   if (!OPERATIONS.has(route.operation)) {
-    return sendError(res, 404, 'APS::Util::NotFound', `Operation ${route.operation} is not found in type ${deps.tenantType}`);
+    return sendError(
+      res,
+      404,
+      'APS::Util::NotFound',
+      `Operation ${route.operation} is not found in type ${deps.tenantType}`,
+    );
   }
   return resync(deps, res, tenant, route.operation, String(token));
 }
@@ -137,7 +151,10 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
   const all = selected(deps, instanceId, query);
   const count = Math.min(query.count ?? deps.pageCap, deps.pageCap);
   const page = all.slice(query.offset, query.offset + count);
-  const range = page.length > 0 ? `items ${query.offset}-${query.offset + page.length - 1}/${all.length}` : emptyRange(deps.emptyPageRange, query.offset, all.length);
+  const range =
+    page.length > 0
+      ? `items ${query.offset}-${query.offset + page.length - 1}/${all.length}`
+      : emptyRange(deps.emptyPageRange, query.offset, all.length);
   const items = page.map((t) => tenantJson(t, deps.tenantType));
   const status = deps.partialContent ? 206 : 200;
   const headers: Record<string, string> = range === undefined ? {} : { 'content-range': range };
@@ -145,10 +162,13 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
   if (spoiled?.fault === 'missingApsId') {
     // A broken resource: the one at that place in the listing lacks its id in every page that holds it.
     const at = spoiled.fromOffset - query.offset;
-    const broken = items.map((item, i) => (i === at ? { ...item, aps: { ...(item as { aps: object }).aps, id: undefined } } : item));
+    const broken = items.map((item, i) =>
+      i === at ? { ...item, aps: { ...(item as { aps: object }).aps, id: undefined } } : item,
+    );
     return send(res, status, 'application/json', JSON.stringify(broken), headers);
   }
-  if (spoiled === undefined || query.offset < spoiled.fromOffset) return send(res, status, 'application/json', JSON.stringify(items), headers);
+  if (spoiled === undefined || query.offset < spoiled.fromOffset)
+    return send(res, status, 'application/json', JSON.stringify(items), headers);
   const body = JSON.stringify(items);
   switch (spoiled.fault) {
     case 'notJson':
@@ -189,13 +209,31 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
     case 'hang':
       return;
     case 'fail500':
-      return sendError(res, 500, 'APS::Hosting::Exception', `Office 365 rejected the request for tenant ${tenant.id}`, 'error');
+      return sendError(
+        res,
+        500,
+        'APS::Hosting::Exception',
+        `Office 365 rejected the request for tenant ${tenant.id}`,
+        'error',
+      );
     case 'notFound':
       return notFound(res, tenant.id);
     case 'echoToken':
-      return sendError(res, 500, 'APS::Hosting::Exception', `Token ${token} may not synchronize tenant ${tenant.id}`, 'error');
+      return sendError(
+        res,
+        500,
+        'APS::Hosting::Exception',
+        `Token ${token} may not synchronize tenant ${tenant.id}`,
+        'error',
+      );
     case 'terminalEscapes':
-      return sendError(res, 500, 'APS::Hosting::Exception', `\u001b]0;pwned\u0007\u001b[2J\u001b[31mtenant ${tenant.id} is on fire\u001b[0m`, 'error');
+      return sendError(
+        res,
+        500,
+        'APS::Hosting::Exception',
+        `\u001b]0;pwned\u0007\u001b[2J\u001b[31mtenant ${tenant.id} is on fire\u001b[0m`,
+        'error',
+      );
     case 'hugeNestedReply':
       return send(res, 200, 'application/json', hugeNestedJson());
     case 'hugeNestedError':
@@ -215,7 +253,12 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
     return void res.end();
   }
   const user = failed
-    ? { objectName: `user@${tenant.subdomain}.onmicrosoft.com`, operationCode: 1, success: false, comment: 'License assignment failed: no licenses available' }
+    ? {
+        objectName: `user@${tenant.subdomain}.onmicrosoft.com`,
+        operationCode: 1,
+        success: false,
+        comment: 'License assignment failed: no licenses available',
+      }
     : { objectName: `admin@${tenant.subdomain}.onmicrosoft.com`, operationCode: 1, success: true, comment: null };
   sendJson(res, 200, { domains: [], users: [user], AllUpdatesSucceeded: !failed });
 }
@@ -232,7 +275,13 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, 'application/json', JSON.stringify(value));
 }
 
-function sendError(res: ServerResponse, code: number, kind: string, message: string, kindKey: 'type' | 'error' = 'type'): void {
+function sendError(
+  res: ServerResponse,
+  code: number,
+  kind: string,
+  message: string,
+  kindKey: 'type' | 'error' = 'type',
+): void {
   sendJson(res, code, { code, [kindKey]: kind, message });
 }
 

@@ -12,9 +12,21 @@ import { startSimulator } from './index';
 const CLI = resolve(__dirname, '../../../bin/o365-backsync');
 
 async function main(): Promise<number> {
-  const sim = await startSimulator({ instances: 3, tenantsPerInstance: [420, 350, 290], provisioningEvery: 20, pageCap: 100, latencyMs: 5 });
+  const sim = await startSimulator({
+    instances: 3,
+    tenantsPerInstance: [420, 350, 290],
+    provisioningEvery: 20,
+    pageCap: 100,
+    latencyMs: 5,
+  });
   const work = mkdtempSync(join(tmpdir(), 'o365-backsync-demo-'));
-  const env = { ...process.env, ...sim.env(), LOG_DIR: join(work, 'log'), STATE_DIR: join(work, 'state'), SYNC_CONCURRENCY: '8' };
+  const env = {
+    ...process.env,
+    ...sim.env(),
+    LOG_DIR: join(work, 'log'),
+    STATE_DIR: join(work, 'state'),
+    SYNC_CONCURRENCY: '8',
+  };
   const ready = sim.readyTenants();
   process.stdout.write(
     `simulator: OA Public API at ${sim.oaUrl}, APS controller at ${sim.apsUrl}\n` +
@@ -29,7 +41,9 @@ async function main(): Promise<number> {
   process.stdout.write(out);
 
   const once = ready.filter((t) => sim.stats.resyncSucceeded.get(t.id) === 1).length;
-  const extra = [...sim.stats.resyncCalls.entries()].filter(([id, n]) => n !== 1 || !ready.some((t) => t.id === id)).length;
+  const extra = [...sim.stats.resyncCalls.entries()].filter(
+    ([id, n]) => n !== 1 || !ready.some((t) => t.id === id),
+  ).length;
   const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
   process.stdout.write(
     `\nexit code ${code}: ${summary.synced} synced, ${summary.failed} failed, ${summary.skipped} skipped in ${summary.durationMs} ms, ${summary.tokenRefreshes} token renewals\n` +

@@ -28,7 +28,20 @@ export function parseSimFlags(args: string[], usage: string): SimFlags {
     ({ values } = parseArgs({
       args,
       options: {
-        ...Object.fromEntries(['instances', 'tenants', 'latency', 'oa-latency', 'page-cap', 'provisioning-every', 'transient-503-rate', 'failing', 'removed', 'token-lifetime'].map((n) => [n, { type: 'string' as const }])),
+        ...Object.fromEntries(
+          [
+            'instances',
+            'tenants',
+            'latency',
+            'oa-latency',
+            'page-cap',
+            'provisioning-every',
+            'transient-503-rate',
+            'failing',
+            'removed',
+            'token-lifetime',
+          ].map((n) => [n, { type: 'string' as const }]),
+        ),
         https: { type: 'boolean' },
         'oa-https': { type: 'boolean' },
       },
@@ -40,7 +53,8 @@ export function parseSimFlags(args: string[], usage: string): SimFlags {
     const value = values[name] as string | undefined;
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) fail(`--${name} must be a number of 0 or more, got '${value}'`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+      fail(`--${name} must be a number of 0 or more, got '${value}'`);
     return n;
   };
   const tokenLifetime = number('token-lifetime');
@@ -65,6 +79,9 @@ export function parseSimFlags(args: string[], usage: string): SimFlags {
 /** Gives `failing` and then `removed` ready tenants their fault, spread evenly over all ready tenants. */
 export function applyFaults(sim: Simulator, flags: Pick<SimFlags, 'failing' | 'removed'>): void {
   const ready = sim.readyTenants();
-  const faults = [...Array<TenantFault>(flags.failing).fill('fail500'), ...Array<TenantFault>(flags.removed).fill('notFound')].slice(0, ready.length);
+  const faults = [
+    ...Array<TenantFault>(flags.failing).fill('fail500'),
+    ...Array<TenantFault>(flags.removed).fill('notFound'),
+  ].slice(0, ready.length);
   faults.forEach((fault, i) => sim.setFault(ready[Math.floor((i * ready.length) / faults.length)]!.id, fault));
 }

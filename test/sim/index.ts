@@ -10,7 +10,17 @@ import { TokenRegistry } from './tokens';
 import type { SimOptions, SimState, Simulator, SimStats } from './types';
 
 export type { SimInstance, SimTenant } from './tenants';
-export type { ChurnOptions, EmptyPageRange, ListingFault, OaFault, SimOptions, SimStats, Simulator, TenantFault, TokenRefusalWording } from './types';
+export type {
+  ChurnOptions,
+  EmptyPageRange,
+  ListingFault,
+  OaFault,
+  SimOptions,
+  SimStats,
+  Simulator,
+  TenantFault,
+  TokenRefusalWording,
+} from './types';
 
 export const DEFAULT_TENANT_TYPE = 'http://www.parallels.com/Office365/Tenant/2.0';
 
@@ -89,7 +99,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       auth: options.oaAuth,
       latencyMs: options.oaLatencyMs ?? 0,
       contentType: options.oaContentType === undefined ? 'text/xml' : options.oaContentType,
-      controllerUri: () => options.controllerUri ?? (options.controllerUriCredentials ? apsUrl.replace('://', `://${options.controllerUriCredentials}@`) : apsUrl),
+      controllerUri: () =>
+        options.controllerUri ??
+        (options.controllerUriCredentials ? apsUrl.replace('://', `://${options.controllerUriCredentials}@`) : apsUrl),
     }),
   ).catch(async (err: unknown) => {
     await aps.close();

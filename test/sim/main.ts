@@ -10,7 +10,9 @@ async function main(): Promise<void> {
   const flags = parseSimFlags(process.argv.slice(2), `main.js ${SIM_USAGE}`);
   const sim = await startSimulator(flags.options);
   applyFaults(sim, flags);
-  process.stdout.write(`${JSON.stringify({ oaPort: sim.oaPort, apsUrl: sim.apsUrl, appId: sim.appId, caFile: sim.caFile, env: sim.env() })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ oaPort: sim.oaPort, apsUrl: sim.apsUrl, appId: sim.appId, caFile: sim.caFile, env: sim.env() })}\n`,
+  );
   const stop = () => {
     process.stdout.write(`${JSON.stringify({ stats: summary(sim.stats) })}\n`);
     void sim.close().then(() => process.exit(0));

@@ -6,7 +6,10 @@ import type { TokenRegistry } from './tokens';
 import type { SimState } from './types';
 
 interface XmlRpcDeserializer {
-  deserializeMethodCall(stream: NodeJS.ReadableStream, cb: (err: Error | null | undefined, method?: string, params?: unknown[]) => void): void;
+  deserializeMethodCall(
+    stream: NodeJS.ReadableStream,
+    cb: (err: Error | null | undefined, method?: string, params?: unknown[]) => void,
+  ): void;
 }
 // The xmlrpc package's parts, used on their own (it ships no types for lib/).
 const Deserializer = require('xmlrpc/lib/deserializer') as new () => XmlRpcDeserializer;
@@ -29,7 +32,8 @@ export interface OaServerDeps {
 
 type Outcome = { value: unknown } | { fault: { faultCode: number; faultString: string } };
 
-const MALFORMED = '<?xml version="1.0"?>\n<html><body><h1>Service Unavailable</h1><p>backend restarting</body></html>\n';
+const MALFORMED =
+  '<?xml version="1.0"?>\n<html><body><h1>Service Unavailable</h1><p>backend restarting</body></html>\n';
 
 /** The OA Public API (src/oa/README.md): XML-RPC over POST /RPC2, one struct argument per call. */
 export function oaHandler(deps: OaServerDeps): RequestListener {
@@ -49,14 +53,22 @@ async function handle(deps: OaServerDeps, req: IncomingMessage, res: ServerRespo
   if ((req.url ?? '').split('?')[0] !== '/RPC2') return sendHtml(res, 404, 'Not Found');
   if (req.method !== 'POST') return sendHtml(res, 405, 'Not Allowed', { allow: 'POST' });
   if (deps.auth !== undefined && !authorized(req, deps.auth)) {
-    if (req.headers.authorization !== undefined && deps.auth.wrongStatus === 403) return sendHtml(res, 403, 'Forbidden');
+    if (req.headers.authorization !== undefined && deps.auth.wrongStatus === 403)
+      return sendHtml(res, 403, 'Forbidden');
     return sendHtml(res, 401, 'Authorization Required', { 'www-authenticate': 'Basic realm="OA"' });
   }
   let call: { method: string; params: unknown[] };
   try {
     call = await parseCall(body);
   } catch (err) {
-    return sendXml(deps, res, serializer.serializeFault({ faultCode: -32700, faultString: `Invalid XML-RPC request: ${(err as Error).message}` }));
+    return sendXml(
+      deps,
+      res,
+      serializer.serializeFault({
+        faultCode: -32700,
+        faultString: `Invalid XML-RPC request: ${(err as Error).message}`,
+      }),
+    );
   }
   deps.state.stats.oaCalls.push({ method: call.method, args: call.params[0] });
   if (deps.state.oaFault === 'hangToken' && call.method === 'pem.APS.getApplicationInstanceToken') return;
@@ -68,11 +80,23 @@ async function handle(deps: OaServerDeps, req: IncomingMessage, res: ServerRespo
     case 'malformedXml':
       return sendXml(deps, res, MALFORMED);
     case 'fault':
-      return sendXml(deps, res, serializer.serializeFault({ faultCode: -32500, faultString: 'Internal server error: simulated fault' }));
+      return sendXml(
+        deps,
+        res,
+        serializer.serializeFault({ faultCode: -32500, faultString: 'Internal server error: simulated fault' }),
+      );
     case 'statusMinusOne':
-      return sendXml(deps, res, serializer.serializeMethodResponse(oaError('Internal error: database is unavailable', 'Common', 1)));
+      return sendXml(
+        deps,
+        res,
+        serializer.serializeMethodResponse(oaError('Internal error: database is unavailable', 'Common', 1)),
+      );
     case 'javaException':
-      return sendXml(deps, res, serializer.serializeMethodResponse({ status: -1, error_message: 'java.lang.NullPointerException: null' }));
+      return sendXml(
+        deps,
+        res,
+        serializer.serializeMethodResponse({ status: -1, error_message: 'java.lang.NullPointerException: null' }),
+      );
     case 'truncatedXml': {
       const xml = serialize(dispatch(deps, call.method, call.params));
       return sendXml(deps, res, xml.slice(0, Math.floor(xml.length / 2)));
@@ -107,7 +131,9 @@ function sendXml(deps: OaServerDeps, res: ServerResponse, xml: string): void {
 }
 
 function serialize(outcome: Outcome): string {
-  return 'fault' in outcome ? serializer.serializeFault(outcome.fault) : serializer.serializeMethodResponse(outcome.value);
+  return 'fault' in outcome
+    ? serializer.serializeFault(outcome.fault)
+    : serializer.serializeMethodResponse(outcome.value);
 }
 
 const oaError = (message: string, moduleId: string, extypeId: number) => ({
@@ -128,19 +154,27 @@ function dispatch(deps: OaServerDeps, method: string, params: unknown[]): Outcom
   switch (method) {
     case 'pem.APS.getApplicationInstances': {
       const appId = intArg(params, 'app_id');
-      if (appId === undefined) return { value: oaError("Parameter 'app_id' is missing or is not an integer.", 'Common', 2) };
+      if (appId === undefined)
+        return { value: oaError("Parameter 'app_id' is missing or is not an integer.", 'Common', 2) };
       if (appId !== deps.appId) return { value: oaError(`Application with ID ${appId} is not found.`, 'APS', 7) };
-      const result = deps.store.instances.map((i) => ({ application_instance_id: i.id, application_resource_id: i.resourceId }));
+      const result = deps.store.instances.map((i) => ({
+        application_instance_id: i.id,
+        application_resource_id: i.resourceId,
+      }));
       return { value: { status: 0, result } };
     }
     case 'pem.APS.getApplicationInstanceToken': {
       const id = intArg(params, 'application_instance_id');
-      if (id === undefined) return { value: oaError("Parameter 'application_instance_id' is missing or is not an integer.", 'Common', 2) };
-      if (deps.store.instance(id) === undefined) return { value: oaError(`Application instance with ID ${id} is not found.`, 'APS', 8) };
+      if (id === undefined)
+        return { value: oaError("Parameter 'application_instance_id' is missing or is not an integer.", 'Common', 2) };
+      if (deps.store.instance(id) === undefined)
+        return { value: oaError(`Application instance with ID ${id} is not found.`, 'APS', 8) };
       const stats = deps.state.stats;
       stats.tokensIssued++;
       stats.tokensIssuedByInstance.set(id, (stats.tokensIssuedByInstance.get(id) ?? 0) + 1);
-      return { value: { status: 0, result: { aps_token: deps.tokens.issue(id), controller_uri: deps.controllerUri() } } };
+      return {
+        value: { status: 0, result: { aps_token: deps.tokens.issue(id), controller_uri: deps.controllerUri() } },
+      };
     }
     default:
       return { fault: { faultCode: 1, faultString: `Method "${method}" is not supported.` } };

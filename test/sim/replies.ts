@@ -1,13 +1,28 @@
 import type { ServerResponse } from 'node:http';
 
 /** `contentType` null sends the reply without one. */
-export function send(res: ServerResponse, status: number, contentType: string | null, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, ...(contentType === null ? {} : { 'content-type': contentType }), 'content-length': Buffer.byteLength(body) });
+export function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string | null,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...headers,
+    ...(contentType === null ? {} : { 'content-type': contentType }),
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
 /** The kind of HTML error page a proxy or web server in front of an API answers with. */
-export function sendHtml(res: ServerResponse, status: number, title: string, headers: Record<string, string> = {}): void {
+export function sendHtml(
+  res: ServerResponse,
+  status: number,
+  title: string,
+  headers: Record<string, string> = {},
+): void {
   const body =
     `<html>\r\n<head><title>${status} ${title}</title></head>\r\n<body>\r\n` +
     `<center><h1>${status} ${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;

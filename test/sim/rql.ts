@@ -45,7 +45,10 @@ export function withinIdBounds<T extends { id: string }>(query: ListQuery, tenan
   const { id, idAbove, idBelow } = query;
   if (id === undefined && idAbove === undefined && idBelow === undefined) return tenants;
   return tenants.filter(
-    (t) => (id === undefined || t.id === id) && (idAbove === undefined || sortsAfter(t.id, idAbove)) && (idBelow === undefined || sortsAfter(idBelow, t.id)),
+    (t) =>
+      (id === undefined || t.id === id) &&
+      (idAbove === undefined || sortsAfter(t.id, idAbove)) &&
+      (idBelow === undefined || sortsAfter(idBelow, t.id)),
   );
 }
 
@@ -55,11 +58,19 @@ function apply(calls: (string | Call)[], query: ListQuery): void {
     const args = call.args.map((a) => (typeof a === 'string' ? a : undefined));
     if (call.name === 'and') apply(call.args, query);
     else if (call.name === 'implementing' && args.length === 1 && args[0] !== undefined) query.implementing = args[0];
-    else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.status' && args[1] !== undefined) query.status = args[1];
-    else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.id' && args[1] !== undefined) query.id = args[1];
-    else if ((call.name === 'gt' || call.name === 'lt') && args.length === 2 && args[0] === 'aps.id' && args[1] !== undefined) {
+    else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.status' && args[1] !== undefined)
+      query.status = args[1];
+    else if (call.name === 'eq' && args.length === 2 && args[0] === 'aps.id' && args[1] !== undefined)
+      query.id = args[1];
+    else if (
+      (call.name === 'gt' || call.name === 'lt') &&
+      args.length === 2 &&
+      args[0] === 'aps.id' &&
+      args[1] !== undefined
+    ) {
       query[call.name === 'gt' ? 'idAbove' : 'idBelow'] = args[1];
-    } else if (call.name === 'gt' || call.name === 'lt') throw new RqlError(`RQL: the simulator compares only aps.id, as ${call.name}(aps.id,<value>)`);
+    } else if (call.name === 'gt' || call.name === 'lt')
+      throw new RqlError(`RQL: the simulator compares only aps.id, as ${call.name}(aps.id,<value>)`);
     else if (call.name === 'sort') {
       const order = args.length === 1 ? /^([+-]?)aps\.id$/.exec(args[0] ?? '') : null;
       if (!order) throw new RqlError('RQL: the simulator sorts only by aps.id, as sort(+aps.id) or sort(-aps.id)');

@@ -26,6 +26,9 @@ export class SyncClock {
     const now = this.now();
     const seen = this.starts.get(tenantId);
     const ended = seen !== undefined && now - seen.first >= this.durationMs;
-    return { inProgress: seen !== undefined && now - seen.last < this.durationMs, lastSync: ended ? (this.failing.get(tenantId) ?? 0) : 0 };
+    return {
+      inProgress: seen !== undefined && now - seen.last < this.durationMs,
+      lastSync: ended ? (this.failing.get(tenantId) ?? 0) : 0,
+    };
   }
 }

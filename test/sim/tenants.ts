@@ -1,8 +1,17 @@
 import { hash } from 'node:crypto';
 
 export type TenantStatus = 'aps:ready' | 'aps:provisioning';
-export interface SimTenant { id: string; instanceId: number; status: TenantStatus; subdomain: string }
-export interface SimInstance { id: number; resourceId: string; tenants: SimTenant[] }
+export interface SimTenant {
+  id: string;
+  instanceId: number;
+  status: TenantStatus;
+  subdomain: string;
+}
+export interface SimInstance {
+  id: number;
+  resourceId: string;
+  tenants: SimTenant[];
+}
 
 /** A v4-looking UUID derived from a label, so every run has the same ids. */
 export function stableUuid(label: string): string {
@@ -46,7 +55,10 @@ export class TenantStore {
   private readonly states = new Map<number, InstanceState>();
   private readonly byId = new Map<string, SimTenant>();
 
-  constructor(counts: number[], private readonly provisioningEvery: number) {
+  constructor(
+    counts: number[],
+    private readonly provisioningEvery: number,
+  ) {
     counts.forEach((count, i) => {
       const id = 1001 + i;
       const instance: SimInstance = { id, resourceId: stableUuid(`instance:${id}`), tenants: [] };
@@ -103,7 +115,8 @@ export class TenantStore {
     const state = this.states.get(instanceId);
     if (state === undefined) return [];
     if (status === 'aps:ready') return sortedById ? (state.readyById ??= [...state.ready].sort(byId)) : state.ready;
-    const tenants = status === undefined ? state.instance.tenants : state.instance.tenants.filter((t) => t.status === status);
+    const tenants =
+      status === undefined ? state.instance.tenants : state.instance.tenants.filter((t) => t.status === status);
     return sortedById ? [...tenants].sort(byId) : tenants;
   }
 

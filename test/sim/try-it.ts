@@ -14,16 +14,32 @@ const CLI = resolve(__dirname, '../../../bin/o365-backsync');
 async function main(): Promise<void> {
   const flags = parseSimFlags(process.argv.slice(2), `npm run sim -- ${SIM_USAGE}`);
   // Enough tenants, and slow enough replies, that a pass takes a few seconds and its progress shows.
-  const sim = await startSimulator({ instances: 3, tenantsPerInstance: 200, latencyMs: 25, pageCap: 100, provisioningEvery: 20, ...defined(flags.options) });
+  const sim = await startSimulator({
+    instances: 3,
+    tenantsPerInstance: 200,
+    latencyMs: 25,
+    pageCap: 100,
+    provisioningEvery: 20,
+    ...defined(flags.options),
+  });
   applyFaults(sim, flags);
   const folder = mkdtempSync(join(tmpdir(), 'o365-backsync-sim-'));
   const envFile = join(folder, 'sim.env');
   const env = { ...sim.env(), LOG_DIR: join(folder, 'log'), STATE_DIR: join(folder, 'state') };
-  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  writeFileSync(
+    envFile,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
 
   const ready = sim.readyTenants().length;
   const total = sim.instances.reduce((n, i) => n + i.tenants.length, 0);
-  const faults = [flags.failing && `${flags.failing} refuse their resync`, flags.removed && `${flags.removed} answer 404`].filter(Boolean);
+  const faults = [
+    flags.failing && `${flags.failing} refuse their resync`,
+    flags.removed && `${flags.removed} answer 404`,
+  ].filter(Boolean);
   const cli = (args: string) => `${CLI} ${args} --env-file ${envFile}`;
   process.stdout.write(
     `simulator: OA Public API at ${sim.oaUrl}, APS controller at ${sim.apsUrl}\n` +

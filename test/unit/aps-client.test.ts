@@ -31,14 +31,26 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const s: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
       seen.push(s);
       handler(s, res);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  transport = new Transport({ remote: 'aps', connections: 2, connectTimeoutMs: 2000, requestTimeoutMs: 2000, maxBodyBytes: 1 << 20, tlsFix: 'set APS_CA_FILE' });
+  transport = new Transport({
+    remote: 'aps',
+    connections: 2,
+    connectTimeoutMs: 2000,
+    requestTimeoutMs: 2000,
+    maxBodyBytes: 1 << 20,
+    tlsFix: 'set APS_CA_FILE',
+  });
 });
 
 after(async () => {
@@ -78,7 +90,9 @@ function listing(total: number, cap: number, status = 200): Handler {
     const offset = Number(m[1]);
     const count = Math.min(Number(m[2]), cap, Math.max(0, total - offset));
     const items = Array.from({ length: count }, (_, i) => ({ aps: { id: uuid(offset + i), status: 'aps:ready' } }));
-    reply(res, status, items, { 'content-range': count ? `items ${offset}-${offset + count - 1}/${total}` : `items */${total}` });
+    reply(res, status, items, {
+      'content-range': count ? `items ${offset}-${offset + count - 1}/${total}` : `items */${total}`,
+    });
   };
 }
 
@@ -109,7 +123,10 @@ test('short pages are followed by the reported range until the total, each from 
   assert.equal(authorizedCalls, 4, 'the token policy wraps every page');
   for (const s of seen) {
     assert.equal(s.method, 'GET');
-    assert.equal(s.url, `/aps/2/resources?implementing(${TYPE}),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(${offsets()[seen.indexOf(s)]},10)`);
+    assert.equal(
+      s.url,
+      `/aps/2/resources?implementing(${TYPE}),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(${offsets()[seen.indexOf(s)]},10)`,
+    );
     assert.equal(s.headers['aps-token'], TOKEN);
     assert.equal(s.headers.accept, 'application/json');
     assert.ok(!s.url.includes(TOKEN));
@@ -144,9 +161,20 @@ test('206 Partial Content is a listing page like 200', async () => {
 
 test('an item without aps.id is skipped and reported, and the listing goes on', async () => {
   handler = (_req, res) =>
-    reply(res, 200, [{ aps: { id: uuid(0) } }, { aps: { status: 'aps:ready' } }, { name: 'x' }, { aps: { id: '../x' } }, { aps: { id: uuid(4) } }], {
-      'content-range': 'items 0-4/5',
-    });
+    reply(
+      res,
+      200,
+      [
+        { aps: { id: uuid(0) } },
+        { aps: { status: 'aps:ready' } },
+        { name: 'x' },
+        { aps: { id: '../x' } },
+        { aps: { id: uuid(4) } },
+      ],
+      {
+        'content-range': 'items 0-4/5',
+      },
+    );
   const reasons: string[] = [];
   const tenants = await collect(client().listTenants(authorized, undefined, { onInvalidItem: (r) => reasons.push(r) }));
   assert.deepEqual(tenants, [{ id: uuid(0) }, { id: uuid(4) }]);
@@ -157,7 +185,10 @@ test('an item without aps.id is skipped and reported, and the listing goes on', 
 
 test('a page that is not JSON, or not an array, is a protocol error and not retried', async () => {
   handler = (_req, res) => reply(res, 200, '<html>login</html>', { 'content-range': 'items 0-0/1' });
-  await assert.rejects(collect(client().listTenants(authorized)), (e: unknown) => e instanceof ProtocolError && /not JSON/.test(e.message));
+  await assert.rejects(
+    collect(client().listTenants(authorized)),
+    (e: unknown) => e instanceof ProtocolError && /not JSON/.test(e.message),
+  );
   assert.equal(seen.length, 1);
   handler = (_req, res) => reply(res, 200, { aps: { id: uuid(0) } }, { 'content-range': 'items 0-0/1' });
   await assert.rejects(collect(client().listTenants(authorized)), /not a JSON array/);
@@ -165,13 +196,17 @@ test('a page that is not JSON, or not an array, is a protocol error and not retr
 
 test('a page without Content-Range is a protocol error', async () => {
   handler = (_req, res) => reply(res, 200, [{ aps: { id: uuid(0) } }]);
-  await assert.rejects(collect(client().listTenants(authorized)), (e: unknown) => e instanceof ProtocolError && /Content-Range/.test(e.message));
+  await assert.rejects(
+    collect(client().listTenants(authorized)),
+    (e: unknown) => e instanceof ProtocolError && /Content-Range/.test(e.message),
+  );
 });
 
 test("a proxy's 503 page is retried and the listing completes", async () => {
   const inner = listing(2, 10);
   let failures = 1;
-  handler = (req, res) => (failures-- > 0 ? reply(res, 503, '<html><title>503 Service Unavailable</title></html>') : inner(req, res));
+  handler = (req, res) =>
+    failures-- > 0 ? reply(res, 503, '<html><title>503 Service Unavailable</title></html>') : inner(req, res);
   const retries: string[] = [];
   const tenants = await collect(client({ onRetry: (e) => retries.push(e.message) }).listTenants(authorized));
   assert.equal(tenants.length, 2);
@@ -241,7 +276,11 @@ test('the default resync is a GET of synchronize_async that answers 202', async 
 
 test('a synchronous report with failures makes the tenant failed', async () => {
   handler = (_req, res) =>
-    reply(res, 200, { domains: [], users: [{ objectName: 'bob@example.com', operationCode: 1, success: false, comment: 'No license' }], AllUpdatesSucceeded: false });
+    reply(res, 200, {
+      domains: [],
+      users: [{ objectName: 'bob@example.com', operationCode: 1, success: false, comment: 'No license' }],
+      AllUpdatesSucceeded: false,
+    });
   const result = await client({ resyncOperation: 'synchronize' }).resync(uuid(1), authorized);
   assert.deepEqual(result, {
     outcome: 'failed',
@@ -253,13 +292,20 @@ test('a synchronous report with failures makes the tenant failed', async () => {
 
 test('a tenant gone since the listing answers 404: an ApsError, not retried', async () => {
   handler = (_req, res) => reply(res, 404, { code: 404, type: 'APS::Util::NotFound', message: 'Resource not found' });
-  await assert.rejects(client().resync(uuid(2), authorized), (e: unknown) => e instanceof ApsError && e.status === 404 && e.remoteMessage === 'Resource not found');
+  await assert.rejects(
+    client().resync(uuid(2), authorized),
+    (e: unknown) => e instanceof ApsError && e.status === 404 && e.remoteMessage === 'Resource not found',
+  );
   assert.equal(seen.length, 1);
 });
 
 test('a refused token is thrown to the token policy at once, and its message holds no token', async () => {
-  handler = (_req, res) => reply(res, 500, { code: 500, error: 'APS::Hosting::Exception', message: 'Authentication failed.' });
-  await assert.rejects(client().resync(uuid(2), authorized), (e: unknown) => e instanceof ApsError && e.tokenRefused && !e.message.includes(TOKEN));
+  handler = (_req, res) =>
+    reply(res, 500, { code: 500, error: 'APS::Hosting::Exception', message: 'Authentication failed.' });
+  await assert.rejects(
+    client().resync(uuid(2), authorized),
+    (e: unknown) => e instanceof ApsError && e.tokenRefused && !e.message.includes(TOKEN),
+  );
   assert.equal(seen.length, 1);
 });
 
@@ -278,7 +324,9 @@ test('a transient resync failure is retried', async () => {
 
 test('a POST resync sends an empty JSON object', async () => {
   handler = (_req, res) => reply(res, 200, { ok: true });
-  assert.deepEqual(await client({ resyncMethod: 'POST', resyncOperation: 'resync' }).resync(uuid(4), authorized), { outcome: 'synced' });
+  assert.deepEqual(await client({ resyncMethod: 'POST', resyncOperation: 'resync' }).resync(uuid(4), authorized), {
+    outcome: 'synced',
+  });
   assert.equal(seen[0].method, 'POST');
   assert.equal(seen[0].url, `/aps/2/resources/${uuid(4)}/resync`);
   assert.equal(seen[0].headers['content-type'], 'application/json');
@@ -313,8 +361,14 @@ test('a tenant is looked up by id whatever its status; a token that sees none ge
 
 test('the sync status is a GET of the configured operation below the tenant, read as {inProgress, lastSync}', async () => {
   handler = (_req, res) => reply(res, 200, { inProgress: false, lastSync: 4 });
-  assert.deepEqual(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(5), authorized), { inProgress: false, lastSync: 4 });
-  assert.deepEqual([seen[0].method, seen[0].url, seen[0].headers['aps-token']], ['GET', `/aps/2/resources/${uuid(5)}/sync_status`, TOKEN]);
+  assert.deepEqual(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(5), authorized), {
+    inProgress: false,
+    lastSync: 4,
+  });
+  assert.deepEqual(
+    [seen[0].method, seen[0].url, seen[0].headers['aps-token']],
+    ['GET', `/aps/2/resources/${uuid(5)}/sync_status`, TOKEN],
+  );
 });
 
 test('no status operation configured: the client offers no status read', () => {
@@ -324,22 +378,50 @@ test('no status operation configured: the client offers no status read', () => {
 test("an older application's 404, 405 or 501 to the status read is 'no such operation' (undefined), not retried", async () => {
   for (const status of [404, 405, 501]) {
     seen = [];
-    handler = (_req, res) => reply(res, status, { code: status, type: 'APS::Util::NotFound', message: 'Operation sync_status is not found in type' });
-    assert.equal(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(6), authorized), undefined, String(status));
+    handler = (_req, res) =>
+      reply(res, status, {
+        code: status,
+        type: 'APS::Util::NotFound',
+        message: 'Operation sync_status is not found in type',
+      });
+    assert.equal(
+      await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(6), authorized),
+      undefined,
+      String(status),
+    );
     assert.equal(seen.length, 1);
   }
 });
 
 test('a status read is retried through the token policy like a resync; a reply of another shape is a protocol error', async () => {
   let failures = 1;
-  handler = (_req, res) => (failures-- > 0 ? reply(res, 503, '<html><title>503 Service Unavailable</title></html>') : reply(res, 200, { inProgress: true, lastSync: 0 }));
+  handler = (_req, res) =>
+    failures-- > 0
+      ? reply(res, 503, '<html><title>503 Service Unavailable</title></html>')
+      : reply(res, 200, { inProgress: true, lastSync: 0 });
   authorizedCalls = 0;
-  assert.deepEqual(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(7), authorized), { inProgress: true, lastSync: 0 });
+  assert.deepEqual(await client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(7), authorized), {
+    inProgress: true,
+    lastSync: 0,
+  });
   assert.deepEqual([seen.length, authorizedCalls], [2, 2]);
-  for (const body of [{ inProgress: 'no', lastSync: 0 }, { inProgress: false }, { inProgress: false, lastSync: 1.5 }, '<html>ok</html>']) {
+  for (const body of [
+    { inProgress: 'no', lastSync: 0 },
+    { inProgress: false },
+    { inProgress: false, lastSync: 1.5 },
+    '<html>ok</html>',
+  ]) {
     handler = (_req, res) => reply(res, 200, body);
-    await assert.rejects(client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(8), authorized), ProtocolError, JSON.stringify(body));
+    await assert.rejects(
+      client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(8), authorized),
+      ProtocolError,
+      JSON.stringify(body),
+    );
   }
-  handler = (_req, res) => reply(res, 500, { code: 500, error: 'APS::Hosting::Exception', message: 'Office 365 rejected the request' });
-  await assert.rejects(client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(9), authorized), (e: unknown) => e instanceof ApsError && e.status === 500);
+  handler = (_req, res) =>
+    reply(res, 500, { code: 500, error: 'APS::Hosting::Exception', message: 'Office 365 rejected the request' });
+  await assert.rejects(
+    client({ syncStatusOperation: 'sync_status' }).syncStatus!(uuid(9), authorized),
+    (e: unknown) => e instanceof ApsError && e.status === 500,
+  );
 });

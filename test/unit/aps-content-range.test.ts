@@ -14,12 +14,24 @@ test('an empty page gives only the total', () => {
 });
 
 test('a missing header is a protocol error', () => {
-  assert.throws(() => parseContentRange(undefined), (e: unknown) => e instanceof ProtocolError && /without a Content-Range/.test(e.message));
+  assert.throws(
+    () => parseContentRange(undefined),
+    (e: unknown) => e instanceof ProtocolError && /without a Content-Range/.test(e.message),
+  );
   assert.throws(() => parseContentRange([]), ProtocolError);
 });
 
 test('a garbled header is a protocol error that quotes it', () => {
-  for (const header of ['bytes 0-2/8', 'items 0-2', 'items 3-2/8', 'items 0-8/8', 'items -1-2/8', 'items 0-2/*', '', 'items 0-2/99999999999999999999']) {
+  for (const header of [
+    'bytes 0-2/8',
+    'items 0-2',
+    'items 3-2/8',
+    'items 0-8/8',
+    'items -1-2/8',
+    'items 0-2/*',
+    '',
+    'items 0-2/99999999999999999999',
+  ]) {
     assert.throws(
       () => parseContentRange(header),
       (e: unknown) => e instanceof ProtocolError && e.remote === 'aps' && e.message.includes(`'${header}'`),

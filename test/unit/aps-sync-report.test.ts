@@ -3,10 +3,15 @@ import { test } from 'node:test';
 import { parseSyncReport } from '../../src/aps/sync-report';
 import { ProtocolError } from '../../src/errors';
 
-const parse = (body: unknown): ReturnType<typeof parseSyncReport> => parseSyncReport(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
+const parse = (body: unknown): ReturnType<typeof parseSyncReport> =>
+  parseSyncReport(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)));
 
 test('a report whose updates all succeeded is synced', () => {
-  const ok = { domains: [], users: [{ objectName: 'a@x', operationCode: 1, success: true, comment: null }], AllUpdatesSucceeded: true };
+  const ok = {
+    domains: [],
+    users: [{ objectName: 'a@x', operationCode: 1, success: true, comment: null }],
+    AllUpdatesSucceeded: true,
+  };
   assert.deepEqual(parse(ok), { outcome: 'synced' });
 });
 
@@ -45,7 +50,11 @@ test('a failed report with no failed object listed is still failed', () => {
 });
 
 test('the message stays bounded while failedObjects keeps them all', () => {
-  const users = Array.from({ length: 500 }, (_, i) => ({ objectName: `user${i}@example.com`, success: false, comment: 'License limit reached '.repeat(20) }));
+  const users = Array.from({ length: 500 }, (_, i) => ({
+    objectName: `user${i}@example.com`,
+    success: false,
+    comment: 'License limit reached '.repeat(20),
+  }));
   const result = parse({ domains: [], users, AllUpdatesSucceeded: false });
   assert.equal(result.outcome, 'failed');
   if (result.outcome !== 'failed') return;

@@ -6,7 +6,10 @@ test('JSON nested up to the bound parses; deeper is refused before JSON.parse se
   const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
   assert.equal(JSON.stringify(parseBoundedJson(nested(MAX_JSON_DEPTH))), nested(MAX_JSON_DEPTH));
   assert.throws(() => parseBoundedJson(nested(MAX_JSON_DEPTH + 1)), JsonTooDeepError);
-  assert.throws(() => parseBoundedJson(nested(8 * 1024 * 1024)), (e: unknown) => e instanceof SyntaxError && e.message === 'nested deeper than 64 levels');
+  assert.throws(
+    () => parseBoundedJson(nested(8 * 1024 * 1024)),
+    (e: unknown) => e instanceof SyntaxError && e.message === 'nested deeper than 64 levels',
+  );
   assert.throws(() => parseBoundedJson('{"a":'.repeat(65) + '1' + '}'.repeat(65)), JsonTooDeepError);
 });
 
@@ -16,5 +19,8 @@ test('brackets inside strings, escaped quotes included, are not nesting', () => 
 });
 
 test('what is not JSON stays a SyntaxError of JSON.parse', () => {
-  assert.throws(() => parseBoundedJson('<html>'), (e: unknown) => e instanceof SyntaxError && !(e instanceof JsonTooDeepError));
+  assert.throws(
+    () => parseBoundedJson('<html>'),
+    (e: unknown) => e instanceof SyntaxError && !(e instanceof JsonTooDeepError),
+  );
 });

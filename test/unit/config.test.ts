@@ -71,17 +71,39 @@ test('the two required settings are enough; everything else has its documented d
 });
 
 test('a missing required setting is named', () => {
-  assert.throws(() => loadConfig({ env: { OA_HOST: 'oa' }, cwd }), { message: 'OFFICE_APP_ID: is required but not set (see config.example.env)' });
-  assert.throws(() => loadConfig({ env: { OFFICE_APP_ID: '41', OA_HOST: '' }, cwd }), { message: /^OA_HOST: is required/ });
+  assert.throws(() => loadConfig({ env: { OA_HOST: 'oa' }, cwd }), {
+    message: 'OFFICE_APP_ID: is required but not set (see config.example.env)',
+  });
+  assert.throws(() => loadConfig({ env: { OFFICE_APP_ID: '41', OA_HOST: '' }, cwd }), {
+    message: /^OA_HOST: is required/,
+  });
 });
 
 test('whole numbers: zero, negatives, fractions, words and unsafe sizes are refused, each naming its variable', () => {
-  for (const name of ['OFFICE_APP_ID', 'APS_PAGE_SIZE', 'TOKEN_REFRESH_EVERY', 'SYNC_CONCURRENCY', 'REQUEST_TIMEOUT_MS', 'CONNECT_TIMEOUT_MS', 'RETRY_MAX_DELAY_MS', 'MAX_CONSECUTIVE_FAILURES', 'MAX_REPLY_BYTES', 'TRACE_MAX_ENTRIES']) {
+  for (const name of [
+    'OFFICE_APP_ID',
+    'APS_PAGE_SIZE',
+    'TOKEN_REFRESH_EVERY',
+    'SYNC_CONCURRENCY',
+    'REQUEST_TIMEOUT_MS',
+    'CONNECT_TIMEOUT_MS',
+    'RETRY_MAX_DELAY_MS',
+    'MAX_CONSECUTIVE_FAILURES',
+    'MAX_REPLY_BYTES',
+    'TRACE_MAX_ENTRIES',
+  ]) {
     for (const bad of ['0', '-1', '1.5', 'ten', '99999999999999999999', ' 5']) {
-      refused({ [name]: bad }, new RegExp(`^${name}: must be a positive whole number, got '${bad.replace('.', '\\.')}'$`));
+      refused(
+        { [name]: bad },
+        new RegExp(`^${name}: must be a positive whole number, got '${bad.replace('.', '\\.')}'$`),
+      );
     }
   }
-  for (const bad of ['-1', '2.5', 'three']) refused({ RETRIES: bad }, new RegExp(`^RETRIES: must be a whole number of 0 or more, got '${bad.replace('.', '\\.')}'$`));
+  for (const bad of ['-1', '2.5', 'three'])
+    refused(
+      { RETRIES: bad },
+      new RegExp(`^RETRIES: must be a whole number of 0 or more, got '${bad.replace('.', '\\.')}'$`),
+    );
   assert.equal(load({ RETRIES: '0' }).retries, 0);
   assert.equal(load({ APS_PAGE_SIZE: '007' }).pageSize, 7);
 });
@@ -106,11 +128,27 @@ test('ports, booleans, URLs, methods, operations, intervals and fingerprints are
   refused({ APS_URL: 'https://admin:pw@oa.example:6308/' }, /^APS_URL: must not carry credentials$/);
   refused({ APS_RESYNC_METHOD: 'DELETE' }, /^APS_RESYNC_METHOD: must be GET, POST or PUT, got 'DELETE'$/);
   refused({ APS_RESYNC_OPERATION: 'sync now' }, /^APS_RESYNC_OPERATION: must be an operation path/);
-  for (const op of ['../../admin/x', 'a/%2E%2e/b?x=1', 'synchronize/.', '/synchronize', '//evil.example/x', 'https://evil.example/x', 'javascript:x', 'a\\..\\b', 'a/%zz']) {
-    refused({ APS_RESYNC_OPERATION: op }, /^APS_RESYNC_OPERATION: must (stay below the tenant|be a path below the tenant|be an operation path)/);
+  for (const op of [
+    '../../admin/x',
+    'a/%2E%2e/b?x=1',
+    'synchronize/.',
+    '/synchronize',
+    '//evil.example/x',
+    'https://evil.example/x',
+    'javascript:x',
+    'a\\..\\b',
+    'a/%zz',
+  ]) {
+    refused(
+      { APS_RESYNC_OPERATION: op },
+      /^APS_RESYNC_OPERATION: must (stay below the tenant|be a path below the tenant|be an operation path)/,
+    );
     refused({ APS_SYNC_STATUS_OPERATION: op }, /^APS_SYNC_STATUS_OPERATION: must/);
   }
-  refused({ SYNC_MIN_INTERVAL: '-1' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number of seconds from 0 to 31622400/);
+  refused(
+    { SYNC_MIN_INTERVAL: '-1' },
+    /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number of seconds from 0 to 31622400/,
+  );
   refused({ SYNC_MIN_INTERVAL: '1e20' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number/);
   refused({ SYNC_MIN_INTERVAL: '0x10' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number/);
   refused({ SYNC_MIN_INTERVAL: '31622401' }, /^SYNC_MIN_INTERVAL: must be 'auto' or a decimal number/);
@@ -119,14 +157,32 @@ test('ports, booleans, URLs, methods, operations, intervals and fingerprints are
   refused({ APS_TOKEN_MAX_AGE: '0x10' }, /^APS_TOKEN_MAX_AGE: must be a positive decimal number/);
   refused({ APS_TOKEN_MAX_AGE: '9'.repeat(400) }, /^APS_TOKEN_MAX_AGE: must be a positive decimal number/);
   refused({ APS_PAGE_SIZE: '0x10' }, /^APS_PAGE_SIZE: must be a positive whole number/);
-  refused({ OA_HOST: '127.0.0.1:8440' }, /^OA_HOST: must be a host name or IP address without a port, got '127\.0\.0\.1:8440': set it to 127\.0\.0\.1 and the port in OA_PORT$/);
+  refused(
+    { OA_HOST: '127.0.0.1:8440' },
+    /^OA_HOST: must be a host name or IP address without a port, got '127\.0\.0\.1:8440': set it to 127\.0\.0\.1 and the port in OA_PORT$/,
+  );
   refused({ OA_HOST: 'oa.example:8440' }, /^OA_HOST: must be a host name or IP address without a port/);
   refused({ OA_HOST: '[::1]:8440' }, /^OA_HOST: must be a host name or IP address/);
-  for (const host of ['::1', '[::1]', 'fe80::1', '10.0.0.10', 'oa-1.example']) assert.equal(load({ OA_HOST: host }).oaHost, host);
-  refused({ APS_CERT_SHA256: 'abcd' }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint \(64 hex digits, colons allowed\)$/);
+  for (const host of ['::1', '[::1]', 'fe80::1', '10.0.0.10', 'oa-1.example'])
+    assert.equal(load({ OA_HOST: host }).oaHost, host);
+  refused(
+    { APS_CERT_SHA256: 'abcd' },
+    /^APS_CERT_SHA256: must be a SHA-256 fingerprint \(64 hex digits, colons allowed\)$/,
+  );
   refused({ APS_CERT_SHA256: 'g'.repeat(64) }, /^APS_CERT_SHA256: must be a SHA-256 fingerprint/);
-  refused({ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'$/);
-  const c = load({ OA_TLS: 'YES', APS_RESYNC_METHOD: 'post', APS_RESYNC_OPERATION: 'synchronize', SYNC_MIN_INTERVAL: '0', APS_TOKEN_MAX_AGE: '0.5', APS_CERT_SHA256: 'AB:'.repeat(31) + 'AB', LOG_LEVEL: 'Debug' });
+  refused(
+    { LOG_LEVEL: 'verbose' },
+    /^LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got 'verbose'$/,
+  );
+  const c = load({
+    OA_TLS: 'YES',
+    APS_RESYNC_METHOD: 'post',
+    APS_RESYNC_OPERATION: 'synchronize',
+    SYNC_MIN_INTERVAL: '0',
+    APS_TOKEN_MAX_AGE: '0.5',
+    APS_CERT_SHA256: 'AB:'.repeat(31) + 'AB',
+    LOG_LEVEL: 'Debug',
+  });
   assert.deepEqual(
     [c.oaTls, c.resyncMethod, c.resyncOperation, c.minIntervalSeconds, c.tokenMaxAgeMs, c.apsCertSha256, c.logLevel],
     [true, 'POST', 'synchronize', 0, 500, 'ab'.repeat(32), 'debug'],
@@ -136,15 +192,24 @@ test('ports, booleans, URLs, methods, operations, intervals and fingerprints are
 test('combinations that cannot both hold are refused', () => {
   refused({ SYNC_CONCURRENCY: '257' }, /^SYNC_CONCURRENCY: must be at most 256, got '257'$/);
   refused({}, /^SYNC_CONCURRENCY \(--concurrency\): must be at most 256/, { SYNC_CONCURRENCY: '1000' });
-  refused({ APS_TLS_INSECURE: 'true', APS_CERT_SHA256: 'ab'.repeat(32) }, /^APS_TLS_INSECURE: cannot be combined with APS_CERT_SHA256/);
+  refused(
+    { APS_TLS_INSECURE: 'true', APS_CERT_SHA256: 'ab'.repeat(32) },
+    /^APS_TLS_INSECURE: cannot be combined with APS_CERT_SHA256/,
+  );
   refused({ OA_USER: 'admin' }, /^OA_PASSWORD: OA_USER and OA_PASSWORD must be set together$/);
   refused({ OA_PASSWORD: 'S3cret-pa55' }, /^OA_USER: OA_USER and OA_PASSWORD must be set together$/);
 });
 
 test('no error message repeats the OA password', () => {
-  const cases: Record<string, string>[] = [{ OA_PASSWORD: 'S3cret-pa55' }, { OA_USER: 'admin', OA_PASSWORD: 'S3cret-pa55', OA_PORT: 'x' }];
+  const cases: Record<string, string>[] = [
+    { OA_PASSWORD: 'S3cret-pa55' },
+    { OA_USER: 'admin', OA_PASSWORD: 'S3cret-pa55', OA_PORT: 'x' },
+  ];
   for (const env of cases) {
-    assert.throws(() => load(env), (e: unknown) => e instanceof ConfigError && !e.message.includes('S3cret-pa55'));
+    assert.throws(
+      () => load(env),
+      (e: unknown) => e instanceof ConfigError && !e.message.includes('S3cret-pa55'),
+    );
   }
 });
 
@@ -153,7 +218,10 @@ test('a CA file must be readable and hold PEM certificates, or the variable is n
   const notPem = join(dir, 'ca.der');
   writeFileSync(notPem, 'this is not a certificate\n');
   const damaged = join(dir, 'damaged.pem');
-  writeFileSync(damaged, readFileSync(testCerts().caFile, 'utf8').replace(/^(-----BEGIN CERTIFICATE-----\n)..../m, '$1!!!!'));
+  writeFileSync(
+    damaged,
+    readFileSync(testCerts().caFile, 'utf8').replace(/^(-----BEGIN CERTIFICATE-----\n)..../m, '$1!!!!'),
+  );
   for (const name of ['APS_CA_FILE', 'OA_CA_FILE']) {
     refused({ [name]: '/nonexistent/ca.pem' }, new RegExp(`^${name}: cannot read '/nonexistent/ca.pem': ENOENT$`));
     refused({ [name]: dir }, new RegExp(`^${name}: cannot read '${dir}': EISDIR$`));
@@ -169,8 +237,15 @@ test('a CA file must be readable and hold PEM certificates, or the variable is n
 test('the env file is read first, the environment wins over it and flags over both; empty means unset', () => {
   const dir = scratchDir('obs-envfile-');
   const file = join(dir, 'backsync.env');
-  writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=from-file\nSYNC_CONCURRENCY=2\nRETRIES=5\nLOG_DIR=/file/log\n', { mode: 0o600 });
-  const c = loadConfig({ envFile: file, env: { OA_HOST: 'from-env', SYNC_CONCURRENCY: '3', RETRIES: '' }, flags: { SYNC_CONCURRENCY: '9' }, cwd });
+  writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=from-file\nSYNC_CONCURRENCY=2\nRETRIES=5\nLOG_DIR=/file/log\n', {
+    mode: 0o600,
+  });
+  const c = loadConfig({
+    envFile: file,
+    env: { OA_HOST: 'from-env', SYNC_CONCURRENCY: '3', RETRIES: '' },
+    flags: { SYNC_CONCURRENCY: '9' },
+    cwd,
+  });
   assert.deepEqual([c.oaHost, c.concurrency, c.retries, c.logDir], ['from-env', 9, 5, '/file/log']);
   assert.deepEqual(c.envFile, { path: file, readableByOthers: false });
 });
@@ -185,7 +260,13 @@ test('./.env is found in the working folder', () => {
 
 test('an env file that group or others can read is flagged, for the warning', () => {
   const dir = scratchDir('obs-envmode-');
-  for (const [mode, flagged] of [[0o600, false], [0o400, false], [0o640, true], [0o604, true], [0o644, true]] as const) {
+  for (const [mode, flagged] of [
+    [0o600, false],
+    [0o400, false],
+    [0o640, true],
+    [0o604, true],
+    [0o644, true],
+  ] as const) {
     const file = join(dir, `m${mode.toString(8)}.env`);
     writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa\n', { mode });
     assert.equal(loadConfig({ envFile: file, env: {}, cwd }).envFile?.readableByOthers, flagged, mode.toString(8));
@@ -193,11 +274,17 @@ test('an env file that group or others can read is flagged, for the warning', ()
 });
 
 test('an env file given explicitly must exist', () => {
-  assert.throws(() => loadConfig({ envFile: '/nonexistent.env', env: MINIMAL, cwd }), { message: "--env-file: cannot read '/nonexistent.env': ENOENT" });
+  assert.throws(() => loadConfig({ envFile: '/nonexistent.env', env: MINIMAL, cwd }), {
+    message: "--env-file: cannot read '/nonexistent.env': ENOENT",
+  });
 });
 
 test("the 'local' scope reads only this host's settings: status works without OA's", () => {
-  const local = loadConfig({ scope: 'local', env: { STATE_DIR: '/srv/state', SYNC_MIN_INTERVAL: '600', OA_PORT: 'not a port' }, cwd });
+  const local = loadConfig({
+    scope: 'local',
+    env: { STATE_DIR: '/srv/state', SYNC_MIN_INTERVAL: '600', OA_PORT: 'not a port' },
+    cwd,
+  });
   assert.deepEqual(local, {
     minIntervalSeconds: 600,
     logDir: '/var/log/sync',
@@ -207,7 +294,10 @@ test("the 'local' scope reads only this host's settings: status works without OA
     officeAppId: undefined,
     tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
   });
-  assert.throws(() => loadConfig({ scope: 'local', env: { SYNC_MIN_INTERVAL: 'soon' }, cwd }), /^ConfigError: SYNC_MIN_INTERVAL: /);
+  assert.throws(
+    () => loadConfig({ scope: 'local', env: { SYNC_MIN_INTERVAL: 'soon' }, cwd }),
+    /^ConfigError: SYNC_MIN_INTERVAL: /,
+  );
 });
 
 test("the 'local' scope reads what decides a resume leniently: a value sync would refuse is one status cannot judge", () => {
@@ -215,8 +305,14 @@ test("the 'local' scope reads what decides a resume leniently: a value sync woul
     const { officeAppId, tenantType } = loadConfig({ scope: 'local', env, cwd });
     return { officeAppId, tenantType };
   };
-  assert.deepEqual(read({ OFFICE_APP_ID: '42', APS_TENANT_TYPE: 'http://example.com/T/1.0' }), { officeAppId: 42, tenantType: 'http://example.com/T/1.0' });
-  assert.deepEqual(read({ OFFICE_APP_ID: 'forty-two', APS_TENANT_TYPE: '  ' }), { officeAppId: undefined, tenantType: undefined });
+  assert.deepEqual(read({ OFFICE_APP_ID: '42', APS_TENANT_TYPE: 'http://example.com/T/1.0' }), {
+    officeAppId: 42,
+    tenantType: 'http://example.com/T/1.0',
+  });
+  assert.deepEqual(read({ OFFICE_APP_ID: 'forty-two', APS_TENANT_TYPE: '  ' }), {
+    officeAppId: undefined,
+    tenantType: undefined,
+  });
 });
 
 test('APS_SYNC_STATUS_OPERATION reads sync_status by default; an empty value anywhere switches the read off', () => {
@@ -226,12 +322,26 @@ test('APS_SYNC_STATUS_OPERATION reads sync_status by default; an empty value any
   const file = join(scratchDir('obs-envfile-'), 'backsync.env');
   writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa.example\nAPS_SYNC_STATUS_OPERATION=\n', { mode: 0o600 });
   assert.equal(loadConfig({ envFile: file, env: {}, cwd }).syncStatusOperation, undefined, 'empty in the env file');
-  assert.equal(loadConfig({ envFile: file, env: { APS_SYNC_STATUS_OPERATION: 'status' }, cwd }).syncStatusOperation, 'status', 'the environment wins');
+  assert.equal(
+    loadConfig({ envFile: file, env: { APS_SYNC_STATUS_OPERATION: 'status' }, cwd }).syncStatusOperation,
+    'status',
+    'the environment wins',
+  );
   refused({ APS_SYNC_STATUS_OPERATION: 'sync status' }, /^APS_SYNC_STATUS_OPERATION: must be an operation path/);
 });
 
 test('variables that look like a misspelt setting are named with the one meant; unrelated ones are not', () => {
-  const c = load({ OFICE_APP_ID: '41', SYNC_CONCURENCY: '8', APS_TOKEN_MAXAGE: '60', OA_SOMETHING_ELSE: 'x', PATH: '/usr/bin', LOGNAME: 'root', TMPDIR: '/tmp', HOSTNAME: 'h', LOG_FORMAT: 'json' });
+  const c = load({
+    OFICE_APP_ID: '41',
+    SYNC_CONCURENCY: '8',
+    APS_TOKEN_MAXAGE: '60',
+    OA_SOMETHING_ELSE: 'x',
+    PATH: '/usr/bin',
+    LOGNAME: 'root',
+    TMPDIR: '/tmp',
+    HOSTNAME: 'h',
+    LOG_FORMAT: 'json',
+  });
   assert.deepEqual(
     c.misspelt?.map((m) => [m.given, m.meant, m.where]),
     [
@@ -241,11 +351,16 @@ test('variables that look like a misspelt setting are named with the one meant; 
       ['OA_SOMETHING_ELSE', c.misspelt?.[3].meant, 'the environment'],
     ],
   );
-  assert.match(doubtfulSettings(c)[0], /^OFICE_APP_ID \(in the environment\) is not a setting and is ignored; did you mean OFFICE_APP_ID\?$/);
+  assert.match(
+    doubtfulSettings(c)[0],
+    /^OFICE_APP_ID \(in the environment\) is not a setting and is ignored; did you mean OFFICE_APP_ID\?$/,
+  );
   assert.equal(load({}).misspelt, undefined);
   const file = join(scratchDir('obs-envfile-'), 'backsync.env');
   writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa.example\nRETRYS=2\n', { mode: 0o600 });
-  assert.deepEqual(loadConfig({ envFile: file, env: {}, cwd }).misspelt, [{ given: 'RETRYS', meant: 'RETRIES', where: file }]);
+  assert.deepEqual(loadConfig({ envFile: file, env: {}, cwd }).misspelt, [
+    { given: 'RETRYS', meant: 'RETRIES', where: file },
+  ]);
 });
 
 test('edit distance: insert, delete, replace and swap count one each; with a limit, anything past it reads limit + 1', () => {
@@ -263,7 +378,8 @@ test('edit distance: insert, delete, replace and swap count one each; with a lim
   for (const [a, b, edits] of cases) {
     assert.equal(editDistance(a, b), edits, `${a} -> ${b}`);
     assert.equal(editDistance(b, a), edits, `${b} -> ${a}`);
-    for (const limit of [0, 1, 2, 5]) assert.equal(editDistance(a, b, limit), Math.min(edits, limit + 1), `${a} -> ${b} within ${limit}`);
+    for (const limit of [0, 1, 2, 5])
+      assert.equal(editDistance(a, b, limit), Math.min(edits, limit + 1), `${a} -> ${b} within ${limit}`);
   }
 });
 

@@ -32,7 +32,11 @@ test('the deadline ends the requests still in its slot with a timeout, and not t
     for (const r of requests) slot = deadlines.join(r);
     slot.delete(done);
     await new Promise((r) => setTimeout(r, 60));
-    for (const r of requests) assert.deepEqual(r.reasons.map((e) => e.name), ['TimeoutError']);
+    for (const r of requests)
+      assert.deepEqual(
+        r.reasons.map((e) => e.name),
+        ['TimeoutError'],
+      );
     assert.deepEqual(done.reasons, []);
     assert.equal(slot.size, 0, 'the slot lets go of its requests once it has ended them');
   } finally {

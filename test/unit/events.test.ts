@@ -8,7 +8,10 @@ const tenant: Tenant = { id: 't' };
 
 test('two listeners of the same hook both hear it, in order, with its arguments', () => {
   const heard: string[] = [];
-  const log: PassEvents = { tenantDone: (i, t) => heard.push(`log ${i.id} ${t.id}`), instanceStarted: (i) => heard.push(`log started ${i.id}`) };
+  const log: PassEvents = {
+    tenantDone: (i, t) => heard.push(`log ${i.id} ${t.id}`),
+    instanceStarted: (i) => heard.push(`log started ${i.id}`),
+  };
   const bar: PassEvents = { tenantDone: (i, t) => heard.push(`bar ${i.id} ${t.id}`) };
   const events = fanOut(log, undefined, bar);
   events.tenantDone?.(instance, tenant);

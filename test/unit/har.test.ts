@@ -7,11 +7,20 @@ import type { Exchange } from '../../src/http/transport';
 /** An exchange as the transport reports it, answered unless the test says otherwise. */
 function exchange(more: Partial<Exchange> = {}): Exchange {
   return {
-    request: { method: 'GET', url: 'https://oa.example:6308/aps/2/resources?limit(0,1)&x=a%20b', headers: { 'APS-Token': 'tok', accept: 'application/json' }, what: 'page' },
+    request: {
+      method: 'GET',
+      url: 'https://oa.example:6308/aps/2/resources?limit(0,1)&x=a%20b',
+      headers: { 'APS-Token': 'tok', accept: 'application/json' },
+      what: 'page',
+    },
     startedAt: Date.UTC(2026, 0, 2, 3, 4, 5, 678),
     waitMs: 12.3456789,
     receiveMs: 1.5,
-    reply: { status: 200, headers: { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], 'content-range': 'items 0-0/1' }, body: Buffer.from('[]') },
+    reply: {
+      status: 200,
+      headers: { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], 'content-range': 'items 0-0/1' },
+      body: Buffer.from('[]'),
+    },
     ...more,
   };
 }
@@ -32,7 +41,10 @@ test('an answered exchange: request and reply as HAR 1.2 fields, credential head
   assert.equal(entry.request.postData, undefined);
   assert.equal(entry.response.status, 200);
   assert.equal(entry.response.statusText, 'OK');
-  assert.deepEqual(entry.response.headers.filter((h) => h.name === 'set-cookie').map((h) => h.value), ['a=1', 'b=2']);
+  assert.deepEqual(
+    entry.response.headers.filter((h) => h.name === 'set-cookie').map((h) => h.value),
+    ['a=1', 'b=2'],
+  );
   assert.deepEqual(entry.response.content, { size: 2, mimeType: 'application/json', text: '[]' });
   assert.equal(entry.comment, undefined);
   assert.equal(entry.response._error, undefined);
@@ -42,7 +54,13 @@ test('bodies over 64 KB are cut, and the entry says so', () => {
   const big = 'x'.repeat(BODY_LIMIT + 10);
   const entry = harEntry(
     exchange({
-      request: { method: 'POST', url: 'http://oa:8440/RPC2', headers: { 'content-type': 'text/xml', authorization: 'Basic abc' }, body: big, what: 'OA' },
+      request: {
+        method: 'POST',
+        url: 'http://oa:8440/RPC2',
+        headers: { 'content-type': 'text/xml', authorization: 'Basic abc' },
+        body: big,
+        what: 'OA',
+      },
       reply: { status: 200, headers: {}, body: Buffer.from(big) },
     }),
   );
@@ -53,7 +71,10 @@ test('bodies over 64 KB are cut, and the entry says so', () => {
   assert.equal(entry.response.content.text!.length, BODY_LIMIT);
   assert.equal(entry.response.content.size, BODY_LIMIT + 10);
   assert.equal(entry.response.content.comment, `cut at ${BODY_LIMIT} of ${BODY_LIMIT + 10} bytes`);
-  assert.equal(entry.comment, `request body cut at ${BODY_LIMIT} of ${BODY_LIMIT + 10} bytes; response body cut at ${BODY_LIMIT} of ${BODY_LIMIT + 10} bytes`);
+  assert.equal(
+    entry.comment,
+    `request body cut at ${BODY_LIMIT} of ${BODY_LIMIT + 10} bytes; response body cut at ${BODY_LIMIT} of ${BODY_LIMIT + 10} bytes`,
+  );
 });
 
 test('no reply: status 0 and the error text, in the response and the comment', () => {

@@ -19,7 +19,10 @@ function stderrOf(script: string): string {
 
 test('V8 recognises every flag settleHeapForPass sets, after start-up', () => {
   // The check sees a refusal: V8's words for a flag it does not know.
-  assert.match(stderrOf(`require('node:v8').setFlagsFromString('--no-such-heap-flag')`), /unrecognized flag --no-such-heap-flag/);
+  assert.match(
+    stderrOf(`require('node:v8').setFlagsFromString('--no-such-heap-flag')`),
+    /unrecognized flag --no-such-heap-flag/,
+  );
   assert.equal(stderrOf(`require(${JSON.stringify(MODULE)}).settleHeapForPass()`), '');
 });
 
@@ -35,5 +38,6 @@ test('settleHeapForPass sets the three flags its comment explains, each one a fl
   }
   assert.deepEqual(set, ['--liftoff-only', '--semi-space-growth-factor=1', '--heap-growing-percent=50']);
   const known = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
-  for (const flag of set) assert.match(known, new RegExp(`^\\s+${flag.replace(/=.*/, '')} \\(`, 'm'), `${flag} is not a flag of this V8`);
+  for (const flag of set)
+    assert.match(known, new RegExp(`^\\s+${flag.replace(/=.*/, '')} \\(`, 'm'), `${flag} is not a flag of this V8`);
 });

@@ -15,7 +15,13 @@ function files(dir: string, ending: RegExp): string[] {
 }
 
 test('the repository is self-contained: no source, test or README cites a file outside it', () => {
-  const sources = [...files(join(ROOT, 'src'), /\.(ts|md)$/), ...files(join(ROOT, 'test'), /\.(ts|md)$/), join(ROOT, 'README.md')];
-  const citing = sources.filter((path) => /protocol\.md|shared\/docs|\.\.\/shared\//.test(readFileSync(path, 'utf8'))).map((path) => relative(ROOT, path));
+  const sources = [
+    ...files(join(ROOT, 'src'), /\.(ts|md)$/),
+    ...files(join(ROOT, 'test'), /\.(ts|md)$/),
+    join(ROOT, 'README.md'),
+  ];
+  const citing = sources
+    .filter((path) => /protocol\.md|shared\/docs|\.\.\/shared\//.test(readFileSync(path, 'utf8')))
+    .map((path) => relative(ROOT, path));
   assert.deepEqual(citing, []);
 });

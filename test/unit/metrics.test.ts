@@ -55,7 +55,12 @@ function parse(text: string): Map<string, number> {
 }
 
 test('the metrics of the last pass and of the pass in progress, in the text exposition format', () => {
-  const m = parse(renderMetrics({ last, unfinished: { version: 1, appId: 41, startedAt: '2026-11-27T07:00:00.000Z', activeMs: 0, runs: 2 } }));
+  const m = parse(
+    renderMetrics({
+      last,
+      unfinished: { version: 1, appId: 41, startedAt: '2026-11-27T07:00:00.000Z', activeMs: 0, runs: 2 },
+    }),
+  );
   assert.deepEqual(Object.fromEntries(m), {
     o365_backsync_last_success_timestamp_seconds: Date.parse('2026-11-27T05:00:00Z') / 1000,
     o365_backsync_last_pass_end_timestamp_seconds: Date.parse('2026-11-27T06:10:00Z') / 1000,
@@ -76,12 +81,19 @@ test('the metrics of the last pass and of the pass in progress, in the text expo
 test('with no history only "in progress" is said; a last pass from before lastCompleteAt counts if complete', () => {
   assert.deepEqual(Object.fromEntries(parse(renderMetrics({}))), { o365_backsync_pass_in_progress: 0 });
   const { lastCompleteAt: _, ...older } = { ...last, complete: true };
-  assert.equal(parse(renderMetrics({ last: older })).get('o365_backsync_last_success_timestamp_seconds'), Date.parse(last.finishedAt) / 1000);
+  assert.equal(
+    parse(renderMetrics({ last: older })).get('o365_backsync_last_success_timestamp_seconds'),
+    Date.parse(last.finishedAt) / 1000,
+  );
   // A last pass from before the sync status was read has no busy or lastSyncFailed count: both are 0.
   const { busy: _b, lastSyncFailed: _l, invalid: _i, ...beforeStatus } = last;
   const m = parse(renderMetrics({ last: beforeStatus as LastPass }));
   assert.deepEqual(
-    [m.get('o365_backsync_last_pass_tenants{outcome="busy"}'), m.get('o365_backsync_last_pass_last_sync_failed'), m.get('o365_backsync_last_pass_invalid_items')],
+    [
+      m.get('o365_backsync_last_pass_tenants{outcome="busy"}'),
+      m.get('o365_backsync_last_pass_last_sync_failed'),
+      m.get('o365_backsync_last_pass_invalid_items'),
+    ],
     [0, 0, 0],
   );
 });

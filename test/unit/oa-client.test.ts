@@ -32,19 +32,23 @@ async function withOa(
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = new OaClient({
-    oaHost: '127.0.0.1',
-    oaPort: (server.address() as AddressInfo).port,
-    oaTls: false,
-    oaUser: 'admin',
-    oaPassword: PASSWORD,
-    connectTimeoutMs: 1000,
-    requestTimeoutMs: 2000,
-    maxBodyBytes: 4096,
-    retries: 2,
-    retryMaxDelayMs: 5,
-    ...overrides,
-  }, undefined, stop);
+  const client = new OaClient(
+    {
+      oaHost: '127.0.0.1',
+      oaPort: (server.address() as AddressInfo).port,
+      oaTls: false,
+      oaUser: 'admin',
+      oaPassword: PASSWORD,
+      connectTimeoutMs: 1000,
+      requestTimeoutMs: 2000,
+      maxBodyBytes: 4096,
+      retries: 2,
+      retryMaxDelayMs: 5,
+      ...overrides,
+    },
+    undefined,
+    stop,
+  );
   try {
     await run(client, requests);
   } finally {
@@ -79,7 +83,12 @@ test('lists instances with basic auth, posting the call as text/xml to /RPC2', a
         res.end(APACHE_401);
         return;
       }
-      xml(res, ok(`<array><data>${instance('<i4>7</i4>', 'f0e1d2c3-0000-4000-8000-000000000007')}${instance('<int>12</int>', 'f0e1d2c3-0000-4000-8000-000000000012')}</data></array>`));
+      xml(
+        res,
+        ok(
+          `<array><data>${instance('<i4>7</i4>', 'f0e1d2c3-0000-4000-8000-000000000007')}${instance('<int>12</int>', 'f0e1d2c3-0000-4000-8000-000000000012')}</data></array>`,
+        ),
+      );
     },
     async (client, requests) => {
       assert.deepEqual(await client.listInstances(41), [
@@ -107,7 +116,10 @@ test('a 401 page from basic auth is an OaHttpError with its title and the settin
       await assert.rejects(client.listInstances(41), (e: unknown) => {
         assert.ok(e instanceof OaHttpError);
         assert.equal(e.status, 401);
-        assert.equal(e.message, 'OA Public API answered HTTP 401: 401 Unauthorized; OA refused OA_USER/OA_PASSWORD: check them');
+        assert.equal(
+          e.message,
+          'OA Public API answered HTTP 401: 401 Unauthorized; OA refused OA_USER/OA_PASSWORD: check them',
+        );
         assert.ok(!e.message.includes(PASSWORD) && !e.message.includes(basicAuth.slice(6)));
         return true;
       });
@@ -122,14 +134,22 @@ test('a 401 to a client without credentials asks for OA_USER and OA_PASSWORD; a 
     res.writeHead(status, { 'Content-Type': 'text/html' });
     res.end(`<html><head><title>${status} Refused</title></head></html>`);
   };
-  await withOa(refuse(401), async (client) => {
+  await withOa(
+    refuse(401),
+    async (client) => {
+      await assert.rejects(client.listInstances(41), {
+        name: 'OaHttpError',
+        message:
+          'OA Public API answered HTTP 401: 401 Refused; OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD',
+      });
+    },
+    { oaUser: undefined, oaPassword: undefined },
+  );
+  await withOa(refuse(403), async (client, requests) => {
     await assert.rejects(client.listInstances(41), {
       name: 'OaHttpError',
-      message: 'OA Public API answered HTTP 401: 401 Refused; OA asks for HTTP basic auth: set OA_USER and OA_PASSWORD',
+      message: 'OA Public API answered HTTP 403: 403 Refused; OA refused OA_USER/OA_PASSWORD: check them',
     });
-  }, { oaUser: undefined, oaPassword: undefined });
-  await withOa(refuse(403), async (client, requests) => {
-    await assert.rejects(client.listInstances(41), { name: 'OaHttpError', message: 'OA Public API answered HTTP 403: 403 Refused; OA refused OA_USER/OA_PASSWORD: check them' });
     assert.equal(requests.length, 1, 'a refusal is not retried');
   });
 });
@@ -142,7 +162,10 @@ test('a 503 from a proxy is retried and the next answer wins', async () => {
         res.end('  Service\n\n  Unavailable:   back soon  ');
         return;
       }
-      xml(res, ok('<struct><member><name>aps_token</name><value><string>tok-abc-123</string></value></member></struct>'));
+      xml(
+        res,
+        ok('<struct><member><name>aps_token</name><value><string>tok-abc-123</string></value></member></struct>'),
+      );
     },
     async (client, requests) => {
       assert.deepEqual(await client.issueToken(7), { token: 'tok-abc-123' });
@@ -159,7 +182,10 @@ test('a proxy that keeps answering 502 ends in an OaHttpError with the page word
       res.end('Bad\n\tGateway   from nginx');
     },
     async (client, requests) => {
-      await assert.rejects(client.listInstances(41), { name: 'OaHttpError', message: 'OA Public API answered HTTP 502: Bad Gateway from nginx' });
+      await assert.rejects(client.listInstances(41), {
+        name: 'OaHttpError',
+        message: 'OA Public API answered HTTP 502: Bad Gateway from nginx',
+      });
       assert.equal(requests.length, 3);
     },
   );
@@ -172,7 +198,10 @@ test("a proxy's Retry-After travels with the OaHttpError, for the retry delay", 
       res.end('Service Unavailable');
     },
     async (client) => {
-      await assert.rejects(client.listInstances(41), (e: unknown) => e instanceof OaHttpError && e.retryAfterMs === 2000);
+      await assert.rejects(
+        client.listInstances(41),
+        (e: unknown) => e instanceof OaHttpError && e.retryAfterMs === 2000,
+      );
     },
     { retries: 0 },
   );
@@ -182,7 +211,10 @@ test('a token reply gives the token and the controller URI; bad ones never echo 
   const token = (fields: string): string => ok(`<struct>${fields}</struct>`);
   const field = (name: string, value: string): string => `<member><name>${name}</name><value>${value}</value></member>`;
   const replies = [
-    token(field('aps_token', '<string>tok-abc-123</string>') + field('controller_uri', '<string>https://oa.example:6308/</string>')),
+    token(
+      field('aps_token', '<string>tok-abc-123</string>') +
+        field('controller_uri', '<string>https://oa.example:6308/</string>'),
+    ),
     token(field('aps_token', '<string></string>')),
     token(field('controller_uri', '<string>https://oa.example:6308/</string>')),
     token(field('aps_token', '<string>tok-abc-123</string>') + field('controller_uri', '<string>tok-abc-123</string>')),
@@ -231,7 +263,10 @@ test('instance lists of the wrong shape are ProtocolErrors saying what was expec
     (res, _seen, count) => xml(res, replies[count - 1]!),
     async (client) => {
       for (const words of expected) {
-        await assert.rejects(client.listInstances(41), (e: unknown) => e instanceof ProtocolError && words.test(e.message));
+        await assert.rejects(
+          client.listInstances(41),
+          (e: unknown) => e instanceof ProtocolError && words.test(e.message),
+        );
       }
     },
   );
@@ -248,7 +283,10 @@ test('an OA error reply is an OaError, and ids that are not safe integers are ne
   await withOa(
     (res) => xml(res, failure),
     async (client, requests) => {
-      await assert.rejects(client.listInstances(41), (e: unknown) => e instanceof OaError && e.errorMessage === 'Application with ID 41 is not found.');
+      await assert.rejects(
+        client.listInstances(41),
+        (e: unknown) => e instanceof OaError && e.errorMessage === 'Application with ID 41 is not found.',
+      );
       await assert.rejects(client.listInstances(2 ** 53), RangeError);
       await assert.rejects(client.issueToken(7.5), RangeError);
       assert.equal(requests.length, 1);
@@ -276,7 +314,9 @@ test('an HTML page is a ProtocolError with its headline, whether or not it says 
     await withOa(
       (res) => {
         res.writeHead(200, type ? { 'Content-Type': type } : {});
-        res.end('<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body><h1>Welcome</h1></body></html>');
+        res.end(
+          '<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body><h1>Welcome</h1></body></html>',
+        );
       },
       async (client, requests) => {
         await assert.rejects(client.listInstances(41), {
@@ -316,8 +356,18 @@ test('once the run is stopping, a request does not even open a connection', asyn
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const stop = new AbortController();
   stop.abort();
-  const config = { oaHost: '127.0.0.1', oaPort: (server.address() as AddressInfo).port, oaTls: false, oaUser: 'admin', oaPassword: PASSWORD };
-  const client = new OaClient({ ...config, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxBodyBytes: 4096, retries: 1, retryMaxDelayMs: 5 }, undefined, stop.signal);
+  const config = {
+    oaHost: '127.0.0.1',
+    oaPort: (server.address() as AddressInfo).port,
+    oaTls: false,
+    oaUser: 'admin',
+    oaPassword: PASSWORD,
+  };
+  const client = new OaClient(
+    { ...config, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxBodyBytes: 4096, retries: 1, retryMaxDelayMs: 5 },
+    undefined,
+    stop.signal,
+  );
   try {
     await assert.rejects(client.issueToken(7), /request abandoned: the run is stopping$/);
     await new Promise((r) => setTimeout(r, 50));
@@ -336,7 +386,10 @@ test('an oversized reply is a BodyTooLargeError as soon as its Content-Length sa
       res.end(big);
     },
     async (client) => {
-      await assert.rejects(client.listInstances(41), (e: unknown) => e instanceof BodyTooLargeError && e.limitBytes === 4096);
+      await assert.rejects(
+        client.listInstances(41),
+        (e: unknown) => e instanceof BodyTooLargeError && e.limitBytes === 4096,
+      );
     },
   );
 });
@@ -350,7 +403,10 @@ test('an oversized reply is a BodyTooLargeError, counted as it streams in', asyn
       res.end(big.slice(3000));
     },
     async (client, requests) => {
-      await assert.rejects(client.listInstances(41), (e: unknown) => e instanceof BodyTooLargeError && e.limitBytes === 4096);
+      await assert.rejects(
+        client.listInstances(41),
+        (e: unknown) => e instanceof BodyTooLargeError && e.limitBytes === 4096,
+      );
       assert.equal(requests.length, 1);
     },
   );
@@ -363,7 +419,10 @@ test('a server that never answers is a NetworkError after the request timeout, r
       const started = Date.now();
       await assert.rejects(client.listInstances(41), (e: unknown) => {
         assert.ok(e instanceof NetworkError);
-        assert.equal(e.message, `OA Public API at http://127.0.0.1:${new URL(`http://${requests[0]!.headers.host}`).port}: no answer within 300 ms`);
+        assert.equal(
+          e.message,
+          `OA Public API at http://127.0.0.1:${new URL(`http://${requests[0]!.headers.host}`).port}: no answer within 300 ms`,
+        );
         return true;
       });
       const elapsed = Date.now() - started;

@@ -6,14 +6,18 @@ import { OaError, OaFaultError, ProtocolError } from '../../src/errors';
 import { decodeReply, encodeCall } from '../../src/oa/codec';
 
 const reply = (value: string): Buffer =>
-  Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<methodResponse><params><param><value>${value}</value></param></params></methodResponse>\n`);
+  Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<methodResponse><params><param><value>${value}</value></param></params></methodResponse>\n`,
+  );
 const member = (name: string, value: string): string => `<member><name>${name}</name><value>${value}</value></member>`;
-const ok = (result: string): Buffer => reply(`<struct>${member('status', '<i4>0</i4>')}${member('result', result)}</struct>`);
+const ok = (result: string): Buffer =>
+  reply(`<struct>${member('status', '<i4>0</i4>')}${member('result', result)}</struct>`);
 
 function parseCall(xml: string): Promise<{ method?: string; params?: unknown[] }> {
   return new Promise((resolve, reject) => {
-    new Deserializer().deserializeMethodCall(Readable.from(Buffer.from(xml), { objectMode: false }), (error, method, params) =>
-      error ? reject(error) : resolve({ method, params }),
+    new Deserializer().deserializeMethodCall(
+      Readable.from(Buffer.from(xml), { objectMode: false }),
+      (error, method, params) => (error ? reject(error) : resolve({ method, params })),
     );
   });
 }
@@ -60,7 +64,10 @@ test('status -1 is an OaError carrying the message, module and extype', async ()
     assert.equal(e.errorMessage, 'Application with ID 41 is not found.');
     assert.equal(e.moduleId, 'APS');
     assert.equal(e.extypeId, 2207);
-    assert.equal(e.message, 'OA pem.APS.getApplicationInstances failed: Application with ID 41 is not found. (module APS, extype 2207)');
+    assert.equal(
+      e.message,
+      'OA pem.APS.getApplicationInstances failed: Application with ID 41 is not found. (module APS, extype 2207)',
+    );
     return true;
   });
 });
@@ -69,7 +76,7 @@ test('an XML-RPC fault is an OaFaultError with the server words', async () => {
   const body = Buffer.from(
     '<?xml version="1.0"?><methodResponse><fault><value><struct>' +
       member('faultCode', '<int>1</int>') +
-      member('faultString', "<string>&lt;class 'Exception'&gt;:method \"pem.nope\" is not supported</string>") +
+      member('faultString', '<string>&lt;class \'Exception\'&gt;:method "pem.nope" is not supported</string>') +
       '</struct></value></fault></methodResponse>',
   );
   await assert.rejects(decodeReply('pem.nope', body), (e: unknown) => {
@@ -82,7 +89,10 @@ test('an XML-RPC fault is an OaFaultError with the server words', async () => {
 
 test('a fault without a struct is a ProtocolError, not a crash', async () => {
   const body = Buffer.from('<methodResponse><fault></fault></methodResponse>');
-  await assert.rejects(decodeReply('m', body), (e: unknown) => e instanceof ProtocolError && /malformed <fault>/.test(e.message));
+  await assert.rejects(
+    decodeReply('m', body),
+    (e: unknown) => e instanceof ProtocolError && /malformed <fault>/.test(e.message),
+  );
 });
 
 test('malformed, truncated or non-XML-RPC bodies are ProtocolErrors naming the method', async () => {

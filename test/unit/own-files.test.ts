@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -44,13 +57,23 @@ test('an atomic write replaces a planted symlink instead of writing through it',
 test('the log file is never opened through a symlink: a one-line LOG_DIR error, the target untouched', () => {
   const dir = scratch();
   const victim = plantLink(dir, join(dir, 'o365-backsync.log'));
-  assert.throws(() => openRunLog(dir, new SecretScrubber()), (e: unknown) => e instanceof ConfigError && /LOG_DIR: .*symbolic link/.test(e.message));
+  assert.throws(
+    () => openRunLog(dir, new SecretScrubber()),
+    (e: unknown) => e instanceof ConfigError && /LOG_DIR: .*symbolic link/.test(e.message),
+  );
   assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
 });
 
 test('stale temporary files are removed, old and new names alike, and nothing else', () => {
   const dir = scratch();
-  for (const name of ['pass.json.4242.tmp', 'last-pass.json.0a1b2c3d4e5f6a7b.tmp', 'journal.ndjson', 'notes.tmp', 'pass.json']) writeFileSync(join(dir, name), '');
+  for (const name of [
+    'pass.json.4242.tmp',
+    'last-pass.json.0a1b2c3d4e5f6a7b.tmp',
+    'journal.ndjson',
+    'notes.tmp',
+    'pass.json',
+  ])
+    writeFileSync(join(dir, name), '');
   assert.equal(removeStaleTemps(dir), 2);
   assert.deepEqual(readdirSync(dir).sort(), ['journal.ndjson', 'notes.tmp', 'pass.json']);
   writeFileSync(join(dir, 'metrics.prom.99.tmp'), '');
@@ -62,11 +85,15 @@ test('stale temporary files are removed, old and new names alike, and nothing el
 test('a failed log write is reported once, never retried, and later lines are dropped', () => {
   const failures: string[] = [];
   let calls = 0;
-  const log = new LogFile(99, (e) => failures.push(e.code!), (_fd, data) => {
-    calls++;
-    if (calls === 1) return Math.floor(data.length / 2);
-    throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-  });
+  const log = new LogFile(
+    99,
+    (e) => failures.push(e.code!),
+    (_fd, data) => {
+      calls++;
+      if (calls === 1) return Math.floor(data.length / 2);
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    },
+  );
   log.write('{"a":1}\n');
   log.write('{"b":2}\n');
   log.flushSync();
@@ -104,17 +131,25 @@ test('a STATE_DIR that group or others can write is refused, naming it and the f
   const dir = join(scratch(), 'state');
   mkdirSync(dir);
   chmodSync(dir, 0o777);
-  await assert.rejects(acquireRunLock(dir, new Date()), (e: unknown) => e instanceof ConfigError && /STATE_DIR: .* can be written by group or others \(mode 0777\).*chmod 700/.test(e.message));
+  await assert.rejects(
+    acquireRunLock(dir, new Date()),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /STATE_DIR: .* can be written by group or others \(mode 0777\).*chmod 700/.test(e.message),
+  );
   chmodSync(dir, 0o700);
   const lock = await acquireRunLock(dir, new Date());
   assert.ok(lock.acquired);
   await lock.release();
 });
 
-test("a STATE_DIR owned by another user is refused", async (t) => {
+test('a STATE_DIR owned by another user is refused', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('giving a folder to another user needs root');
   const dir = join(scratch(), 'state');
   mkdirSync(dir, { mode: 0o700 });
   chownSync(dir, 65534, 65534);
-  await assert.rejects(acquireRunLock(dir, new Date()), (e: unknown) => e instanceof ConfigError && /STATE_DIR: .* owned by uid 65534/.test(e.message));
+  await assert.rejects(
+    acquireRunLock(dir, new Date()),
+    (e: unknown) => e instanceof ConfigError && /STATE_DIR: .* owned by uid 65534/.test(e.message),
+  );
 });

@@ -9,11 +9,13 @@ import type { Authorized, InstanceDirectory, ResumePoint, TenantController } fro
 
 /** The cursor and the record are plain memory: resuming is tested here without a filesystem. */
 
-const ids = (n: number, prefix = 't'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
+const ids = (n: number, prefix = 't'): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
 
 test('tenants done out of order: the cursor stops at the first one still open, and those done beyond it are kept', () => {
   const cursor = new InstanceCursor();
-  for (const id of ['a', 'b', 'c', 'd', 'e']) assert.deepEqual(cursor.handOut(id), { alreadyDone: false, moved: false });
+  for (const id of ['a', 'b', 'c', 'd', 'e'])
+    assert.deepEqual(cursor.handOut(id), { alreadyDone: false, moved: false });
   assert.equal(cursor.done('c'), false);
   assert.equal(cursor.done('e'), false);
   assert.equal(cursor.done('a'), true);
@@ -37,7 +39,11 @@ test('a resumed cursor starts after its id and passes over the tenants done beyo
   cursor.done('c');
   assert.equal(cursor.done('e'), true);
   assert.deepEqual(cursor.state(), { through: 'f', near: 4, beyond: [] });
-  assert.deepEqual(cursor.handOut('b'), { alreadyDone: true, moved: false }, 'a listing that meets the cursor again is told it is done');
+  assert.deepEqual(
+    cursor.handOut('b'),
+    { alreadyDone: true, moved: false },
+    'a listing that meets the cursor again is told it is done',
+  );
 });
 
 test('the cursor holds only what is open: 100,000 tenants through 16 workers finishing out of order', () => {
@@ -68,7 +74,11 @@ test('a journal read back: cursor lines, tenants done beyond, a damaged line, in
   journal.recordDone(1, 'c', 'failed', 'no', 5);
   journal.recordDone(1, 'a', 'synced');
   journal.recordDone(2, 'a', 'busy');
-  const text = [JSON.stringify({ v: 2, s: new PassRecord().snapshot() }), ...lines.map((l) => JSON.stringify(l)), '{"i":1,"t":"b","o":"syn'].join('\n');
+  const text = [
+    JSON.stringify({ v: 2, s: new PassRecord().snapshot() }),
+    ...lines.map((l) => JSON.stringify(l)),
+    '{"i":1,"t":"b","o":"syn',
+  ].join('\n');
   const warnings: string[] = [];
   const read = parseJournal(text, 'journal.ndjson', (w) => warnings.push(w));
   assert.deepEqual(warnings, ['1 damaged line(s) in journal.ndjson ignored; those tenants will be resynced']);
@@ -80,9 +90,15 @@ test('a journal read back: cursor lines, tenants done beyond, a damaged line, in
 });
 
 test('a journal whose snapshot is damaged is read as empty, with a warning, never a crash', () => {
-  for (const first of ['{"v":2,"s":{"counts":{}}}', '{"v":2,"s":{"counts":{"tenants":1},"failures":[],"failuresOmitted":0,"lastSyncFailures":[],"lastSyncFailuresOmitted":0,"cursors":{"1":{"beyond":7}}}}', '{"v":2,']) {
+  for (const first of [
+    '{"v":2,"s":{"counts":{}}}',
+    '{"v":2,"s":{"counts":{"tenants":1},"failures":[],"failuresOmitted":0,"lastSyncFailures":[],"lastSyncFailuresOmitted":0,"cursors":{"1":{"beyond":7}}}}',
+    '{"v":2,',
+  ]) {
     const warnings: string[] = [];
-    const read = parseJournal(`${first}\n{"i":1,"t":"a","o":"synced","c":"a","n":0}\n`, 'journal.ndjson', (w) => warnings.push(w));
+    const read = parseJournal(`${first}\n{"i":1,"t":"a","o":"synced","c":"a","n":0}\n`, 'journal.ndjson', (w) =>
+      warnings.push(w),
+    );
     assert.deepEqual([read.counts().tenants, read.cursor(1).resumePoint()], [0, undefined], first);
     assert.deepEqual(warnings, ["journal.ndjson has a damaged snapshot; the pass's tenants will be resynced"], first);
   }
@@ -97,7 +113,8 @@ function world(tenants: Record<number, string[]>, stopAfter?: { count: number; s
   };
   const controllerFor = (instance: { id: number }): TenantController => ({
     async *listTenants(authorized: Authorized, _signal?: AbortSignal, _onTotal?: unknown, after?: ResumePoint) {
-      for (const id of tenants[instance.id]!.filter((t) => after === undefined || t > after.id)) yield await authorized(async () => ({ id }));
+      for (const id of tenants[instance.id]!.filter((t) => after === undefined || t > after.id))
+        yield await authorized(async () => ({ id }));
     },
     countTenants: async () => 0,
     resync: (tenantId, authorized) =>
@@ -112,7 +129,14 @@ function world(tenants: Record<number, string[]>, stopAfter?: { count: number; s
   return { directory, controllerFor, resyncs };
 }
 
-const options: PassOptions = { appId: 41, concurrency: 4, dryRun: false, tokenRefreshEvery: 1000, tokenMaxAgeMs: 60_000, maxConsecutiveFailures: 5 };
+const options: PassOptions = {
+  appId: 41,
+  concurrency: 4,
+  dryRun: false,
+  tokenRefreshEvery: 1000,
+  tokenMaxAgeMs: 60_000,
+  maxConsecutiveFailures: 5,
+};
 
 test('a pass stopped mid-instance resumes after its cursor: every tenant of every instance resynced exactly once', async () => {
   const tenants = { 1: ids(40, 'a'), 2: ids(30, 'b') };
@@ -120,11 +144,17 @@ test('a pass stopped mid-instance resumes after its cursor: every tenant of ever
   const first = world(tenants, { count: 52, stop });
   const record = new PassRecord();
   const lines: JournalLine[] = [];
-  const interrupted = await runPass(options, { ...first, journal: new RecordJournal(record, (l) => lines.push(l)), stop: stop.signal });
+  const interrupted = await runPass(options, {
+    ...first,
+    journal: new RecordJournal(record, (l) => lines.push(l)),
+    stop: stop.signal,
+  });
   assert.equal(interrupted.interruptedBy, 'signal');
 
   // The next run knows only what the journal's lines say.
-  const text = [JSON.stringify({ v: 2, s: new PassRecord().snapshot() }), ...lines.map((l) => JSON.stringify(l))].join('\n');
+  const text = [JSON.stringify({ v: 2, s: new PassRecord().snapshot() }), ...lines.map((l) => JSON.stringify(l))].join(
+    '\n',
+  );
   const resumedRecord = parseJournal(text, 'journal.ndjson', assert.fail);
   assert.equal(resumedRecord.cursor(1).resumePoint()?.id, tenants[1][39]);
   const second = world(tenants);

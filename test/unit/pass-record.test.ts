@@ -9,11 +9,23 @@ test('failures and failed last syncs beyond the kept number are counted as omitt
   for (let n = 0; n < MAX_RECORDED_FAILURES + 2; n++) record.add(1, `t${n}`, 'failed', `no ${n}`, n);
   record.add(1, 'u', 'busy');
   assert.equal(record.failures.length, MAX_RECORDED_FAILURES);
-  assert.deepEqual([record.failuresOmitted, record.lastSyncFailures.length, record.lastSyncFailuresOmitted], [2, MAX_RECORDED_FAILURES, 2]);
-  assert.deepEqual(record.counts(), { tenants: MAX_RECORDED_FAILURES + 3, synced: 0, failed: MAX_RECORDED_FAILURES + 2, skipped: 0, planned: 0, busy: 1, lastSyncFailed: MAX_RECORDED_FAILURES + 2, alreadyDone: 0 });
+  assert.deepEqual(
+    [record.failuresOmitted, record.lastSyncFailures.length, record.lastSyncFailuresOmitted],
+    [2, MAX_RECORDED_FAILURES, 2],
+  );
+  assert.deepEqual(record.counts(), {
+    tenants: MAX_RECORDED_FAILURES + 3,
+    synced: 0,
+    failed: MAX_RECORDED_FAILURES + 2,
+    skipped: 0,
+    planned: 0,
+    busy: 1,
+    lastSyncFailed: MAX_RECORDED_FAILURES + 2,
+    alreadyDone: 0,
+  });
 });
 
-test('a record survives its snapshot whole: counts, kept failures, and each instance\'s cursor', () => {
+test("a record survives its snapshot whole: counts, kept failures, and each instance's cursor", () => {
   const record = new PassRecord();
   record.add(1, 'a', 'failed', 'no', 7);
   record.add(2, 'b', 'skipped');
@@ -54,6 +66,9 @@ test('the finished pass: its counts, working time and failures; the last complet
     lastSyncFailuresOmitted: 0,
     lastCompleteAt: '2026-11-26T06:00:00.000Z',
   });
-  assert.equal(record.finished('x', 1, { ...ending, complete: true }, now, undefined).lastCompleteAt, '2026-11-27T07:00:00.000Z');
+  assert.equal(
+    record.finished('x', 1, { ...ending, complete: true }, now, undefined).lastCompleteAt,
+    '2026-11-27T07:00:00.000Z',
+  );
   assert.equal('lastCompleteAt' in record.finished('x', 1, ending, now, undefined), false);
 });

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { JOURNAL_FILE, LAST_PASS_FILE, PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../../src/runtime/pass-state';
+import {
+  JOURNAL_FILE,
+  LAST_PASS_FILE,
+  PASS_FILE,
+  PassStateStore,
+  type PassHeader,
+  type RunningPass,
+} from '../../src/runtime/pass-state';
 import { COMPACT_AFTER_LINES } from '../../src/runtime/pass-journal';
 import type { TenantOutcome } from '../../src/sync/counts';
 import { manualClock } from '../clock';
@@ -23,13 +30,19 @@ function headerOf(s: PassStateStore): PassHeader {
 }
 
 /** A tenant the walk hands out and the pass then does, as the pass calls them. */
-function done(pass: RunningPass, instanceId: number, tenantId: string, ...rest: [outcome: TenantOutcome, message?: string, lastSync?: number]): void {
+function done(
+  pass: RunningPass,
+  instanceId: number,
+  tenantId: string,
+  ...rest: [outcome: TenantOutcome, message?: string, lastSync?: number]
+): void {
   assert.equal(pass.handOut(instanceId, tenantId), false, `${tenantId} was not done before`);
   pass.recordDone(instanceId, tenantId, ...rest);
 }
 
 /** What a resumed pass says of each tenant the walk hands out again, in order. */
-const alreadyDone = (pass: RunningPass, instanceId: number, ids: string[]): boolean[] => ids.map((id) => pass.handOut(instanceId, id));
+const alreadyDone = (pass: RunningPass, instanceId: number, ids: string[]): boolean[] =>
+  ids.map((id) => pass.handOut(instanceId, id));
 
 function store() {
   const dir = scratchDir('obs-state-');
@@ -52,7 +65,10 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
   assert.equal(statSync(join(dir, JOURNAL_FILE)).mode & 0o777, 0o600);
 
   const header = headerOf(s);
-  assert.deepEqual({ appId: header.appId, tenantType: header.tenantType, activeMs: header.activeMs, runs: header.runs }, { ...PASS_FOR, activeMs: 10_000, runs: 1 });
+  assert.deepEqual(
+    { appId: header.appId, tenantType: header.tenantType, activeMs: header.activeMs, runs: header.runs },
+    { ...PASS_FOR, activeMs: 10_000, runs: 1 },
+  );
   const clock2 = manualClock('2026-11-27T07:00:00Z');
   const second = s.open(PASS_FOR, clock2, header, journalMustNotFail);
   assert.equal(second.resumed, true);
@@ -60,7 +76,10 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
   assert.deepEqual(alreadyDone(second, 1001, ['a', 'b']), [true, true]);
   assert.deepEqual(second.resumePoint(1002), { id: 'c', near: 0 });
   assert.deepEqual(alreadyDone(second, 1002, ['c']), [true], 'instances keep cursors of their own');
-  assert.deepEqual({ ...second.prior }, { tenants: 3, synced: 1, failed: 1, skipped: 1, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
+  assert.deepEqual(
+    { ...second.prior },
+    { tenants: 3, synced: 1, failed: 1, skipped: 1, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 },
+  );
   done(second, 1002, 'd', 'synced');
   clock2.workUntil('2026-11-27T07:00:05Z');
   const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true });
@@ -88,7 +107,11 @@ test('completions reach the disk within a fraction of a second, without a clean 
 
 test('a damaged pass file reads as damaged and is left as it is; discard() removes it and its journal', () => {
   const { dir, store: s } = store();
-  for (const text of ['{"version":1,"startedAt":', '{"version":1,"startedAt":"2026-11-27T06:00:00Z","activeMs":0,"runs":1}', '[]']) {
+  for (const text of [
+    '{"version":1,"startedAt":',
+    '{"version":1,"startedAt":"2026-11-27T06:00:00Z","activeMs":0,"runs":1}',
+    '[]',
+  ]) {
     writeFileSync(join(dir, PASS_FILE), text);
     assert.equal(s.unfinished(), 'damaged', text);
     assert.equal(readFileSync(join(dir, PASS_FILE), 'utf8'), text);
@@ -101,9 +124,15 @@ test('a damaged pass file reads as damaged and is left as it is; discard() remov
 
 test('a pass file written before the tenant type was recorded still reads, without one', () => {
   const { dir, store: s } = store();
-  writeFileSync(join(dir, PASS_FILE), '{"version":1,"appId":41,"startedAt":"2026-11-27T06:00:00.000Z","activeMs":5,"runs":2}');
+  writeFileSync(
+    join(dir, PASS_FILE),
+    '{"version":1,"appId":41,"startedAt":"2026-11-27T06:00:00.000Z","activeMs":5,"runs":2}',
+  );
   const header = headerOf(s);
-  assert.deepEqual({ appId: header.appId, tenantType: header.tenantType, runs: header.runs }, { appId: 41, tenantType: undefined, runs: 2 });
+  assert.deepEqual(
+    { appId: header.appId, tenantType: header.tenantType, runs: header.runs },
+    { appId: 41, tenantType: undefined, runs: 2 },
+  );
   const resumed = s.open(PASS_FOR, manualClock(), header, journalMustNotFail);
   assert.equal(resumed.resumed, true);
   resumed.suspend();
@@ -138,11 +167,24 @@ test('onlookers read the unfinished pass and its progress without changing anyth
   done(pass, 1001, 'b', 'failed', 'no');
   pass.flush();
   assert.equal(headerOf(s).startedAt, '2026-11-27T06:00:00.000Z');
-  assert.deepEqual(s.doneSoFar(), { tenants: 2, synced: 1, failed: 1, skipped: 0, planned: 0, busy: 0, lastSyncFailed: 0, alreadyDone: 0 });
+  assert.deepEqual(s.doneSoFar(), {
+    tenants: 2,
+    synced: 1,
+    failed: 1,
+    skipped: 0,
+    planned: 0,
+    busy: 0,
+    lastSyncFailed: 0,
+    alreadyDone: 0,
+  });
   pass.suspend();
   writeFileSync(join(dir, PASS_FILE), '{"version":1');
   assert.equal(s.unfinished(), 'damaged');
-  assert.equal(readFileSync(join(dir, PASS_FILE), 'utf8'), '{"version":1', 'a damaged file is left for the next run to discard');
+  assert.equal(
+    readFileSync(join(dir, PASS_FILE), 'utf8'),
+    '{"version":1',
+    'a damaged file is left for the next run to discard',
+  );
 });
 
 test('the last complete pass is remembered across passes that did not reach every instance', () => {
@@ -157,15 +199,37 @@ test('the last complete pass is remembered across passes that did not reach ever
   clock2.workUntil('2026-11-27T07:01:00Z');
   const partial = pass2.finish({ instances: 2, tokenRefreshes: 0, complete: false });
   assert.equal(partial.lastCompleteAt, '2026-11-27T06:01:00.000Z');
-  const first = store().store.open(PASS_FOR, manualClock(), undefined, journalMustNotFail).finish({ instances: 1, tokenRefreshes: 0, complete: false });
+  const first = store()
+    .store.open(PASS_FOR, manualClock(), undefined, journalMustNotFail)
+    .finish({ instances: 1, tokenRefreshes: 0, complete: false });
   assert.equal('lastCompleteAt' in first, false);
 });
 
 test('a last-pass file from before lastCompleteAt was recorded still carries its own success over to a partial pass', () => {
   const { dir, store: s } = store();
-  const old = { startedAt: '2026-11-27T05:00:00.000Z', finishedAt: '2026-11-27T05:01:00.000Z', durationMs: 60_000, complete: true };
-  writeFileSync(join(dir, LAST_PASS_FILE), JSON.stringify({ ...old, tenants: 1, synced: 1, failed: 0, skipped: 0, instances: 1, tokenRefreshes: 0, failures: [], failuresOmitted: 0 }));
-  const partial = s.open(PASS_FOR, manualClock('2026-11-27T07:00:00Z'), undefined, journalMustNotFail).finish({ instances: 2, tokenRefreshes: 0, complete: false });
+  const old = {
+    startedAt: '2026-11-27T05:00:00.000Z',
+    finishedAt: '2026-11-27T05:01:00.000Z',
+    durationMs: 60_000,
+    complete: true,
+  };
+  writeFileSync(
+    join(dir, LAST_PASS_FILE),
+    JSON.stringify({
+      ...old,
+      tenants: 1,
+      synced: 1,
+      failed: 0,
+      skipped: 0,
+      instances: 1,
+      tokenRefreshes: 0,
+      failures: [],
+      failuresOmitted: 0,
+    }),
+  );
+  const partial = s
+    .open(PASS_FOR, manualClock('2026-11-27T07:00:00Z'), undefined, journalMustNotFail)
+    .finish({ instances: 2, tokenRefreshes: 0, complete: false });
   assert.equal(partial.lastCompleteAt, old.finishedAt);
 });
 
@@ -177,10 +241,16 @@ test('busy tenants and failed last syncs are journaled, survive a resume, and re
   first.suspend();
   const second = s.open(PASS_FOR, manualClock('2026-11-27T07:00:00Z'), headerOf(s), journalMustNotFail);
   assert.deepEqual(alreadyDone(second, 1001, ['a', 'b']), [true, true]);
-  assert.deepEqual({ busy: second.prior.busy, lastSyncFailed: second.prior.lastSyncFailed, tenants: second.prior.tenants }, { busy: 1, lastSyncFailed: 1, tenants: 2 });
+  assert.deepEqual(
+    { busy: second.prior.busy, lastSyncFailed: second.prior.lastSyncFailed, tenants: second.prior.tenants },
+    { busy: 1, lastSyncFailed: 1, tenants: 2 },
+  );
   done(second, 1002, 'c', 'failed', 'Office 365 rejected the request', -2);
   const last = second.finish({ instances: 2, tokenRefreshes: 0, complete: true });
-  assert.deepEqual({ busy: last.busy, lastSyncFailed: last.lastSyncFailed, synced: last.synced, failed: last.failed }, { busy: 1, lastSyncFailed: 2, synced: 1, failed: 1 });
+  assert.deepEqual(
+    { busy: last.busy, lastSyncFailed: last.lastSyncFailed, synced: last.synced, failed: last.failed },
+    { busy: 1, lastSyncFailed: 2, synced: 1, failed: 1 },
+  );
   assert.deepEqual(last.lastSyncFailures, [
     { instanceId: 1001, tenantId: 'b', lastSync: 3 },
     { instanceId: 1002, tenantId: 'c', lastSync: -2 },
@@ -238,20 +308,38 @@ test('the journal is compacted into a snapshot as it grows, and a pass resumes f
   const resumed = s.open(PASS_FOR, manualClock(), headerOf(s), journalMustNotFail);
   assert.deepEqual(resumed.resumePoint(1), { id: ids[ids.length - 1], near: ids.length - 1 });
   assert.deepEqual(alreadyDone(resumed, 1, ['u1', 'u2']), [false, true]);
-  assert.deepEqual({ tenants: resumed.prior.tenants, failed: resumed.prior.failed, skipped: resumed.prior.skipped }, { tenants: ids.length + 1, failed: 6, skipped: 1 });
+  assert.deepEqual(
+    { tenants: resumed.prior.tenants, failed: resumed.prior.failed, skipped: resumed.prior.skipped },
+    { tenants: ids.length + 1, failed: 6, skipped: 1 },
+  );
   resumed.suspend();
 });
 
 test('a journal from before the cursor is read as tenants done, with a warning, and rewritten', () => {
   const { dir, warnings, store: s } = store();
-  writeFileSync(join(dir, PASS_FILE), JSON.stringify({ version: 1, appId: 41, startedAt: '2026-11-27T06:00:00.000Z', activeMs: 5, runs: 1 }));
-  writeFileSync(join(dir, JOURNAL_FILE), ['{"i":1,"t":"c","o":"synced"}', '{"i":1,"t":"a","o":"failed","m":"no"}', '{"i":2,"t":"a","o":"busy"}', '{"i":1,"t":"a","o":"synced"}', ''].join('\n'));
+  writeFileSync(
+    join(dir, PASS_FILE),
+    JSON.stringify({ version: 1, appId: 41, startedAt: '2026-11-27T06:00:00.000Z', activeMs: 5, runs: 1 }),
+  );
+  writeFileSync(
+    join(dir, JOURNAL_FILE),
+    [
+      '{"i":1,"t":"c","o":"synced"}',
+      '{"i":1,"t":"a","o":"failed","m":"no"}',
+      '{"i":2,"t":"a","o":"busy"}',
+      '{"i":1,"t":"a","o":"synced"}',
+      '',
+    ].join('\n'),
+  );
   const resumed = s.open(PASS_FOR, manualClock(), headerOf(s), journalMustNotFail);
   assert.match(warnings.join('\n'), /earlier version/);
   assert.equal(resumed.resumePoint(1), undefined, 'walked again from the start');
   assert.deepEqual(alreadyDone(resumed, 1, ['a', 'b', 'c', 'd']), [true, false, true, false]);
   assert.deepEqual(alreadyDone(resumed, 2, ['a']), [true]);
-  assert.deepEqual({ tenants: resumed.prior.tenants, failed: resumed.prior.failed, busy: resumed.prior.busy }, { tenants: 3, failed: 1, busy: 1 });
+  assert.deepEqual(
+    { tenants: resumed.prior.tenants, failed: resumed.prior.failed, busy: resumed.prior.busy },
+    { tenants: 3, failed: 1, busy: 1 },
+  );
   resumed.flush();
   assert.match(readFileSync(join(dir, JOURNAL_FILE), 'utf8'), /^\{"v":2,/);
   resumed.suspend();

@@ -2,11 +2,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApsError, ControllerDownError, NetworkError, ProtocolError, TokenRenewalError } from '../../src/errors';
 import { runPass, type PassOptions } from '../../src/sync/pass';
-import type { Authorized, InstanceDirectory, PassJournal, ResyncResult, Tenant, TenantController } from '../../src/sync/ports';
+import type {
+  Authorized,
+  InstanceDirectory,
+  PassJournal,
+  ResyncResult,
+  Tenant,
+  TenantController,
+} from '../../src/sync/ports';
 import type { TenantOutcome } from '../../src/sync/counts';
 
 /** An in-memory OA and controller: the pass is plain logic and is tested without sockets here. */
-function world(tenantsPerInstance: Record<number, string[]>, behaviour: (tenant: string) => Promise<ResyncResult> = async () => ({ outcome: 'synced' })) {
+function world(
+  tenantsPerInstance: Record<number, string[]>,
+  behaviour: (tenant: string) => Promise<ResyncResult> = async () => ({ outcome: 'synced' }),
+) {
   const resyncs: string[] = [];
   let inFlight = 0;
   let peak = 0;
@@ -44,7 +54,14 @@ function world(tenantsPerInstance: Record<number, string[]>, behaviour: (tenant:
   return { directory, controllerFor, resyncs, peak: () => peak, tokens: () => tokens };
 }
 
-const options: PassOptions = { appId: 41, concurrency: 3, dryRun: false, tokenRefreshEvery: 100, tokenMaxAgeMs: 60_000, maxConsecutiveFailures: 5 };
+const options: PassOptions = {
+  appId: 41,
+  concurrency: 3,
+  dryRun: false,
+  tokenRefreshEvery: 100,
+  tokenMaxAgeMs: 60_000,
+  maxConsecutiveFailures: 5,
+};
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 test('every tenant of every instance is resynced exactly once, within the concurrency', async () => {
@@ -65,22 +82,37 @@ test('a failing tenant is counted and the pass goes on; 404 counts as skipped', 
   });
   const failed: string[] = [];
   const result = await runPass(options, { ...w, events: { tenantFailed: (_i, t, m) => failed.push(`${t.id}: ${m}`) } });
-  assert.deepEqual({ synced: result.synced, failed: result.failed, skipped: result.skipped, tenants: result.tenants }, { synced: 3, failed: 2, skipped: 1, tenants: 6 });
-  assert.deepEqual(failed.sort(), ['a1: APS controller answered 500 APS::Hosting::Exception: Office 365 rejected the request', 'a3: 1 of 2 objects failed']);
+  assert.deepEqual(
+    { synced: result.synced, failed: result.failed, skipped: result.skipped, tenants: result.tenants },
+    { synced: 3, failed: 2, skipped: 1, tenants: 6 },
+  );
+  assert.deepEqual(failed.sort(), [
+    'a1: APS controller answered 500 APS::Hosting::Exception: Office 365 rejected the request',
+    'a3: 1 of 2 objects failed',
+  ]);
 });
 
 test('listed items that are not tenants are counted and told, once each, and the pass goes on', async () => {
   const w = world({ 1: ['a0', '!x', 'a1'], 2: ['!y', 'b0'] });
   const told: string[] = [];
-  const result = await runPass(options, { ...w, events: { listingItemInvalid: (i, reason) => told.push(`${i.id}: ${reason}`) } });
+  const result = await runPass(options, {
+    ...w,
+    events: { listingItemInvalid: (i, reason) => told.push(`${i.id}: ${reason}`) },
+  });
   assert.deepEqual([result.synced, result.invalid, result.tenants], [3, 2, 3]);
-  assert.deepEqual(told, ['1: tenant list item !x skipped: it has no aps.id', '2: tenant list item !y skipped: it has no aps.id']);
+  assert.deepEqual(told, [
+    '1: tenant list item !x skipped: it has no aps.id',
+    '2: tenant list item !y skipped: it has no aps.id',
+  ]);
 });
 
 test('a dry run lists everything and resyncs nothing', async () => {
   const w = world({ 1: names('a', 4) });
   const planned: string[] = [];
-  const result = await runPass({ ...options, dryRun: true }, { ...w, events: { wouldResync: (_i, t) => planned.push(t.id) } });
+  const result = await runPass(
+    { ...options, dryRun: true },
+    { ...w, events: { wouldResync: (_i, t) => planned.push(t.id) } },
+  );
   assert.equal(w.resyncs.length, 0);
   assert.equal(result.planned, 4);
   assert.deepEqual(planned, names('a', 4));
@@ -99,7 +131,11 @@ test('consecutive controller failures stop the pass; done tenants are journaled,
     return { outcome: 'synced' };
   });
   const done = new Map<string, TenantOutcome>();
-  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const journal: PassJournal = {
+    resumePoint: () => undefined,
+    handOut: (_i, t) => done.has(t),
+    recordDone: (_i, t, o) => void done.set(t, o),
+  };
   const result = await runPass({ ...options, concurrency: 1 }, { ...w, journal });
   assert.ok(result.interruptedBy instanceof Error && /5 consecutive/.test(result.interruptedBy.message));
   assert.equal(result.synced, 4);
@@ -114,35 +150,60 @@ test('a pass that runs to its end journals the tenants the controller failed, as
     return { outcome: 'synced' };
   });
   const done = new Map<string, TenantOutcome>();
-  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const journal: PassJournal = {
+    resumePoint: () => undefined,
+    handOut: (_i, t) => done.has(t),
+    recordDone: (_i, t, o) => void done.set(t, o),
+  };
   const result = await runPass(options, { ...w, journal });
   assert.equal(result.interruptedBy, undefined);
   assert.deepEqual({ synced: result.synced, failed: result.failed }, { synced: 5, failed: 3 });
-  assert.deepEqual([...done].filter(([, o]) => o === 'failed').map(([t]) => t).sort(), ['a2', 'a5', 'a6']);
+  assert.deepEqual(
+    [...done]
+      .filter(([, o]) => o === 'failed')
+      .map(([t]) => t)
+      .sort(),
+    ['a2', 'a5', 'a6'],
+  );
   assert.equal(done.size, 8);
 });
 
-test('a token renewal that OA answers badly is not the tenant\'s fault: not journaled, and it counts towards controller down', async () => {
+test("a token renewal that OA answers badly is not the tenant's fault: not journaled, and it counts towards controller down", async () => {
   let issued = 0;
   const w = world({ 1: names('a', 30) });
   const directory = {
     ...w.directory,
     issueToken: async (id: number) => {
-      if (++issued > 2) throw new ProtocolError('oa', 'OA pem.APS.getApplicationInstanceToken: reply is not valid XML-RPC: Unclosed root tag');
+      if (++issued > 2)
+        throw new ProtocolError(
+          'oa',
+          'OA pem.APS.getApplicationInstanceToken: reply is not valid XML-RPC: Unclosed root tag',
+        );
       return { token: `tok-${id}-${issued}` };
     },
   };
   const done = new Map<string, TenantOutcome>();
-  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => done.has(t), recordDone: (_i, t, o) => void done.set(t, o) };
+  const journal: PassJournal = {
+    resumePoint: () => undefined,
+    handOut: (_i, t) => done.has(t),
+    recordDone: (_i, t, o) => void done.set(t, o),
+  };
   const result = await runPass({ ...options, concurrency: 1, tokenRefreshEvery: 3 }, { ...w, directory, journal });
-  assert.ok(result.interruptedBy instanceof Error && /5 consecutive .*not valid XML-RPC/.test(result.interruptedBy.message), String(result.interruptedBy));
+  assert.ok(
+    result.interruptedBy instanceof Error && /5 consecutive .*not valid XML-RPC/.test(result.interruptedBy.message),
+    String(result.interruptedBy),
+  );
   assert.deepEqual([...done.values()], Array(6).fill('synced'), 'only the tenants really synced are journaled');
   assert.equal(result.failed, 5);
 });
 
 test('tenants the journal says are done are not resynced again', async () => {
   const w = world({ 1: names('a', 5) });
-  const journal: PassJournal = { resumePoint: () => undefined, handOut: (_i, t) => t === 'a0' || t === 'a3', recordDone: () => undefined };
+  const journal: PassJournal = {
+    resumePoint: () => undefined,
+    handOut: (_i, t) => t === 'a0' || t === 'a3',
+    recordDone: () => undefined,
+  };
   const result = await runPass(options, { ...w, journal });
   assert.deepEqual([...w.resyncs].sort(), ['a1', 'a2', 'a4']);
   assert.equal(result.alreadyDone, 2);
@@ -168,13 +229,26 @@ test('an instance that cannot be listed because the controller is unreachable st
     controllerFor: (i: { id: number; resourceId: string }) => {
       const c = w.controllerFor(i);
       if (i.id !== 2) return c;
-      return { ...c, listTenants: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new ApsError(503, '503 Service Temporarily Unavailable', undefined)) }) }) };
+      return {
+        ...c,
+        listTenants: () => ({
+          [Symbol.asyncIterator]: () => ({
+            next: () => Promise.reject(new ApsError(503, '503 Service Temporarily Unavailable', undefined)),
+          }),
+        }),
+      };
     },
   };
   const result = await runPass(options, unreachable);
   assert.ok(result.interruptedBy instanceof ControllerDownError);
-  assert.equal(result.interruptedBy.message, 'stopped at instance 2: APS controller answered 503: 503 Service Temporarily Unavailable');
-  assert.deepEqual(result.instanceFailures.map((f) => f.instanceId), [2]);
+  assert.equal(
+    result.interruptedBy.message,
+    'stopped at instance 2: APS controller answered 503: 503 Service Temporarily Unavailable',
+  );
+  assert.deepEqual(
+    result.instanceFailures.map((f) => f.instanceId),
+    [2],
+  );
   assert.deepEqual(w.resyncs, names('a', 3), 'instance 3 is left for the resumed pass');
 });
 
@@ -185,7 +259,12 @@ test('an instance whose listing fails is reported and the next instance still ru
     controllerFor: (i: { id: number; resourceId: string }) => {
       const c = w.controllerFor(i);
       if (i.id !== 1) return c;
-      return { ...c, listTenants: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new ApsError(403, 'Forbidden', undefined)) }) }) };
+      return {
+        ...c,
+        listTenants: () => ({
+          [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new ApsError(403, 'Forbidden', undefined)) }),
+        }),
+      };
     },
   };
   const result = await runPass(options, broken);
@@ -228,19 +307,28 @@ function timedWorld(tenantsPerInstance: Record<number, string[]>) {
   return { ...w, directory, controllerFor, happened };
 }
 
-test('one pool across instances: the next instance opens and starts while the current one\'s last tenants run', async () => {
+test("one pool across instances: the next instance opens and starts while the current one's last tenants run", async () => {
   const w = timedWorld({ 1: names('a', 30), 2: names('b', 30) });
   const finished: { id: number; synced: number; tenants: number }[] = [];
   const started: number[] = [];
   const result = await runPass(options, {
     ...w,
-    events: { instanceStarted: (i) => started.push(i.id), instanceFinished: (i, c) => finished.push({ id: i.id, synced: c.synced, tenants: c.tenants }) },
+    events: {
+      instanceStarted: (i) => started.push(i.id),
+      instanceFinished: (i, c) => finished.push({ id: i.id, synced: c.synced, tenants: c.tenants }),
+    },
   });
   const at = (what: string) => w.happened.indexOf(what);
   const lastEndOfFirst = Math.max(...names('a', 30).map((t) => at(`end ${t}`)));
   const lastStartOfFirst = Math.max(...names('a', 30).map((t) => at(`start ${t}`)));
-  assert.ok(at('token 2') < lastStartOfFirst, 'the second instance\'s token is asked for before the first hands out its last tenant');
-  assert.ok(at('start b0') < lastEndOfFirst, 'the second instance\'s first resync starts before the first instance\'s last one ends');
+  assert.ok(
+    at('token 2') < lastStartOfFirst,
+    "the second instance's token is asked for before the first hands out its last tenant",
+  );
+  assert.ok(
+    at('start b0') < lastEndOfFirst,
+    "the second instance's first resync starts before the first instance's last one ends",
+  );
   assert.deepEqual(started, [1, 2]);
   assert.deepEqual(finished, [
     { id: 1, synced: 30, tenants: 30 },
@@ -282,7 +370,10 @@ test('an instance whose listing fails mid-way ends alone: the tenants of the oth
     events: { instanceFinished: (i, c) => finished.set(i.id, c.synced), instanceFailed: (i) => failed.push(i.id) },
   });
   assert.deepEqual(failed, [2]);
-  assert.deepEqual(result.instanceFailures.map((f) => f.instanceId), [2]);
+  assert.deepEqual(
+    result.instanceFailures.map((f) => f.instanceId),
+    [2],
+  );
   assert.deepEqual([...w.resyncs].sort(), [...names('a', 6), 'b0', 'b1', ...names('c', 6)].sort());
   assert.deepEqual([...finished].sort(), [
     [1, 6],
@@ -292,7 +383,7 @@ test('an instance whose listing fails mid-way ends alone: the tenants of the oth
   assert.equal(result.synced, 14);
 });
 
-test('a stop signal near an instance\'s end starts nothing of the next instance, even one opened ahead', async () => {
+test("a stop signal near an instance's end starts nothing of the next instance, even one opened ahead", async () => {
   const stop = new AbortController();
   const w = timedWorld({ 1: names('a', 10), 2: names('b', 10) });
   const stopping = {
@@ -309,18 +400,26 @@ test('a stop signal near an instance\'s end starts nothing of the next instance,
     },
   };
   const finished: number[] = [];
-  const result = await runPass(options, { ...stopping, stop: stop.signal, events: { instanceFinished: (i) => finished.push(i.id) } });
+  const result = await runPass(options, {
+    ...stopping,
+    stop: stop.signal,
+    events: { instanceFinished: (i) => finished.push(i.id) },
+  });
   assert.equal(result.interruptedBy, 'signal');
   assert.ok(w.happened.includes('token 2'), 'the second instance was opened ahead');
-  assert.deepEqual(w.resyncs.filter((t) => t.startsWith('b')), []);
+  assert.deepEqual(
+    w.resyncs.filter((t) => t.startsWith('b')),
+    [],
+  );
   assert.ok(w.resyncs.includes('a8'));
   assert.equal(result.synced, w.resyncs.length);
   assert.deepEqual(finished, [1, 2], 'an instance opened ahead is finished, with nothing counted');
 });
 
-test('a failure that ends the pass, met by one of an instance\'s last tenants after its listing ended, is told and stops the pass', async () => {
+test("a failure that ends the pass, met by one of an instance's last tenants after its listing ended, is told and stops the pass", async () => {
   const w = world({ 1: names('a', 3), 2: names('b', 20) }, async (t) => {
-    if (t === 'a2') throw new TokenRenewalError('OA took 2 s to issue a token, already past the age a token may be used');
+    if (t === 'a2')
+      throw new TokenRenewalError('OA took 2 s to issue a token, already past the age a token may be used');
     return { outcome: 'synced' };
   });
   const failed: number[] = [];

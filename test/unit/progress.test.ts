@@ -6,7 +6,11 @@ import { PassProgress } from '../../src/cli/progress';
 /** A terminal that keeps what is written to it. */
 function terminal() {
   let text = '';
-  const stream = { isTTY: true, columns: 100, write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
+  const stream = {
+    isTTY: true,
+    columns: 100,
+    write: (s: string) => ((text += s), true),
+  } as unknown as NodeJS.WriteStream;
   return { stream, text: () => text };
 }
 

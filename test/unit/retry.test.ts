@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ApsError, BodyTooLargeError, NetworkError, OaError, OaHttpError, ProtocolError, TlsError, traitsOf } from '../../src/errors';
+import {
+  ApsError,
+  BodyTooLargeError,
+  NetworkError,
+  OaError,
+  OaHttpError,
+  ProtocolError,
+  TlsError,
+  traitsOf,
+} from '../../src/errors';
 import { parseRetryAfter, retryDelayMs, type RetryOptions, stoppableSleep, withRetries } from '../../src/http/retry';
 
 const network = (): NetworkError => new NetworkError('aps', 'https://oa.example:6308', 'ECONNRESET socket hang up');
@@ -22,7 +31,14 @@ function failing(...errors: Error[]): { call: () => Promise<string>; calls: () =
 /** Options that record the delays instead of waiting them out. */
 function recording(options: Partial<RetryOptions> = {}): RetryOptions & { delays: number[] } {
   const delays: number[] = [];
-  return { retries: 3, maxDelayMs: 30_000, random: () => 0.5, wait: async (ms) => void delays.push(ms), delays, ...options };
+  return {
+    retries: 3,
+    maxDelayMs: 30_000,
+    random: () => 0.5,
+    wait: async (ms) => void delays.push(ms),
+    delays,
+    ...options,
+  };
 }
 
 test('network errors and 429/502/503/504 are retryable; other statuses and bad replies are not', () => {
@@ -93,7 +109,11 @@ test('backoff doubles from the base up to the cap, and full jitter draws anywher
 
 test('the default base is 200 ms and real waits happen between tries', async () => {
   assert.equal(retryDelayMs(0, network(), { retries: 3, maxDelayMs: 30_000, random: () => 0.999999 }), 199);
-  assert.equal(retryDelayMs(40, network(), { retries: 3, maxDelayMs: 30_000, random: () => 0.999999 }), 29_999, 'no overflow at high attempts');
+  assert.equal(
+    retryDelayMs(40, network(), { retries: 3, maxDelayMs: 30_000, random: () => 0.999999 }),
+    29_999,
+    'no overflow at high attempts',
+  );
   const f = failing(network());
   assert.equal(await withRetries(f.call, { retries: 1, maxDelayMs: 5 }), 'done');
 });
@@ -106,14 +126,20 @@ test("the controller's Retry-After replaces the backoff, up to RETRY_MAX_DELAY_M
 
 test("OA's Retry-After is honoured the same way", async () => {
   const options = recording({ maxDelayMs: 5000, random: () => 0 });
-  await withRetries(failing(new OaHttpError(503, 'Service Unavailable', 2000), new OaHttpError(503, '', 90_000)).call, options);
+  await withRetries(
+    failing(new OaHttpError(503, 'Service Unavailable', 2000), new OaHttpError(503, '', 90_000)).call,
+    options,
+  );
   assert.deepEqual(options.delays, [2000, 5000]);
 });
 
 test('each retry is reported with its error, attempt number and delay', async () => {
   const seen: [string, number, number][] = [];
   const errors = [aps(503), network()];
-  await withRetries(failing(...errors).call, recording({ onRetry: (e, attempt, delay) => seen.push([e.message, attempt, delay]) }));
+  await withRetries(
+    failing(...errors).call,
+    recording({ onRetry: (e, attempt, delay) => seen.push([e.message, attempt, delay]) }),
+  );
   assert.deepEqual(seen, [
     [errors[0]!.message, 1, 100],
     [errors[1]!.message, 2, 200],
@@ -139,7 +165,10 @@ test('a stop raised during the wait between tries ends the wait and throws the f
     stop.abort();
     return stoppableSleep(ms, signal);
   };
-  await assert.rejects(withRetries(f.call, { retries: 3, maxDelayMs: 60_000, wait, stop: stop.signal }), (e: unknown) => e === failure);
+  await assert.rejects(
+    withRetries(f.call, { retries: 3, maxDelayMs: 60_000, wait, stop: stop.signal }),
+    (e: unknown) => e === failure,
+  );
   assert.equal(f.calls(), 1);
   assert.deepEqual(waits, [stop.signal]);
 });

@@ -14,9 +14,18 @@ const pass = (over: Partial<PassIdentity> = {}): PassIdentity => ({ appId: 41, t
 /** A pass that finished an hour ago and took ten minutes: due at 12:00 + 5 min with auto (1.5 x 10 min after its start). */
 const last = { startedAt: iso(NOW - 10 * 60_000), durationMs: 10 * 60_000 };
 const settings: RunSettings = { appId: 41, tenantType: TYPE, minInterval: 'auto' };
-const state = (over: Partial<RunState> = {}): RunState => ({ running: false, unfinished: undefined, last: undefined, ...over });
+const state = (over: Partial<RunState> = {}): RunState => ({
+  running: false,
+  unfinished: undefined,
+  last: undefined,
+  ...over,
+});
 
-const typeChanged = { reason: 'first', startsPass: true, discard: { because: 'tenant type', was: 'http://example.com/Tenant/1.0', now: TYPE } };
+const typeChanged = {
+  reason: 'first',
+  startsPass: true,
+  discard: { because: 'tenant type', was: 'http://example.com/Tenant/1.0', now: TYPE },
+};
 const typeChangedNext: Status['next'] = {
   startsPass: true,
   at: iso(NOW),
@@ -24,7 +33,13 @@ const typeChangedNext: Status['next'] = {
   why: `the unfinished pass was for tenant type http://example.com/Tenant/1.0, not ${TYPE} (APS_TENANT_TYPE): the next run discards it`,
 };
 
-const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; decision: Record<string, unknown>; next: Status['next'] }[] = [
+const cases: {
+  name: string;
+  state: RunState;
+  settings?: Partial<RunSettings>;
+  decision: Record<string, unknown>;
+  next: Status['next'];
+}[] = [
   {
     name: 'another run holds the lock, whatever the files say',
     state: state({ running: true, unfinished: pass(), last }),
@@ -87,7 +102,12 @@ const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; d
   {
     name: 'OFFICE_APP_ID changed: the pass is discarded and pacing decides (not due)',
     state: state({ unfinished: pass({ appId: 40 }), last }),
-    decision: { reason: 'not-due', startsPass: false, dueAt: NOW + 5 * 60_000, discard: { because: 'application', was: 40, now: 41 } },
+    decision: {
+      reason: 'not-due',
+      startsPass: false,
+      dueAt: NOW + 5 * 60_000,
+      discard: { because: 'application', was: 40, now: 41 },
+    },
     next: {
       startsPass: false,
       at: iso(NOW + 5 * 60_000),
@@ -99,7 +119,12 @@ const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; d
     name: 'OFFICE_APP_ID changed, no finished pass yet: discarded, and the first pass starts',
     state: state({ unfinished: pass({ appId: 40 }) }),
     decision: { reason: 'first', startsPass: true, discard: { because: 'application', was: 40, now: 41 } },
-    next: { startsPass: true, at: iso(NOW), reason: 'first', why: 'the unfinished pass was for application 40, not 41 (OFFICE_APP_ID): the next run discards it' },
+    next: {
+      startsPass: true,
+      at: iso(NOW),
+      reason: 'first',
+      why: 'the unfinished pass was for application 40, not 41 (OFFICE_APP_ID): the next run discards it',
+    },
   },
   {
     name: 'APS_TENANT_TYPE changed: discarded',
@@ -112,14 +137,24 @@ const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; d
     state: state({ unfinished: 'damaged', last }),
     settings: { minInterval: 0 },
     decision: { reason: 'due', startsPass: true, discard: { because: 'damaged' } },
-    next: { startsPass: true, at: iso(NOW), reason: 'due', why: 'the unfinished pass is damaged: the next run discards it' },
+    next: {
+      startsPass: true,
+      at: iso(NOW),
+      reason: 'due',
+      why: 'the unfinished pass is damaged: the next run discards it',
+    },
   },
   {
     name: 'status without OFFICE_APP_ID, with an unfinished pass: cannot tell, and says on what it depends',
     state: state({ unfinished: pass(), last }),
     settings: { appId: undefined },
     decision: { reason: 'unknown', startsPass: undefined, setting: 'OFFICE_APP_ID', was: '41' },
-    next: { startsPass: null, at: null, reason: 'unknown', why: 'the unfinished pass is resumed only if OFFICE_APP_ID is still 41, and it is not set here (or not valid)' },
+    next: {
+      startsPass: null,
+      at: null,
+      reason: 'unknown',
+      why: 'the unfinished pass is resumed only if OFFICE_APP_ID is still 41, and it is not set here (or not valid)',
+    },
   },
   {
     name: 'status without OFFICE_APP_ID and no unfinished pass: the application does not matter',
@@ -140,7 +175,12 @@ const cases: { name: string; state: RunState; settings?: Partial<RunSettings>; d
     state: state({ unfinished: pass() }),
     settings: { tenantType: undefined },
     decision: { reason: 'unknown', startsPass: undefined, setting: 'APS_TENANT_TYPE', was: TYPE },
-    next: { startsPass: null, at: null, reason: 'unknown', why: `the unfinished pass is resumed only if APS_TENANT_TYPE is still ${TYPE}, and it is not set here (or not valid)` },
+    next: {
+      startsPass: null,
+      at: null,
+      reason: 'unknown',
+      why: `the unfinished pass is resumed only if APS_TENANT_TYPE is still ${TYPE}, and it is not set here (or not valid)`,
+    },
   },
   {
     name: '... and resumes one from before the tenant type was recorded',

@@ -63,7 +63,10 @@ test('a run that lost the lock by a moment waits for the holder to say who it is
     rmSync(holderFile);
     const late = setTimeout(() => writeFileSync(holderFile, written), 30);
     try {
-      assert.deepEqual(await acquireRunLock(dir, new Date()), { acquired: false, holder: { pid: process.pid, startedAt: '2026-11-27T06:00:00.000Z' } });
+      assert.deepEqual(await acquireRunLock(dir, new Date()), {
+        acquired: false,
+        holder: { pid: process.pid, startedAt: '2026-11-27T06:00:00.000Z' },
+      });
     } finally {
       clearTimeout(late);
     }
@@ -80,7 +83,11 @@ test('a run that lost the lock by a moment waits for the holder to say who it is
 
 test('a lock whose holder was killed is free at once, whatever its holder file says', async () => {
   const dir = stateDir();
-  const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(lockModule)}).acquireRunLock(process.argv[1], new Date()).then(() => { process.stdout.write('ready'); setInterval(() => {}, 1000); });`, dir]);
+  const child = spawn(process.execPath, [
+    '-e',
+    `require(${JSON.stringify(lockModule)}).acquireRunLock(process.argv[1], new Date()).then(() => { process.stdout.write('ready'); setInterval(() => {}, 1000); });`,
+    dir,
+  ]);
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
   assert.equal((await acquireRunLock(dir, new Date())).acquired, false);
   child.kill('SIGKILL');

@@ -9,9 +9,14 @@ import { otherCaFile, type SimOptions, type Simulator, startSimulator } from '..
 
 // The simulator is checked over real HTTP with plain undici and the xmlrpc package's own parts,
 // never with the tool's clients: those are what the simulator is there to test.
-const serializer = require('xmlrpc/lib/serializer') as { serializeMethodCall(method: string, params: unknown[]): string };
+const serializer = require('xmlrpc/lib/serializer') as {
+  serializeMethodCall(method: string, params: unknown[]): string;
+};
 const Deserializer = require('xmlrpc/lib/deserializer') as new () => {
-  deserializeMethodResponse(stream: NodeJS.ReadableStream, cb: (err: Error | null | undefined, value?: unknown) => void): void;
+  deserializeMethodResponse(
+    stream: NodeJS.ReadableStream,
+    cb: (err: Error | null | undefined, value?: unknown) => void,
+  ): void;
 };
 
 const TYPE = 'http://www.parallels.com/Office365/Tenant/2.0';
@@ -41,7 +46,12 @@ interface Raw {
 
 async function call(url: string, init: RequestInit = {}): Promise<Raw> {
   const res = await fetch(url, init);
-  return { status: res.status, type: res.headers.get('content-type'), headers: res.headers as unknown as Headers, body: await res.text() };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    headers: res.headers as unknown as Headers,
+    body: await res.text(),
+  };
 }
 
 function oa(s: Simulator, method: string, args: unknown, init: RequestInit = {}): Promise<Raw> {
@@ -66,11 +76,22 @@ test('OA lists the instances and issues tokens that point at the controller', as
   assert.equal(raw.status, 200);
   assert.match(raw.type ?? '', /text\/xml/);
   assert.match(raw.body, /<int>1001<\/int>/);
-  const reply = (await parseXmlRpc(raw.body)) as { status: number; result: { application_instance_id: number; application_resource_id: string }[] };
+  const reply = (await parseXmlRpc(raw.body)) as {
+    status: number;
+    result: { application_instance_id: number; application_resource_id: string }[];
+  };
   assert.equal(reply.status, 0);
-  assert.deepEqual(reply.result.map((i) => i.application_instance_id), [1001, 1002]);
-  assert.deepEqual(reply.result.map((i) => i.application_resource_id), s.instances.map((i) => i.resourceId));
-  const tokenReply = (await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 1002 })).body)) as {
+  assert.deepEqual(
+    reply.result.map((i) => i.application_instance_id),
+    [1001, 1002],
+  );
+  assert.deepEqual(
+    reply.result.map((i) => i.application_resource_id),
+    s.instances.map((i) => i.resourceId),
+  );
+  const tokenReply = (await parseXmlRpc(
+    (await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 1002 })).body,
+  )) as {
     status: number;
     result: { aps_token: string; controller_uri: string };
   };
@@ -94,12 +115,16 @@ test('OA answers status -1 for an unknown application or instance, and a fault f
   assert.equal(reply.error_message, 'Application with ID 42 is not found.');
   assert.equal(reply.module_id, 'APS');
   assert.equal(typeof reply.extype_id, 'number');
-  const unknownInstance = (await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 7 })).body)) as { status: number };
+  const unknownInstance = (await parseXmlRpc(
+    (await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 7 })).body,
+  )) as { status: number };
   assert.equal(unknownInstance.status, -1);
   const fault = await oa(s, 'pem.APS.noSuchMethod', {});
   assert.match(fault.body, /<fault>/);
   await assert.rejects(parseXmlRpc(fault.body), { faultString: 'Method "pem.APS.noSuchMethod" is not supported.' });
-  const tokenReply = (await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 1001 })).body)) as {
+  const tokenReply = (await parseXmlRpc(
+    (await oa(s, 'pem.APS.getApplicationInstanceToken', { application_instance_id: 1001 })).body,
+  )) as {
     result: { controller_uri: string };
   };
   assert.equal(tokenReply.result.controller_uri, 'https://oa.example:6308/');
@@ -141,7 +166,9 @@ test('OA faults: status -1, malformed, truncated, fault, HTML 500, hang', async 
 
 test('OA basic auth: 401 with an HTML page unless the credentials match', async (t) => {
   const s = await sim(t, { oaAuth: { user: 'admin', password: 's3cret' } });
-  const basic = (user: string, password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } });
+  const basic = (user: string, password: string) => ({
+    headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` },
+  });
   for (const init of [{}, basic('admin', 'wrong')]) {
     const raw = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, init);
     assert.equal(raw.status, 401);
@@ -151,7 +178,13 @@ test('OA basic auth: 401 with an HTML page unless the credentials match', async 
   const ok = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('admin', 's3cret'));
   assert.equal(ok.status, 200);
   assert.equal(s.stats.oaCalls.length, 1);
-  assert.deepEqual(s.env(), { OFFICE_APP_ID: '41', OA_HOST: '127.0.0.1', OA_PORT: String(s.oaPort), OA_USER: 'admin', OA_PASSWORD: 's3cret' });
+  assert.deepEqual(s.env(), {
+    OFFICE_APP_ID: '41',
+    OA_HOST: '127.0.0.1',
+    OA_PORT: String(s.oaPort),
+    OA_USER: 'admin',
+    OA_PASSWORD: 's3cret',
+  });
 });
 
 test('listing: short pages, Content-Range totals, empty pages, filters, encodings, only the own instance', async (t) => {
@@ -163,12 +196,19 @@ test('listing: short pages, Content-Range totals, empty pages, filters, encoding
   const page = async (rql: string) => {
     const raw = await aps(s, tok, listing(rql));
     assert.equal(raw.status, 200, raw.body);
-    const items = JSON.parse(raw.body) as { aps: { id: string; type: string; status: string; subscription: string }; initial_subdomain: string; ms_account_id: string }[];
+    const items = JSON.parse(raw.body) as {
+      aps: { id: string; type: string; status: string; subscription: string };
+      initial_subdomain: string;
+      ms_account_id: string;
+    }[];
     return { range: raw.headers.get('content-range'), items };
   };
   const first = await page(`implementing(${TYPE}),eq(aps.status,aps:ready),limit(0,100)`);
   assert.equal(first.range, 'items 0-2/5');
-  assert.deepEqual(first.items.map((x) => x.aps.id), ready.slice(0, 3));
+  assert.deepEqual(
+    first.items.map((x) => x.aps.id),
+    ready.slice(0, 3),
+  );
   const item = first.items[0]!;
   assert.equal(item.aps.type, TYPE);
   assert.equal(item.aps.status, 'aps:ready');
@@ -177,7 +217,10 @@ test('listing: short pages, Content-Range totals, empty pages, filters, encoding
   assert.equal(item.initial_subdomain, s.instances[0]!.tenants[0]!.subdomain);
   const second = await page(encodeURIComponent(`implementing(${TYPE}),eq(aps.status,aps:ready),limit(3,100)`));
   assert.equal(second.range, 'items 3-4/5');
-  assert.deepEqual(second.items.map((x) => x.aps.id), ready.slice(3));
+  assert.deepEqual(
+    second.items.map((x) => x.aps.id),
+    ready.slice(3),
+  );
   const past = await page(`implementing(${encodeURIComponent(TYPE)}),eq(aps.status,aps:ready),limit(5,100)`);
   assert.equal(past.range, 'items */5');
   assert.deepEqual(past.items, []);
@@ -209,8 +252,13 @@ test('listing: sort(+aps.id) and sort(-aps.id), gt and lt on aps.id; other sorts
   assert.deepEqual(await ids(`sort(aps.id),gt(aps.id,${sorted[2]}),lt(aps.id,${sorted[6]})`), sorted.slice(3, 6));
   s.removeTenant(sorted[0]!);
   const fresh = s.addTenant(1001);
-  assert.deepEqual(await ids(`sort(+aps.id),limit(0,100)`), [...sorted.slice(1), fresh.id].sort().slice(0, 4), 'the sorted view follows changes');
-  for (const rql of ['sort(+aps.status)', 'gt(aps.status,a)', 'lt(aps.id)']) assert.equal((await aps(s, tok, listing(rql))).status, 400, rql);
+  assert.deepEqual(
+    await ids(`sort(+aps.id),limit(0,100)`),
+    [...sorted.slice(1), fresh.id].sort().slice(0, 4),
+    'the sorted view follows changes',
+  );
+  for (const rql of ['sort(+aps.status)', 'gt(aps.status,a)', 'lt(aps.id)'])
+    assert.equal((await aps(s, tok, listing(rql))).status, 400, rql);
 });
 
 test('listing faults spoil pages from an offset on, and heal; issued tokens can be read back', async (t) => {
@@ -223,16 +271,26 @@ test('listing faults spoil pages from an offset on, and heal; issued tokens can 
     return get(offset);
   };
   const before = await bodyOf('notJson', 0);
-  assert.deepEqual([before.body, before.headers.get('content-range')], [good.body, 'items 0-2/6'], 'pages before the offset are untouched');
+  assert.deepEqual(
+    [before.body, before.headers.get('content-range')],
+    [good.body, 'items 0-2/6'],
+    'pages before the offset are untouched',
+  );
   const notJson = await bodyOf('notJson', 3);
-  assert.deepEqual([notJson.status, notJson.type, notJson.headers.get('content-range')], [200, 'text/html', 'items 3-5/6']);
+  assert.deepEqual(
+    [notJson.status, notJson.type, notJson.headers.get('content-range')],
+    [200, 'text/html', 'items 3-5/6'],
+  );
   const truncated = await bodyOf('truncatedJson', 3);
   assert.throws(() => JSON.parse(truncated.body));
   assert.ok(truncated.body.startsWith('[{"aps":'));
   const wrapped = JSON.parse((await bodyOf('notArray', 3)).body) as { items: unknown[]; total: number };
   assert.deepEqual([wrapped.items.length, wrapped.total], [3, 6]);
   const missing = JSON.parse((await bodyOf('missingApsId', 3)).body) as { aps: { id?: string; status: string } }[];
-  assert.deepEqual(missing.map((x) => x.aps.id === undefined), [true, false, false]);
+  assert.deepEqual(
+    missing.map((x) => x.aps.id === undefined),
+    [true, false, false],
+  );
   assert.equal(missing[0]!.aps.status, 'aps:ready');
   assert.equal((await bodyOf('noContentRange', 3)).headers.get('content-range'), null);
   assert.equal((await bodyOf('garbledContentRange', 3)).headers.get('content-range'), 'items 3-5 of 6');
@@ -251,7 +309,11 @@ test('echoToken: the resync error quotes the token it was sent', async (t) => {
   s.setFault(tenant, 'echoToken');
   const raw = await aps(s, tok, `aps/2/resources/${tenant}/synchronize_async?fullSync=true`);
   assert.equal(raw.status, 500);
-  assert.deepEqual(JSON.parse(raw.body), { code: 500, error: 'APS::Hosting::Exception', message: `Token ${tok} may not synchronize tenant ${tenant}` });
+  assert.deepEqual(JSON.parse(raw.body), {
+    code: 500,
+    error: 'APS::Hosting::Exception',
+    message: `Token ${tok} may not synchronize tenant ${tenant}`,
+  });
 });
 
 test('resync: 202 async, sync report, POST allowed, reportFailure, unknown operation, tenant read', async (t) => {
@@ -266,7 +328,14 @@ test('resync: 202 async, sync report, POST allowed, reportFailure, unknown opera
   assert.equal(sync.type, 'application/json');
   assert.deepEqual(JSON.parse(sync.body), {
     domains: [],
-    users: [{ objectName: `admin@${s.instances[0]!.tenants[1]!.subdomain}.onmicrosoft.com`, operationCode: 1, success: true, comment: null }],
+    users: [
+      {
+        objectName: `admin@${s.instances[0]!.tenants[1]!.subdomain}.onmicrosoft.com`,
+        operationCode: 1,
+        success: true,
+        comment: null,
+      },
+    ],
     AllUpdatesSucceeded: true,
   });
   s.setFault(c, 'reportFailure');
@@ -295,8 +364,21 @@ test('resync: 202 async, sync report, POST allowed, reportFailure, unknown opera
     { tenant: c, method: 'GET', path: 'synchronize', query: '' },
     { tenant: a, method: 'GET', path: 'resync', query: '' },
   ]);
-  assert.deepEqual([...s.stats.resyncCalls], [[a, 2], [b, 1], [c, 1]]);
-  assert.deepEqual([...s.stats.resyncSucceeded], [[a, 1], [b, 1]]);
+  assert.deepEqual(
+    [...s.stats.resyncCalls],
+    [
+      [a, 2],
+      [b, 1],
+      [c, 1],
+    ],
+  );
+  assert.deepEqual(
+    [...s.stats.resyncSucceeded],
+    [
+      [a, 1],
+      [b, 1],
+    ],
+  );
 });
 
 test('tenant faults: fail500, notFound, transient503, hang; close() ends hung requests at once', async () => {
@@ -308,11 +390,15 @@ test('tenant faults: fail500, notFound, transient503, hang; close() ends hung re
     s.setFault(c, 'transient503');
     s.setFault(d, 'hang');
     const tok = await token(s, 1001);
-    const resync = (id: string, init: RequestInit = {}) => aps(s, tok, `aps/2/resources/${id}/synchronize_async?fullSync=true`, init);
+    const resync = (id: string, init: RequestInit = {}) =>
+      aps(s, tok, `aps/2/resources/${id}/synchronize_async?fullSync=true`, init);
     for (let i = 0; i < 2; i++) {
       const r = await resync(a);
       assert.equal(r.status, 500);
-      assert.equal(r.body, `{"code":500,"error":"APS::Hosting::Exception","message":"Office 365 rejected the request for tenant ${a}"}`);
+      assert.equal(
+        r.body,
+        `{"code":500,"error":"APS::Hosting::Exception","message":"Office 365 rejected the request for tenant ${a}"}`,
+      );
     }
     const gone = await resync(b);
     assert.equal(gone.status, 404);
@@ -323,7 +409,15 @@ test('tenant faults: fail500, notFound, transient503, hang; close() ends hung re
     assert.equal((await resync(c)).status, 202);
     const hung = resync(d, { signal: AbortSignal.timeout(150) });
     await assert.rejects(hung);
-    assert.deepEqual([...s.stats.resyncCalls], [[a, 2], [b, 1], [c, 2], [d, 1]]);
+    assert.deepEqual(
+      [...s.stats.resyncCalls],
+      [
+        [a, 2],
+        [b, 1],
+        [c, 2],
+        [d, 1],
+      ],
+    );
     assert.deepEqual([...s.stats.resyncSucceeded], [[c, 1]]);
     const stillHanging = resync(d).catch((err: unknown) => err);
     await until(() => s.stats.resyncCalls.get(d) === 2);
@@ -347,7 +441,11 @@ test('tokens: expiry, revocation, missing, and another instance', async (t) => {
   const other = await aps(s, tok, `aps/2/resources/${theirs}/synchronize_async?fullSync=true`);
   assert.equal(other.status, 404);
   now += 150;
-  assert.equal((await aps(s, tok, listing(`implementing(${TYPE})`))).status, 200, 'a token of exactly its lifetime is still good');
+  assert.equal(
+    (await aps(s, tok, listing(`implementing(${TYPE})`))).status,
+    200,
+    'a token of exactly its lifetime is still good',
+  );
   now += 1;
   const stale = await aps(s, tok, `aps/2/resources/${mine}/synchronize_async?fullSync=true`);
   assert.equal(stale.status, 500);
@@ -381,7 +479,11 @@ test('maxTokenAgeSentMs: from the issue to the arrival of the call before on the
 });
 
 test('OA content type: text/xml by default, any other, or none', async (t) => {
-  for (const [option, expected] of [[undefined, 'text/xml'], ['text/plain', 'text/plain'], [null, null]] as const) {
+  for (const [option, expected] of [
+    [undefined, 'text/xml'],
+    ['text/plain', 'text/plain'],
+    [null, null],
+  ] as const) {
     const s = await sim(t, option === undefined ? {} : { oaContentType: option });
     const raw = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 });
     assert.equal(raw.type, expected);
@@ -465,10 +567,15 @@ test('ids are deterministic; https on both sides with the test CA; an unrelated 
   const untrusted = new Agent({ connect: { ca: readFileSync(otherCaFile()) } });
   t.after(() => Promise.all([trusted.close(), untrusted.close()]));
   const tok = await token(s, 1002, { dispatcher: trusted });
-  const raw = await aps(s, tok, listing(`implementing(${TYPE.replace('2.0', '2.8')}),limit(0,2)`), { dispatcher: trusted });
+  const raw = await aps(s, tok, listing(`implementing(${TYPE.replace('2.0', '2.8')}),limit(0,2)`), {
+    dispatcher: trusted,
+  });
   assert.equal(raw.headers.get('content-range'), 'items 0-1/10');
   await assert.rejects(aps(s, tok, listing('limit(0,1)'), { dispatcher: untrusted }), (err: Error) => {
-    assert.match(String((err.cause as { code?: string } | undefined)?.code), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
+    assert.match(
+      String((err.cause as { code?: string } | undefined)?.code),
+      /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/,
+    );
     return true;
   });
   await assert.rejects(oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, { dispatcher: untrusted }));
@@ -478,7 +585,11 @@ test('refusal switches: either token refusal wording at any status; OA answers a
   for (const [wording, status, body] of [
     ['unauthorizedRequest', 500, '{"code": 500, "error": "APS::Util::Exception", "message": "Unauthorized request"}'],
     ['unauthorizedRequest', 403, '{"code": 403, "error": "APS::Util::Exception", "message": "Unauthorized request"}'],
-    ['authenticationFailed', 403, '{"code": 403, "error": "APS::Hosting::Exception", "message": "Authentication failed."}'],
+    [
+      'authenticationFailed',
+      403,
+      '{"code": 403, "error": "APS::Hosting::Exception", "message": "Authentication failed."}',
+    ],
   ] as const) {
     const s = await sim(t, { instances: 1, tenantsPerInstance: 2, tokenRefusal: { wording, status } });
     const tok = await token(s, 1001);
@@ -490,15 +601,24 @@ test('refusal switches: either token refusal wording at any status; OA answers a
   }
 
   const s = await sim(t, { oaAuth: { user: 'admin', password: 's3cret', wrongStatus: 403 } });
-  const basic = (password: string) => ({ headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
+  const basic = (password: string) => ({
+    headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` },
+  });
   const wrong = await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('wrong'));
   assert.deepEqual([wrong.status, wrong.type, wrong.headers.get('www-authenticate')], [403, 'text/html', null]);
-  assert.equal((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 })).status, 401, 'missing credentials are still 401');
+  assert.equal(
+    (await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 })).status,
+    401,
+    'missing credentials are still 401',
+  );
   assert.equal((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('s3cret'))).status, 200);
 
   s.setOaFault('javaException');
-  assert.deepEqual(await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('s3cret'))).body), {
-    status: -1,
-    error_message: 'java.lang.NullPointerException: null',
-  });
+  assert.deepEqual(
+    await parseXmlRpc((await oa(s, 'pem.APS.getApplicationInstances', { app_id: 41 }, basic('s3cret'))).body),
+    {
+      status: -1,
+      error_message: 'java.lang.NullPointerException: null',
+    },
+  );
 });

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApsError } from '../../src/errors';
 import { runPass, type PassOptions } from '../../src/sync/pass';
-import type { Authorized, InstanceDirectory, PassJournal, SyncStatus, Tenant, TenantController } from '../../src/sync/ports';
+import type {
+  Authorized,
+  InstanceDirectory,
+  PassJournal,
+  SyncStatus,
+  Tenant,
+  TenantController,
+} from '../../src/sync/ports';
 import { verdictOf } from '../../src/sync/sync-status';
 
 /**
@@ -10,7 +17,11 @@ import { verdictOf } from '../../src/sync/sync-status';
  * logic, tested here without sockets. `status` undefined is "no such operation"; `removed` tenants
  * answer their resync with 404.
  */
-function world(tenants: Record<number, string[]>, status: (tenant: string) => SyncStatus | undefined, removed: string[] = []) {
+function world(
+  tenants: Record<number, string[]>,
+  status: (tenant: string) => SyncStatus | undefined,
+  removed: string[] = [],
+) {
   const reads: string[] = [];
   const resyncs: string[] = [];
   let tokens = 0;
@@ -26,7 +37,8 @@ function world(tenants: Record<number, string[]>, status: (tenant: string) => Sy
     resync: (tenantId: string, authorized: Authorized) =>
       authorized(async () => {
         await new Promise((r) => setTimeout(r, 1));
-        if (removed.includes(tenantId)) throw new ApsError(404, `Resource ${tenantId} not found`, 'APS::Util::NotFound');
+        if (removed.includes(tenantId))
+          throw new ApsError(404, `Resource ${tenantId} not found`, 'APS::Util::NotFound');
         resyncs.push(tenantId);
         return { outcome: 'synced' as const };
       }),
@@ -40,7 +52,14 @@ function world(tenants: Record<number, string[]>, status: (tenant: string) => Sy
   return { directory, controllerFor, reads, resyncs, tokens: () => tokens };
 }
 
-const options: PassOptions = { appId: 41, concurrency: 3, dryRun: false, tokenRefreshEvery: 100, tokenMaxAgeMs: 60_000, maxConsecutiveFailures: 5 };
+const options: PassOptions = {
+  appId: 41,
+  concurrency: 3,
+  dryRun: false,
+  tokenRefreshEvery: 100,
+  tokenMaxAgeMs: 60_000,
+  maxConsecutiveFailures: 5,
+};
 const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
 test('the verdict: in progress is busy whatever the last result; a non-zero lastSync is a failed last sync', () => {
@@ -52,11 +71,25 @@ test('the verdict: in progress is busy whatever the last result; a non-zero last
 });
 
 test('a busy tenant is not resynced; one whose last sync failed is resynced, counted and journaled with its value', async () => {
-  const w = world({ 1: names('a', 6) }, (t) => ({ inProgress: t === 'a1' || t === 'a4', lastSync: t === 'a2' ? 5 : 0 }));
+  const w = world({ 1: names('a', 6) }, (t) => ({
+    inProgress: t === 'a1' || t === 'a4',
+    lastSync: t === 'a2' ? 5 : 0,
+  }));
   const journaled: [string, string, number | undefined][] = [];
-  const journal: PassJournal = { resumePoint: () => undefined, handOut: () => false, recordDone: (_i, t, o, _m, l) => void journaled.push([t, o, l]) };
+  const journal: PassJournal = {
+    resumePoint: () => undefined,
+    handOut: () => false,
+    recordDone: (_i, t, o, _m, l) => void journaled.push([t, o, l]),
+  };
   const told: string[] = [];
-  const result = await runPass(options, { ...w, journal, events: { tenantBusy: (_i, t) => told.push(`busy ${t.id}`), lastSyncFailed: (_i, t, l) => told.push(`${t.id} ${l}`) } });
+  const result = await runPass(options, {
+    ...w,
+    journal,
+    events: {
+      tenantBusy: (_i, t) => told.push(`busy ${t.id}`),
+      lastSyncFailed: (_i, t, l) => told.push(`${t.id} ${l}`),
+    },
+  });
   assert.deepEqual([...w.reads].sort(), names('a', 6));
   assert.deepEqual([...w.resyncs].sort(), ['a0', 'a2', 'a3', 'a5']);
   assert.deepEqual(
@@ -64,7 +97,11 @@ test('a busy tenant is not resynced; one whose last sync failed is resynced, cou
     { tenants: 6, synced: 4, busy: 2, lastSyncFailed: 1 },
   );
   assert.deepEqual(told.sort(), ['a2 5', 'busy a1', 'busy a4']);
-  assert.deepEqual(journaled.filter(([, o, l]) => o === 'busy' || l !== undefined).sort(), [['a1', 'busy', undefined], ['a2', 'synced', 5], ['a4', 'busy', undefined]]);
+  assert.deepEqual(journaled.filter(([, o, l]) => o === 'busy' || l !== undefined).sort(), [
+    ['a1', 'busy', undefined],
+    ['a2', 'synced', 5],
+    ['a4', 'busy', undefined],
+  ]);
 });
 
 test('a dry run reads the status too: busy and failed last syncs are counted, nothing is resynced', async () => {
@@ -72,7 +109,10 @@ test('a dry run reads the status too: busy and failed last syncs are counted, no
   const result = await runPass({ ...options, dryRun: true }, w);
   assert.equal(w.reads.length, 4);
   assert.equal(w.resyncs.length, 0);
-  assert.deepEqual({ planned: result.planned, busy: result.busy, lastSyncFailed: result.lastSyncFailed }, { planned: 3, busy: 1, lastSyncFailed: 1 });
+  assert.deepEqual(
+    { planned: result.planned, busy: result.busy, lastSyncFailed: result.lastSyncFailed },
+    { planned: 3, busy: 1, lastSyncFailed: 1 },
+  );
 });
 
 test('an application without the operation: each instance is asked at most 2 x concurrency times, told once, and every tenant resynced', async () => {
@@ -90,7 +130,10 @@ test('an application without the operation: each instance is asked at most 2 x c
 test('a tenant removed since the listing (404 to both calls) does not stop the reads; a status that answers keeps them going', async () => {
   const w = world({ 1: names('a', 10) }, (t) => (t === 'a0' ? undefined : { inProgress: false, lastSync: 0 }), ['a0']);
   const missing: number[] = [];
-  const result = await runPass({ ...options, concurrency: 1 }, { ...w, events: { syncStatusMissing: (i) => missing.push(i.id) } });
+  const result = await runPass(
+    { ...options, concurrency: 1 },
+    { ...w, events: { syncStatusMissing: (i) => missing.push(i.id) } },
+  );
   assert.deepEqual(missing, []);
   assert.equal(w.reads.length, 10, 'every tenant read');
   assert.deepEqual({ synced: result.synced, skipped: result.skipped }, { synced: 9, skipped: 1 });

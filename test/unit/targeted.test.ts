@@ -27,12 +27,25 @@ function world(tenants: Record<number, Tenant[]>) {
   return { directory, controllerFor, lookups, resyncs };
 }
 
-const options = { appId: 41, concurrency: 2, dryRun: false, tokenRefreshEvery: 100, tokenMaxAgeMs: 60_000, maxConsecutiveFailures: 5 };
+const options = {
+  appId: 41,
+  concurrency: 2,
+  dryRun: false,
+  tokenRefreshEvery: 100,
+  tokenMaxAgeMs: 60_000,
+  maxConsecutiveFailures: 5,
+};
 
 test('only the asked-for tenants are resynced, each looked for until an instance has it', async () => {
   const w = world({
-    1: [{ id: 'a', status: 'aps:ready' }, { id: 'b', status: 'aps:ready' }],
-    2: [{ id: 'c', status: 'aps:ready' }, { id: 'd', status: 'aps:provisioning' }],
+    1: [
+      { id: 'a', status: 'aps:ready' },
+      { id: 'b', status: 'aps:ready' },
+    ],
+    2: [
+      { id: 'c', status: 'aps:ready' },
+      { id: 'd', status: 'aps:provisioning' },
+    ],
   });
   const targets = new TenantTargets(['c', 'a', 'd', 'zz']);
   const totals: number[] = [];
@@ -44,7 +57,11 @@ test('only the asked-for tenants are resynced, each looked for until an instance
   assert.deepEqual(w.resyncs.sort(), ['a', 'c']);
   assert.equal(result.synced, 2);
   assert.deepEqual(totals, [1, 1]);
-  assert.deepEqual(w.lookups, ['1:c', '1:a', '1:d', '1:zz', '2:c', '2:d', '2:zz'], 'a found tenant is not looked for again');
+  assert.deepEqual(
+    w.lookups,
+    ['1:c', '1:a', '1:d', '1:zz', '2:c', '2:d', '2:zz'],
+    'a found tenant is not looked for again',
+  );
   assert.deepEqual(targets.unresolved(), [
     { tenantId: 'd', reason: 'is aps:provisioning in instance 2, not aps:ready; not resynced' },
     { tenantId: 'zz', reason: 'not found in instance 1, 2' },

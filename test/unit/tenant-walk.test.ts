@@ -30,7 +30,7 @@ class FakeListing {
   }
 
   add(count: number, where: (id: string) => boolean = () => true): void {
-    for (let n = 0; n < count; ) {
+    for (let n = 0; n < count;) {
       const id = freshId();
       if (!where(id)) continue;
       this.ids.push(id);
@@ -53,11 +53,17 @@ class FakeListing {
     this.offsets.push(offset);
     const slice = this.ids.slice(offset, offset + Math.min(count, this.cap));
     const items = slice.map((id) => ({ id }));
-    return { items, contentRange: slice.length ? `items ${offset}-${offset + slice.length - 1}/${this.ids.length}` : `items */${this.ids.length}` };
+    return {
+      items,
+      contentRange: slice.length
+        ? `items ${offset}-${offset + slice.length - 1}/${this.ids.length}`
+        : `items */${this.ids.length}`,
+    };
   }
 
   async walk(pageSize: number, after?: ResumePoint, readAhead?: number): Promise<string[]> {
-    for await (const t of walkTenants((offset, count) => this.page(offset, count), { pageSize, after, readAhead })) this.handed.push(t.id);
+    for await (const t of walkTenants((offset, count) => this.page(offset, count), { pageSize, after, readAhead }))
+      this.handed.push(t.id);
     return this.handed;
   }
 }
@@ -65,7 +71,8 @@ class FakeListing {
 /** Ids handed out strictly in order (so each once), every tenant present throughout among them, none invented. */
 function assertExact(listing: FakeListing, before: string[], what: string): void {
   const { handed } = listing;
-  for (let i = 1; i < handed.length; i++) assert.ok(sortsAfter(handed[i], handed[i - 1]), `${what}: out of order or repeated at ${i}`);
+  for (let i = 1; i < handed.length; i++)
+    assert.ok(sortsAfter(handed[i], handed[i - 1]), `${what}: out of order or repeated at ${i}`);
   const got = new Set(handed);
   const now = new Set(listing.ids);
   const missed = before.filter((id) => now.has(id) && !got.has(id));
@@ -82,7 +89,14 @@ test('a still listing is walked once, in order, with one tenant of overlap per p
 
 test('tenants removed and added before any request, at any place, never make the walk skip or repeat one', async () => {
   const random = seededRandom(11);
-    for (const [pageSize, cap] of [[10, 10], [10, 4], [7, 100], [1, 100], [2, 2], [40, 40]]) {
+  for (const [pageSize, cap] of [
+    [10, 10],
+    [10, 4],
+    [7, 100],
+    [1, 100],
+    [2, 2],
+    [40, 40],
+  ]) {
     // How many requests a still walk makes, so that every one of them gets its turn to see a change.
     const still = new FakeListing(60, cap);
     await still.walk(pageSize);
@@ -129,7 +143,12 @@ test('a walk that ends while a page read ahead is on the way hears nothing of it
   try {
     const pages = async (offset: number): Promise<ListingPage> => {
       if (requests++ > 0) throw new Error('the controller fell over');
-      return { items: Array.from({ length: 4 }, (_, i) => ({ id: stableUuid(`ahead:${offset + i}`) })).sort((a, b) => (sortsAfter(a.id, b.id) ? 1 : -1)), contentRange: 'items 0-3/8' };
+      return {
+        items: Array.from({ length: 4 }, (_, i) => ({ id: stableUuid(`ahead:${offset + i}`) })).sort((a, b) =>
+          sortsAfter(a.id, b.id) ? 1 : -1,
+        ),
+        contentRange: 'items 0-3/8',
+      };
     };
     const walk = walkTenants(pages, { pageSize: 4, readAhead: 2 });
     for await (const _ of walk) if (requests === 2) break;
@@ -182,14 +201,21 @@ test('pages asked of one tenant ask for two; a controller that returns one at a 
   const capped = new FakeListing(12, 1);
   const before = [...capped.ids];
   assert.deepEqual(await capped.walk(10), before);
-  assert.deepEqual(capped.offsets, Array.from({ length: 12 }, (_, i) => i));
+  assert.deepEqual(
+    capped.offsets,
+    Array.from({ length: 12 }, (_, i) => i),
+  );
 });
 
 test('an empty page ends the listing whatever its Content-Range says', async () => {
   for (const contentRange of ['items */0', 'items 0--1/0', undefined, 'no range at all', 'items 0-9/10']) {
     const totals: number[] = [];
     const got: Tenant[] = [];
-    for await (const t of walkTenants(async () => ({ items: [], contentRange }), { pageSize: 10, onTotal: (n) => totals.push(n) })) got.push(t);
+    for await (const t of walkTenants(async () => ({ items: [], contentRange }), {
+      pageSize: 10,
+      onTotal: (n) => totals.push(n),
+    }))
+      got.push(t);
     assert.deepEqual(got, [], String(contentRange));
     assert.deepEqual(totals, [0], String(contentRange));
   }
@@ -203,7 +229,10 @@ test('a total that changes between pages is normal', async () => {
   assert.equal(listing.handed.length, 70);
 });
 
-async function walkOf(pages: (offset: number) => ListingPage, pageSize = 10): Promise<{ ids: string[]; requests: number }> {
+async function walkOf(
+  pages: (offset: number) => ListingPage,
+  pageSize = 10,
+): Promise<{ ids: string[]; requests: number }> {
   let requests = 0;
   const ids: string[] = [];
   for await (const t of walkTenants(async (offset) => (requests++, pages(offset)), { pageSize })) ids.push(t.id);
@@ -213,7 +242,10 @@ async function walkOf(pages: (offset: number) => ListingPage, pageSize = 10): Pr
 const sorted = Array.from({ length: 30 }, freshId).sort((a, b) => (sortsAfter(a, b) ? 1 : -1));
 const pageOf = (offset: number, ids = sorted, total = ids.length, cap = 10): ListingPage => {
   const slice = ids.slice(offset, offset + cap);
-  return { items: slice.map((id) => ({ id })), contentRange: slice.length ? `items ${offset}-${offset + slice.length - 1}/${total}` : undefined };
+  return {
+    items: slice.map((id) => ({ id })),
+    contentRange: slice.length ? `items ${offset}-${offset + slice.length - 1}/${total}` : undefined,
+  };
 };
 
 test('a controller that states too high a total ends at its first empty page after the last tenant', async () => {
@@ -230,7 +262,10 @@ test('a controller whose pages never lead back to the last tenant is given up on
     const ids = Array.from({ length: 10 }, () => `ffffffff-ffff-4fff-bfff-${String(lie++).padStart(12, '0')}`);
     return { items: ids.map((id) => ({ id })), contentRange: `items ${offset}-${offset + 9}/1000` };
   };
-  await assert.rejects(walkOf(liar), (e: unknown) => e instanceof ProtocolError && /lost its place: after 20 steps back/.test(e.message));
+  await assert.rejects(
+    walkOf(liar),
+    (e: unknown) => e instanceof ProtocolError && /lost its place: after 20 steps back/.test(e.message),
+  );
   let requests = 0;
   await walkOf((offset) => (requests++, liar(offset))).catch(() => {});
   assert.ok(requests <= 3 * (MAX_STEPS_BACK + 2), `${requests} requests`);
@@ -238,10 +273,23 @@ test('a controller whose pages never lead back to the last tenant is given up on
 
 test('a page out of id order, or that starts elsewhere than asked, is a protocol error', async () => {
   const reversed = [...sorted].reverse();
-  await assert.rejects(walkOf((offset) => pageOf(offset, reversed)), (e: unknown) => e instanceof ProtocolError && /out of aps\.id order.*sort\(\+aps\.id\)/.test(e.message));
-  await assert.rejects(walkOf(() => pageOf(0)), (e: unknown) => e instanceof ProtocolError && /from offset 9 with 10 items but Content-Range 'items 0-9\/30'/.test(e.message));
-  await assert.rejects(walkOf(() => ({ items: [{ id: sorted[0] }], contentRange: 'items */30' })), /with 1 items but Content-Range 'items \*\/30'/);
-  await assert.rejects(walkOf(() => ({ items: [{ id: sorted[0] }], contentRange: undefined })), /without a Content-Range header/);
+  await assert.rejects(
+    walkOf((offset) => pageOf(offset, reversed)),
+    (e: unknown) => e instanceof ProtocolError && /out of aps\.id order.*sort\(\+aps\.id\)/.test(e.message),
+  );
+  await assert.rejects(
+    walkOf(() => pageOf(0)),
+    (e: unknown) =>
+      e instanceof ProtocolError && /from offset 9 with 10 items but Content-Range 'items 0-9\/30'/.test(e.message),
+  );
+  await assert.rejects(
+    walkOf(() => ({ items: [{ id: sorted[0] }], contentRange: 'items */30' })),
+    /with 1 items but Content-Range 'items \*\/30'/,
+  );
+  await assert.rejects(
+    walkOf(() => ({ items: [{ id: sorted[0] }], contentRange: undefined })),
+    /without a Content-Range header/,
+  );
 });
 
 test('items that are not tenants are reported once each, however often pages overlap them', async () => {
@@ -250,18 +298,30 @@ test('items that are not tenants are reported once each, however often pages ove
   const got: string[] = [];
   const pages = async (offset: number): Promise<ListingPage> => {
     const slice = items.slice(offset, offset + 3);
-    return { items: slice, contentRange: slice.length ? `items ${offset}-${offset + slice.length - 1}/${items.length}` : undefined };
+    return {
+      items: slice,
+      contentRange: slice.length ? `items ${offset}-${offset + slice.length - 1}/${items.length}` : undefined,
+    };
   };
   for await (const t of walkTenants(pages, { pageSize: 3, onInvalidItem: (r) => reasons.push(r) })) got.push(t.id);
-  assert.deepEqual(reasons, [8, 17, 26].map((n) => `tenant list item ${n} skipped: it has no aps.id`));
-  assert.deepEqual(got, sorted.filter((_, i) => i % 9 !== 8));
+  assert.deepEqual(
+    reasons,
+    [8, 17, 26].map((n) => `tenant list item ${n} skipped: it has no aps.id`),
+  );
+  assert.deepEqual(
+    got,
+    sorted.filter((_, i) => i % 9 !== 8),
+  );
 });
 
 test('an aborted walk stops without asking for the next page', async () => {
   const stop = new AbortController();
   let requests = 0;
   const got: string[] = [];
-  for await (const t of walkTenants(async (offset) => (requests++, pageOf(offset)), { pageSize: 10, signal: stop.signal })) {
+  for await (const t of walkTenants(async (offset) => (requests++, pageOf(offset)), {
+    pageSize: 10,
+    signal: stop.signal,
+  })) {
     got.push(t.id);
     stop.abort();
   }
@@ -284,7 +344,10 @@ test('a resumed walk hands out exactly the tenants after its cursor, wherever it
         const place = listing.ids.length - after.length;
         // From far off: doubling steps back (log2 of the distance), then pages forward from where they overshot.
         const slack = Math.abs(near - place) <= 30 ? 6 : 10 + Math.ceil(place / 19);
-        assert.ok(listing.offsets.length <= Math.ceil(after.length / 19) + slack, `${what}: ${listing.offsets.length} requests`);
+        assert.ok(
+          listing.offsets.length <= Math.ceil(after.length / 19) + slack,
+          `${what}: ${listing.offsets.length} requests`,
+        );
       }
     }
   }

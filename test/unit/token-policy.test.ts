@@ -4,7 +4,11 @@ import { ApsError, TokenRenewalError } from '../../src/errors';
 import { TokenLifetime } from '../../src/sync/token-lifetime';
 import { MAX_RENEWALS_WITHOUT_SUCCESS, TokenPolicy, type RenewalReason } from '../../src/sync/token-policy';
 
-function harness(refreshEvery: number, maxAgeMs: number, options: { issueMs?: number; lifetime?: TokenLifetime; tenantsAhead?: () => number } = {}) {
+function harness(
+  refreshEvery: number,
+  maxAgeMs: number,
+  options: { issueMs?: number; lifetime?: TokenLifetime; tenantsAhead?: () => number } = {},
+) {
   let clock = 0;
   let issued = 0;
   const reasons: RenewalReason[] = [];
@@ -93,9 +97,12 @@ test('a token refused twice in a row fails the call instead of looping', async (
 
 test('other errors are not treated as a refused token', async () => {
   const h = harness(100, 60_000);
-  await assert.rejects(h.policy.run(async () => {
-    throw new ApsError(500, 'Office 365 rejected the request', 'APS::Hosting::Exception');
-  }), /Office 365 rejected/);
+  await assert.rejects(
+    h.policy.run(async () => {
+      throw new ApsError(500, 'Office 365 rejected the request', 'APS::Hosting::Exception');
+    }),
+    /Office 365 rejected/,
+  );
   assert.equal(h.issued(), 1);
 });
 
@@ -183,7 +190,10 @@ test('the monotonic clock is the default: the age rule does not read the wall cl
 
 test('a token refused younger than the maximum age teaches the lifetime: later tokens are renewed at 80% of it', async () => {
   const learned: [number, boolean][] = [];
-  const lifetime = new TokenLifetime({ configuredMaxAgeMs: 1_500_000, onLearned: (ms, first) => learned.push([ms, first]) });
+  const lifetime = new TokenLifetime({
+    configuredMaxAgeMs: 1_500_000,
+    onLearned: (ms, first) => learned.push([ms, first]),
+  });
   const h = harness(1_000_000, 1_500_000, { lifetime });
   const serverLifetime = 2000;
   // A controller whose tokens live 2 s: the token's age is read from the policy's own clock.
@@ -204,7 +214,10 @@ test('a token refused younger than the maximum age teaches the lifetime: later t
   assert.deepEqual(learned, [[2100, true]]);
   assert.equal(lifetime.maxAgeMs, 1680);
   assert.deepEqual(h.reasons.slice(0, 3), ['first', 'refused', 'age']);
-  assert.match(lifetime.describe(), /^1\.68 s \(80% of the 2\.1 s the controller's tokens were found to live; APS_TOKEN_MAX_AGE \(1500 s\)\)$/);
+  assert.match(
+    lifetime.describe(),
+    /^1\.68 s \(80% of the 2\.1 s the controller's tokens were found to live; APS_TOKEN_MAX_AGE \(1500 s\)\)$/,
+  );
 });
 
 test('a refusal younger than an age already accepted is a revoked token, not the lifetime', () => {
@@ -244,16 +257,22 @@ test('a refusal younger than a second is a revoked token, even when no older age
 test('a lifetime learned by an earlier run applies from the first token; APS_TOKEN_MAX_AGE still wins when sooner', () => {
   assert.equal(new TokenLifetime({ configuredMaxAgeMs: 1_500_000, knownLifetimeMs: 300_000 }).maxAgeMs, 240_000);
   assert.equal(new TokenLifetime({ configuredMaxAgeMs: 60_000, knownLifetimeMs: 300_000 }).maxAgeMs, 60_000);
-  assert.equal(new TokenLifetime({ configuredMaxAgeMs: 60_000, knownLifetimeMs: 300_000 }).describe(), 'APS_TOKEN_MAX_AGE (60 s)');
+  assert.equal(
+    new TokenLifetime({ configuredMaxAgeMs: 60_000, knownLifetimeMs: 300_000 }).describe(),
+    'APS_TOKEN_MAX_AGE (60 s)',
+  );
 });
 
-test('a token that arrives already past its age stops renewal with an error naming APS_TOKEN_MAX_AGE and OA\'s latency', async () => {
+test("a token that arrives already past its age stops renewal with an error naming APS_TOKEN_MAX_AGE and OA's latency", async () => {
   const h = harness(100, 1000, { issueMs: 1200 });
   const attempts = Array.from({ length: 5 }, () => h.policy.run(echo, true));
   for (const a of attempts) {
     await assert.rejects(a, (e: unknown) => {
       assert.ok(e instanceof TokenRenewalError);
-      assert.equal(e.message, "OA took 1.2 s to issue a token, already past the age a token may be used: APS_TOKEN_MAX_AGE (1 s); set APS_TOKEN_MAX_AGE well above OA's latency");
+      assert.equal(
+        e.message,
+        "OA took 1.2 s to issue a token, already past the age a token may be used: APS_TOKEN_MAX_AGE (1 s); set APS_TOKEN_MAX_AGE well above OA's latency",
+      );
       return true;
     });
   }
@@ -271,7 +290,10 @@ test('renewals in a row without a call the controller accepts are bounded', asyn
   assert.equal(h.issued(), MAX_RENEWALS_WITHOUT_SUCCESS);
   const last = outcomes.at(-1);
   assert.ok(last instanceof TokenRenewalError);
-  assert.match(last.message, /^5 tokens in a row were renewed without a call the controller accepted: .*APS_TOKEN_MAX_AGE \(60 s\).*; OA took 0\.04 s to issue the last$/);
+  assert.match(
+    last.message,
+    /^5 tokens in a row were renewed without a call the controller accepted: .*APS_TOKEN_MAX_AGE \(60 s\).*; OA took 0\.04 s to issue the last$/,
+  );
 });
 
 test('tenants that fail for their own reasons do not count as renewals without success', async () => {

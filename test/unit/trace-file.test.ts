@@ -18,7 +18,10 @@ const exchange = (body: string): Exchange => ({
   reply: { status: 200, headers: { 'content-type': 'text/xml' }, body: Buffer.from(body) },
 });
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const parse = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as { log: { entries: { response: { content: { text: string } } }[]; comment: string } };
+const parse = (path: string) =>
+  JSON.parse(readFileSync(path, 'utf8')) as {
+    log: { entries: { response: { content: { text: string } } }[]; comment: string };
+  };
 
 test('a token learnt after its reply was recorded, but before the next turn of the event loop, is blanked', async () => {
   const scrubber = new SecretScrubber();
@@ -45,7 +48,10 @@ test('past maxEntries exchanges are counted, not written; a trace with none is s
   await turn();
   trace.finish();
   const har = parse(path);
-  assert.deepEqual(har.log.entries.map((e) => e.response.content.text), ['reply 0', 'reply 1']);
+  assert.deepEqual(
+    har.log.entries.map((e) => e.response.content.text),
+    ['reply 0', 'reply 1'],
+  );
   assert.match(har.log.comment, /; 3 more exchanges after the first 2 not recorded \(TRACE_MAX_ENTRIES\)\.$/);
 
   const empty = join(folder, 'c.har');
@@ -56,7 +62,11 @@ test('past maxEntries exchanges are counted, not written; a trace with none is s
 test('a file that cannot be written any more: one message, tracing stops, nothing throws', async () => {
   const errors: string[] = [];
   // /dev/full accepts the open and fails every write with ENOSPC, like a full disk.
-  const trace = new TraceFile('/dev/full', { scrubber: new SecretScrubber(), maxEntries: 10, onError: (message) => errors.push(message) });
+  const trace = new TraceFile('/dev/full', {
+    scrubber: new SecretScrubber(),
+    maxEntries: 10,
+    onError: (message) => errors.push(message),
+  });
   trace.exchanged(exchange('reply'));
   await turn();
   trace.finish();

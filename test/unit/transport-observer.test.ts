@@ -39,7 +39,13 @@ after(async () => {
 test('an answered exchange: the request, the reply, when it started and how long it took', async () => {
   seen.length = 0;
   const before = Date.now();
-  const reply = await transport.send({ method: 'POST', url: `${base}/ok`, headers: { 'APS-Token': 't' }, body: '{}', what: 'reply' });
+  const reply = await transport.send({
+    method: 'POST',
+    url: `${base}/ok`,
+    headers: { 'APS-Token': 't' },
+    body: '{}',
+    what: 'reply',
+  });
   assert.equal(seen.length, 1);
   const [x] = seen;
   assert.equal(x!.request.url, `${base}/ok`);
@@ -66,7 +72,10 @@ test('no answer at all: the typed error and no reply', async () => {
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   const port = (closed.address() as AddressInfo).port;
   await new Promise((resolve) => closed.close(resolve));
-  await assert.rejects(transport.send({ method: 'GET', url: `http://127.0.0.1:${port}/`, what: 'reply' }), NetworkError);
+  await assert.rejects(
+    transport.send({ method: 'GET', url: `http://127.0.0.1:${port}/`, what: 'reply' }),
+    NetworkError,
+  );
   assert.equal(seen.length, 1);
   assert.equal(seen[0]!.reply, undefined);
   assert.ok(seen[0]!.error instanceof NetworkError);

@@ -40,7 +40,8 @@ function transport(options: Partial<TransportOptions> = {}): Transport {
     requestTimeoutMs: 2000,
     maxBodyBytes: 1 << 20,
     tlsFix: 'set APS_CA_FILE to the CA',
-    pinFix: 'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
+    pinFix:
+      'APS_CERT_SHA256 pins another certificate; if the controller certificate was replaced on purpose, pin the new one',
     ...options,
   });
   transports.push(t);
@@ -48,7 +49,8 @@ function transport(options: Partial<TransportOptions> = {}): Transport {
 }
 
 /** An unauthenticated listing: the simulator answers 500 "Authentication failed.", which is enough to show TLS worked. */
-const get = (t: Transport, url = `${sim.apsUrl}aps/2/resources`) => t.send({ method: 'GET', url, what: 'tenant list page' });
+const get = (t: Transport, url = `${sim.apsUrl}aps/2/resources`) =>
+  t.send({ method: 'GET', url, what: 'tenant list page' });
 
 test("undici's parts are the ones its index exports, and a transport loads no more of undici than them", async () => {
   const undici = await import('undici');
@@ -97,7 +99,12 @@ test('a wrong pin is refused with or without the CA file, naming both fingerprin
   for (const t of [transport({ pinSha256: wrong }), transport({ pinSha256: wrong, caFile: sim.caFile })]) {
     await assert.rejects(get(t), (e: unknown) => {
       assert.ok(e instanceof TlsError, String(e));
-      assert.match(e.message, new RegExp(`not trusted: its SHA-256 fingerprint ${FINGERPRINT} is not the pinned ${wrong}; APS_CERT_SHA256 pins another certificate; if .*$`));
+      assert.match(
+        e.message,
+        new RegExp(
+          `not trusted: its SHA-256 fingerprint ${FINGERPRINT} is not the pinned ${wrong}; APS_CERT_SHA256 pins another certificate; if .*$`,
+        ),
+      );
       return true;
     });
   }
@@ -122,18 +129,27 @@ test('a certificate for another name is refused as a certificate problem', async
   const server = createHttpsServer({ key, cert }, (_req, res) => res.end('{}'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
   cleanups.push(() => server.close());
-  await assert.rejects(get(transport({ caFile: sim.caFile }), `https://127.0.0.2:${(server.address() as AddressInfo).port}/`), (e: unknown) => {
-    assert.ok(e instanceof TlsError, String(e));
-    assert.match(e.message, /^certificate of https:\/\/127\.0\.0\.2:\d+ not trusted: .*127\.0\.0\.2.*; set APS_CA_FILE to the CA$/);
-    return true;
-  });
+  await assert.rejects(
+    get(transport({ caFile: sim.caFile }), `https://127.0.0.2:${(server.address() as AddressInfo).port}/`),
+    (e: unknown) => {
+      assert.ok(e instanceof TlsError, String(e));
+      assert.match(
+        e.message,
+        /^certificate of https:\/\/127\.0\.0\.2:\d+ not trusted: .*127\.0\.0\.2.*; set APS_CA_FILE to the CA$/,
+      );
+      return true;
+    },
+  );
 });
 
 test('https to a plain-http port says so in a few words', async () => {
   const server = await httpServer((_req, res) => res.end('{}'));
   await assert.rejects(get(transport({ caFile: sim.caFile }), url(server).replace('http:', 'https:')), (e: unknown) => {
     assert.ok(e instanceof NetworkError, String(e));
-    assert.match(e.message, /^APS controller at https:\/\/127\.0\.0\.1:\d+: answered, but not with TLS \(is it plain http\?\)$/);
+    assert.match(
+      e.message,
+      /^APS controller at https:\/\/127\.0\.0\.1:\d+: answered, but not with TLS \(is it plain http\?\)$/,
+    );
     return true;
   });
 });
@@ -160,11 +176,17 @@ test('a peer that accepts the connection but never completes the TLS handshake i
     server.close();
   });
   const port = (server.address() as AddressInfo).port;
-  await assert.rejects(get(transport({ connectTimeoutMs: 200, requestTimeoutMs: 10_000, caFile: sim.caFile }), `https://127.0.0.1:${port}/`), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
-    assert.match(e.message, /no answer within 200 ms$/);
-    return true;
-  });
+  await assert.rejects(
+    get(
+      transport({ connectTimeoutMs: 200, requestTimeoutMs: 10_000, caFile: sim.caFile }),
+      `https://127.0.0.1:${port}/`,
+    ),
+    (e: unknown) => {
+      assert.ok(e instanceof NetworkError, String(e));
+      assert.match(e.message, /no answer within 200 ms$/);
+      return true;
+    },
+  );
 });
 
 test('an oversized body says which reply hit which limit and names the setting', async () => {
@@ -185,13 +207,21 @@ test('a reply of a kind with its own bound is held to it, naming what sets it; M
     res.end('x'.repeat(5000));
   });
   const send = (maxBodyBytes: number, bytes: number) =>
-    transport({ maxBodyBytes }).send({ method: 'GET', url: `${url(server)}/x`, what: 'resync reply', limit: { bytes, setting: 'the bound of an operation reply' } });
+    transport({ maxBodyBytes }).send({
+      method: 'GET',
+      url: `${url(server)}/x`,
+      what: 'resync reply',
+      limit: { bytes, setting: 'the bound of an operation reply' },
+    });
   await assert.rejects(send(1 << 20, 4000), (e: unknown) => {
     assert.ok(e instanceof BodyTooLargeError, String(e));
     assert.equal(e.message, 'resync reply exceeded the 4000-byte reply limit (the bound of an operation reply)');
     return true;
   });
-  await assert.rejects(send(3000, 4000), /^BodyTooLargeError: resync reply exceeded the 3000-byte reply limit \(MAX_REPLY_BYTES\)$/);
+  await assert.rejects(
+    send(3000, 4000),
+    /^BodyTooLargeError: resync reply exceeded the 3000-byte reply limit \(MAX_REPLY_BYTES\)$/,
+  );
   assert.equal((await send(1 << 20, 5000)).body.length, 5000);
 });
 

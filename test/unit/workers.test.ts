@@ -7,7 +7,8 @@ function source(count: number) {
   const state = { pulled: 0, returned: false };
   const iterable: AsyncIterable<number> = {
     [Symbol.asyncIterator]: () => ({
-      next: async () => (state.pulled < count ? { done: false, value: state.pulled++ } : { done: true, value: undefined }),
+      next: async () =>
+        state.pulled < count ? { done: false, value: state.pulled++ } : { done: true, value: undefined },
       return: async () => {
         state.returned = true;
         return { done: true, value: undefined };
@@ -39,7 +40,12 @@ function gated() {
 test('never more than `concurrency` handlers at once, and the source pulled only when one is free', async () => {
   const { iterable, state } = source(10);
   const g = gated();
-  const done = runWorkers(iterable, () => 3, g.handle, () => false);
+  const done = runWorkers(
+    iterable,
+    () => 3,
+    g.handle,
+    () => false,
+  );
   await g.release(0);
   assert.deepEqual({ started: g.started.length, pulled: state.pulled }, { started: 3, pulled: 3 });
   await g.release(1);
@@ -55,7 +61,12 @@ test('the concurrency is read again as the pool runs: lowered, the pool drains d
   const { iterable } = source(20);
   const g = gated();
   let limit = 4;
-  const done = runWorkers(iterable, () => limit, g.handle, () => false);
+  const done = runWorkers(
+    iterable,
+    () => limit,
+    g.handle,
+    () => false,
+  );
   await g.release(0);
   assert.equal(g.waiting.length, 4);
   limit = 2;
@@ -77,7 +88,12 @@ test('a stop lets the running handlers finish, starts nothing more and closes th
   const { iterable, state } = source(100);
   const g = gated();
   let stop = false;
-  const done = runWorkers(iterable, () => 4, g.handle, () => stop);
+  const done = runWorkers(
+    iterable,
+    () => 4,
+    g.handle,
+    () => stop,
+  );
   await g.release(0);
   stop = true;
   await g.release(1);
@@ -96,7 +112,15 @@ test('a handler that throws stops the pulling; the others finish and its error c
     if (item === 2) throw new Error('boom');
     finished.push(item);
   };
-  await assert.rejects(runWorkers(iterable, () => 4, handle, () => false), /boom/);
+  await assert.rejects(
+    runWorkers(
+      iterable,
+      () => 4,
+      handle,
+      () => false,
+    ),
+    /boom/,
+  );
   assert.deepEqual(finished.sort(), [0, 1, 3]);
   assert.ok(state.pulled <= 5, `pulled ${state.pulled}`);
   assert.equal(state.returned, true);
