@@ -80,14 +80,40 @@ test('after a pass: its numbers, its failed tenants with the controller words, t
     'status made no network call',
   );
 
+  const before = Date.now();
   const human = (await runCli(['status'], env, w.cwd)).stdout;
-  assert.match(
-    human,
-    /^last pass: {3}started .* \(\d+s ago\), took \d+s: 11 synced, 1 failed, 0 skipped of 12 tenants across 2 instances\n/,
+  const after = Date.now();
+  const shown =
+    /^last pass: {3}started (\S+) \((\S+) ago\), took \S+: 11 synced, 1 failed, 0 skipped of 12 tenants across 2 instances\n/.exec(
+      human,
+    );
+  assert.ok(shown, human);
+  assert.equal(shown[1], pass.startedAt);
+  assertShownBetween(
+    shown[2]!,
+    before - Date.parse(pass.startedAt as string),
+    after - Date.parse(pass.startedAt as string),
   );
   assert.match(human, new RegExp(`\n  instance 1002 tenant ${bad.id}: APS controller answered 500 `));
-  assert.match(human, /\nnext pass: {3}due at .* \(in 59m\d\ds\); runs before then exit at once\n/);
+  const next = /\nnext pass: {3}due at (\S+) \(in (\S+)\); runs before then exit at once\n/.exec(human);
+  assert.ok(next, human);
+  assert.equal(next[1], s.next.at);
+  // However long the status run took, the time shown lies between what was left when it started and when
+  // it ended, cut to the second: a pass due in 59m59.6s is never shown as "in 1h00m".
+  assertShownBetween(next[2]!, Date.parse(next[1]!) - after, Date.parse(next[1]!) - before);
 });
+
+/** A duration the CLI printed (7s, 3m12s, 2h05m) is one `duration()` gives for a time in [lowMs, highMs]. */
+function assertShownBetween(shown: string, lowMs: number, highMs: number): void {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(shown);
+  assert.ok(m, `not a duration: ${shown}`);
+  const seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  const unit = m[1] !== undefined ? 60 : 1;
+  assert.ok(
+    seconds <= Math.floor(highMs / 1000) && seconds + unit > Math.floor(lowMs / 1000) - unit,
+    `${shown} is not a time between ${lowMs} and ${highMs} ms cut to the unit shown`,
+  );
+}
 
 test('during a pass: the run pid and the tenants done so far; after a SIGTERM the next run resumes it', async () => {
   const { w, env, start } = await setup(

@@ -34,6 +34,7 @@ test('a line per instance with tenants done of the total, the rate and what is l
   progress.stop();
 });
 
-test('durations read at a glance', () => {
+test('durations read at a glance, each unit cut and never rounded up', () => {
+  assert.deepEqual([59.6, 3599.6, 86_399.9].map(duration), ['59s', '59m59s', '23h59m']);
   assert.deepEqual([0, 7.4, 192, 7500, 3 * 86_400 + 4 * 3600].map(duration), ['0s', '7s', '3m12s', '2h05m', '3d04h']);
 });
