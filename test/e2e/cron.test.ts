@@ -15,13 +15,25 @@ test('two runs started in the same instant: exactly one does the work, the other
     { instances: 1, tenantsPerInstance: 80, latencyMs: 20 },
     { SYNC_CONCURRENCY: '2' },
   );
-  const [a, b] = await Promise.all([start(['sync']).done, start(['sync']).done]);
+  // The controller holds every resync until the loser has gone, so the two runs overlap however fast or
+  // slow each one starts.
+  const release = sim.holdResyncs();
+  const started = [start(['sync']), start(['sync'])];
+  const runs = started.map((r, i) => r.done.then((result) => ({ ...result, pid: started[i]!.child.pid })));
+  let loser;
+  try {
+    loser = await Promise.race(runs);
+  } finally {
+    release();
+  }
+  const [a, b] = await Promise.all(runs);
   assert.deepEqual([a.code, b.code], [0, 0], a.stderr + b.stderr);
   assert.equal(a.stdout + b.stdout + a.stderr + b.stderr, '');
   const log = w.log();
   assert.equal(log.filter((l) => l.msg === 'pass started').length, 1);
   const busy = log.filter((l) => String(l.msg).startsWith('another run is active'));
   assert.equal(busy.length, 1);
+  assert.equal(busy[0]!.pid, loser.pid, 'the run that ended first is the one that found the lock taken');
   const worker = log.find((l) => l.msg === 'pass started')!;
   assert.match(
     String(busy[0]!.msg),
@@ -32,16 +44,17 @@ test('two runs started in the same instant: exactly one does the work, the other
 });
 
 test('a tick before the pass is due exits 0 with no network call; --force and SYNC_MIN_INTERVAL=0 run anyway', async () => {
-  // One worker, 20 ms a tenant: the pass takes over a second, so the next one is due 1.5 x that later.
   const { sim, w, env, run } = await setup(
     { instances: 1, tenantsPerInstance: 60, latencyMs: 20 },
     { SYNC_CONCURRENCY: '1' },
   );
   assert.equal((await run(['sync'])).code, 0);
-  const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as {
-    startedAt: string;
-    durationMs: number;
-  };
+  // The pass is said to have taken 10 minutes, so the next tick is early however slowly it starts.
+  const lastFile = join(w.stateDir, 'last-pass.json');
+  const last = JSON.parse(readFileSync(lastFile, 'utf8')) as { startedAt: string; durationMs: number };
+  assert.ok(last.durationMs > 0);
+  last.durationMs = 600_000;
+  writeFileSync(lastFile, JSON.stringify(last));
   const requests = sim.stats.requests;
   const oaCalls = sim.stats.oaCalls.length;
 
@@ -76,10 +89,13 @@ test('a run killed with SIGKILL is resumed by the next run, which redoes at most
     { instances: 2, tenantsPerInstance: 80, latencyMs: 50 },
     { SYNC_CONCURRENCY: '4' },
   );
+  // The controller answers 60 resyncs and holds the rest, so the kill lands midway however fast the run is.
+  const release = sim.holdResyncs(60);
   const first = start();
   await until(() => succeeded(sim) >= 60);
   first.child.kill('SIGKILL');
   await first.done;
+  release();
   const before = new Map(sim.stats.resyncCalls);
   assert.ok(existsSync(join(w.stateDir, 'pass.json')));
 
@@ -103,9 +119,13 @@ test('SIGTERM midway: in-flight tenants finish, state is saved, exit 143; the ne
     { instances: 2, tenantsPerInstance: 50, latencyMs: 40 },
     { SYNC_CONCURRENCY: '3' },
   );
+  const release = sim.holdResyncs(30);
   const first = start();
   await until(() => succeeded(sim) >= 30);
   first.child.kill('SIGTERM');
+  // The held calls are in flight: once the run has heard the signal, they are answered and it finishes them.
+  await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
   const stopped = await first.done;
   assert.equal(stopped.code, 143, stopped.stderr);
   const s1 = summaryOf(stopped);
@@ -152,12 +172,14 @@ test('a second SIGTERM exits at once; the journal is consistent and the next run
     { instances: 1, tenantsPerInstance: 90, latencyMs: 60 },
     { SYNC_CONCURRENCY: '3' },
   );
+  const release = sim.holdResyncs(20);
   const first = start();
   await until(() => succeeded(sim) >= 20);
   first.child.kill('SIGTERM');
   await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
   first.child.kill('SIGTERM');
   const stopped = await first.done;
+  release();
   assert.equal(stopped.code, 143);
   assert.equal(stopped.stdout, '', 'no summary: it did not wait');
   assert.ok(w.log().some((l) => String(l.msg).startsWith('second SIGTERM')));

@@ -116,10 +116,12 @@ function assertShownBetween(shown: string, lowMs: number, highMs: number): void 
 }
 
 test('during a pass: the run pid and the tenants done so far; after a SIGTERM the next run resumes it', async () => {
-  const { w, env, start } = await setup(
+  const { sim, w, env, start } = await setup(
     { instances: 1, tenantsPerInstance: 150, latencyMs: 40 },
     { SYNC_CONCURRENCY: '1' },
   );
+  // The controller answers 5 resyncs and holds the rest until the run has been looked at and stopped.
+  const release = sim.holdResyncs(5);
   const pass = start(['sync']);
   const journal = join(w.stateDir, 'journal.ndjson');
   // The journal opens with a snapshot of the pass; a tenant done adds a line.
@@ -135,6 +137,8 @@ test('during a pass: the run pid and the tenants done so far; after a SIGTERM th
   assert.equal(during.next.reason, 'running');
 
   pass.child.kill('SIGTERM');
+  await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
   assert.equal((await pass.done).code, 143);
   const header = JSON.parse(readFileSync(join(w.stateDir, 'pass.json'), 'utf8')) as { startedAt: string };
   const after = statusOf((await runCli(['status', '--json'], env, w.cwd)).stdout);

@@ -18,12 +18,13 @@ function assertEveryReadyTenantSynced(sim: Simulator): void {
   assert.deepEqual([...sim.stats.resyncSucceeded.keys()].sort(), ready);
 }
 
-test('tokens that live 2 s: the lifetime is learned from the first refusal, warned once, and used by the next run from the start', async () => {
-  // 300 tenants at 30 ms over 4 workers take over 2 s per instance, so every instance outlives a token.
-  // The count rule is set out of the way: the age rule alone decides. Without learning, every call in
-  // flight at every expiry is refused (36 in issue 10's 900-tenant pass).
+test('tokens that live 4 s: the lifetime is learned from the first refusal, warned once, and used by the next run from the start', async () => {
+  // 300 tenants at 60 ms over 4 workers take at least 4.5 s per instance, so every instance outlives a
+  // token. The count rule is set out of the way: the age rule alone decides. Without learning, every
+  // call in flight at every expiry is refused. A 4 s lifetime leaves a second either way for a busy
+  // machine's delays between the tool's clock and the controller's.
   const { sim, w, run } = await setup(
-    { instances: 3, tenantsPerInstance: 300, pageCap: 100, latencyMs: 30, tokenLifetimeMs: 2000 },
+    { instances: 2, tenantsPerInstance: 300, pageCap: 100, latencyMs: 60, tokenLifetimeMs: 4000 },
     { TOKEN_REFRESH_EVERY: '100000' },
   );
   const first = await run();
@@ -31,7 +32,7 @@ test('tokens that live 2 s: the lifetime is learned from the first refusal, warn
   const s = summaryOf(first);
   assert.deepEqual(
     { tenants: s.tenants, synced: s.synced, failed: s.failed },
-    { tenants: 900, synced: 900, failed: 0 },
+    { tenants: 600, synced: 600, failed: 0 },
   );
   assertEveryReadyTenantSynced(sim);
   // Learning costs the calls in flight at the first expiry, at most one per worker, all in the first instance.
@@ -48,7 +49,7 @@ test('tokens that live 2 s: the lifetime is learned from the first refusal, warn
     .filter((l) => l.level === 40 && typeof l.msg === 'string' && l.msg.includes('APS_TOKEN_MAX_AGE'));
   assert.equal(warnings.length, 1, JSON.stringify(warnings));
   const saved = JSON.parse(readFileSync(join(w.stateDir, 'token-lifetime.json'), 'utf8')) as { lifetimeMs: number };
-  assert.ok(saved.lifetimeMs > 1500 && saved.lifetimeMs <= 2500, `learned ${saved.lifetimeMs} ms`);
+  assert.ok(saved.lifetimeMs > 3000 && saved.lifetimeMs <= 5000, `learned ${saved.lifetimeMs} ms`);
   assert.equal(warnings[0]!.lifetimeMs, saved.lifetimeMs);
 
   const refusedBefore = sim.stats.staleTokenRefusals;
@@ -78,39 +79,39 @@ test(
       { instances: 2, tenantsPerInstance: 5, oaLatencyMs: 1200 },
       { APS_TOKEN_MAX_AGE: '1' },
     );
-    const started = Date.now();
     const result = await run(['sync']);
-    const tookMs = Date.now() - started;
     assert.equal(result.code, 3, result.stderr);
-    assert.ok(tookMs < 30_000, `took ${tookMs} ms`);
+    // "At once": a bounded number of token requests, not a time (OA answers no sooner than 1.2 s, later
+    // on a busy machine).
     assert.ok(sim.stats.tokensIssued < 20, `${sim.stats.tokensIssued} tokens`);
     assert.equal(sim.stats.resyncCalls.size, 0);
-    assert.match(
-      result.stderr,
-      /^o365-backsync: stopped at instance 1001: OA took 1\.2\d* s to issue a token, already past the age a token may be used: APS_TOKEN_MAX_AGE \(1 s\); set APS_TOKEN_MAX_AGE well above OA's latency\n$/,
-    );
+    const named =
+      /^o365-backsync: stopped at instance 1001: OA took (\d+(?:\.\d+)?) s to issue a token, already past the age a token may be used: APS_TOKEN_MAX_AGE \(1 s\); set APS_TOKEN_MAX_AGE well above OA's latency\n$/.exec(
+        result.stderr,
+      );
+    assert.ok(named, result.stderr);
+    assert.ok(Number(named[1]) >= 1.2, `OA's latency is at least 1.2 s, not ${named[1]} s`);
     // The pass is kept for the next run, which resumes it once the setting is fixed.
     assert.ok(existsSync(join(w.stateDir, 'pass.json')));
   },
 );
 
-test('SIGTERM while OA never answers a token request: exit 143 within REQUEST_TIMEOUT_MS + 2 s, and the next run resumes', async () => {
-  // Without the stop reaching OA's request and its retries, this wait lasts (RETRIES + 1) x 4 s.
+test('SIGTERM while OA never answers a token request: the stop reaches the request, exit 143, and the next run resumes', async () => {
+  // The request would wait 10 minutes and then be retried 3 times: only a stop that reaches OA's request
+  // ends the run within the test's time limit.
   const { sim, start, run } = await setup(
     { instances: 2, tenantsPerInstance: 10, latencyMs: 50 },
-    { REQUEST_TIMEOUT_MS: '4000', RETRIES: '3', SYNC_CONCURRENCY: '1' },
+    { REQUEST_TIMEOUT_MS: '600000', RETRIES: '3', SYNC_CONCURRENCY: '1' },
   );
   const cli = start();
   // The first instance's token is answered; the second instance's never is.
   await until(() => sim.stats.tokensIssued >= 1);
   sim.setOaFault('hangToken');
   await until(() => sim.stats.oaCalls.filter((c) => c.method === TOKEN_METHOD).length >= 2);
-  const stoppedAt = Date.now();
   cli.child.kill('SIGTERM');
   const stopped = await cli.done;
-  const tookMs = Date.now() - stoppedAt;
   assert.equal(stopped.code, 143, stopped.stderr);
-  assert.ok(tookMs < 4000 + 2000, `exit took ${tookMs} ms after SIGTERM`);
+  assert.equal(sim.stats.oaCalls.filter((c) => c.method === TOKEN_METHOD).length, 2, 'no token request retried');
   assert.equal(summaryOf(stopped).failed, 0);
   // The second instance's token is asked for while the first one's last tenants run (one pool across
   // instances): the stop leaves those of them not yet started to the next run.

@@ -88,6 +88,9 @@ async function handle(
     if (churn !== undefined && stats.resyncOperations.length === churn.afterResyncs) {
       stats.churned = deps.store.churn(churn.removeFraction, churn.addPerInstance, churn.random, route.id);
     }
+    const gate = state.resyncGate;
+    if (gate !== undefined && gate.let-- <= 0) await gate.open;
+    if (res.destroyed) return;
   }
   if (state.controllerDown || (deps.transient503Rate > 0 && deps.random() < deps.transient503Rate)) {
     return sendHtml(res, 503, 'Service Temporarily Unavailable');

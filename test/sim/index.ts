@@ -136,6 +136,14 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     setControllerDown: (down) => {
       state.controllerDown = down;
     },
+    holdResyncs: (after = 0) => {
+      let release!: () => void;
+      state.resyncGate = { let: after, open: new Promise<void>((resolve) => (release = resolve)) };
+      return () => {
+        state.resyncGate = undefined;
+        release();
+      };
+    },
     setListingFault: (fault, { fromOffset = 0 } = {}) => {
       state.listingFault = fault === undefined ? undefined : { fault, fromOffset };
     },

@@ -184,6 +184,12 @@ export interface Simulator {
   setOaFault(fault: OaFault | undefined): void;
   /** Every APS request answers 503 HTML (proxy) while down. */
   setControllerDown(down: boolean): void;
+  /**
+   * Lets the next `after` resync requests through, then holds every later one (counted on arrival)
+   * unanswered until the returned function is called: a test can stop a pass at a known point and keep
+   * it running for as long as it needs, whatever the machine's speed.
+   */
+  holdResyncs(after?: number): () => void;
   /** Spoils tenant list pages that start at `fromOffset` (default 0) or later; undefined heals them. */
   setListingFault(fault: ListingFault | undefined, options?: { fromOffset?: number }): void;
   /** Every APS token OA has issued so far, revoked or not, so tests can look for them in outputs. */
@@ -200,6 +206,8 @@ export interface SimState {
   faults: Map<string, TenantFault>;
   oaFault: OaFault | undefined;
   controllerDown: boolean;
+  /** While set, resync requests past the first `let` are counted and then wait for `open` before an answer. */
+  resyncGate?: { let: number; open: Promise<void> };
   listingFault?: { fault: ListingFault; fromOffset: number };
   /** Undefined: the application predates sync_status. */
   syncClock: SyncClock | undefined;

@@ -10,29 +10,44 @@ const lockModule = join(__dirname, '../../src/runtime/run-lock.js');
 const stateDir = () => scratchDir('obs-lock-');
 
 /**
- * A separate process that loads the lock module, waits for the common start time `startAt` (so that
- * all contenders try within the same millisecond or so), tries the lock and says whether it got it.
+ * A separate process that loads the lock module, says it is ready, and tries the lock when told to go
+ * (a line on its stdin), so that all contenders try at once however long each took to start. It says
+ * whether it got the lock and holds it until its stdin ends.
  */
-function contender(dir: string, holdMs: number, startAt: number) {
+function contender(dir: string) {
   const child = spawn(process.execPath, [
     '-e',
     `const { acquireRunLock } = require(${JSON.stringify(lockModule)});
-     while (Date.now() < ${startAt}) {}
-     acquireRunLock(process.argv[1], new Date()).then((a) => {
-       process.stdout.write(a.acquired ? 'acquired\\n' : 'held\\n');
-       if (a.acquired) setTimeout(() => a.release(), ${holdMs});
+     process.stdout.write('ready\\n');
+     process.stdin.once('data', () => {
+       acquireRunLock(process.argv[1], new Date()).then((a) => {
+         process.stdout.write(a.acquired ? 'acquired\\n' : 'held\\n');
+         process.stdin.on('end', () => (a.acquired ? a.release() : undefined));
+         process.stdin.resume();
+       });
      });`,
     dir,
   ]);
   let out = '';
+  const said = (line: string) =>
+    new Promise<void>((resolve) => {
+      const look = () => (out.split('\n').includes(line) ? resolve() : child.stdout.once('data', look));
+      look();
+    });
   child.stdout.on('data', (d) => (out += d));
-  return new Promise<string>((resolve) => child.on('exit', () => resolve(out.trim())));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { child, said, result: () => out.split('\n')[1], exited };
 }
 
 test('of many runs started in the same instant, exactly one gets the lock', async () => {
   const dir = stateDir();
-  const startAt = Date.now() + 1500;
-  const results = await Promise.all(Array.from({ length: 8 }, () => contender(dir, 2000, startAt)));
+  const contenders = Array.from({ length: 8 }, () => contender(dir));
+  await Promise.all(contenders.map((c) => c.said('ready')));
+  for (const c of contenders) c.child.stdin.write('go\n');
+  await Promise.all(contenders.map((c) => Promise.race([c.said('acquired'), c.said('held')])));
+  const results = contenders.map((c) => c.result());
+  for (const c of contenders) c.child.stdin.end();
+  await Promise.all(contenders.map((c) => c.exited));
   assert.equal(results.filter((r) => r === 'acquired').length, 1, results.join(','));
   assert.equal(results.filter((r) => r === 'held').length, 7);
 });
@@ -57,10 +72,12 @@ test('a run that lost the lock by a moment waits for the holder to say who it is
   const first = await acquireRunLock(dir, new Date('2026-11-27T06:00:00Z'));
   assert.ok(first.acquired);
   try {
-    // As if the holder had bound the lock and not yet written its file: it writes it 30 ms later.
+    // As if the holder had bound the lock and not yet written its file.
     const holderFile = join(dir, HOLDER_FILE);
     const written = readFileSync(holderFile, 'utf8');
     rmSync(holderFile);
+    // It writes it 30 ms later. The loser looks 20 times, 5 ms apart at least, and Node fires timers in
+    // the order they fall due, so the file is there before its last look however busy the machine is.
     const late = setTimeout(() => writeFileSync(holderFile, written), 30);
     try {
       assert.deepEqual(await acquireRunLock(dir, new Date()), {
