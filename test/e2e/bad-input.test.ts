@@ -57,9 +57,11 @@ test('OA failing midway, at a token renewal: the pass stops, the tenants done st
     { instances: 1, tenantsPerInstance: 40, latencyMs: 5 },
     { TOKEN_REFRESH_EVERY: '5', SYNC_CONCURRENCY: '1', MAX_CONSECUTIVE_FAILURES: '3', RETRIES: '0' },
   );
+  const release = sim.holdResyncs(7);
   const first = startCli(['sync', '--json'], env, w.cwd);
   await until(() => sim.stats.resyncSucceeded.size >= 7);
   sim.setOaFault('malformedXml');
+  release();
   const stopped = await first.done;
   assert.equal(stopped.code, 3, stopped.stderr);
   oneLine(

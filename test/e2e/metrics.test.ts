@@ -62,11 +62,14 @@ test('a pass stopped midway is in progress until the run that resumes it finishe
     { SYNC_CONCURRENCY: '1' },
   );
   const path = join(w.cwd, 'o365-backsync.prom');
+  const release = sim.holdResyncs(5);
   const first = start(['sync', '--metrics-file', path]);
   await until(() => existsSync(path));
   assert.equal(samples(path).o365_backsync_pass_in_progress, 1, 'written when the pass starts');
   await until(() => sim.stats.resyncSucceeded.size >= 5);
   first.child.kill('SIGTERM');
+  await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
   await first.done;
   const stopped = samples(path);
   assert.equal(stopped.o365_backsync_pass_in_progress, 1);

@@ -23,12 +23,17 @@ for (const status of [403, 500]) {
         { instances: 2, tenantsPerInstance: 20, pageCap: 5, latencyMs: 15, tokenRefusal: { wording, status } },
         { SYNC_CONCURRENCY: '2', LOG_LEVEL: 'debug' },
       );
+      // Every token issued so far goes stale once during each instance's share of the pass; the
+      // controller holds the resyncs past the 3rd and the 25th until the tokens are revoked.
+      const firstHold = sim.holdResyncs(3);
       const cli = start();
-      // Every token issued so far goes stale once during each instance's share of the pass.
       await until(() => sim.stats.resyncSucceeded.size >= 3);
       sim.revokeTokens();
+      const secondHold = sim.holdResyncs(25);
+      firstHold();
       await until(() => sim.stats.resyncSucceeded.size >= 25);
       sim.revokeTokens();
+      secondHold();
       const result = await cli.done;
 
       assert.equal(result.code, 0, result.stderr);

@@ -87,9 +87,11 @@ test('the controller goes down midway: exit 3 with its words, state kept; the ne
     { instances: 2, tenantsPerInstance: [40, 40], pageCap: 10, latencyMs: 5 },
     { RETRIES: '1', SYNC_CONCURRENCY: '2', MAX_CONSECUTIVE_FAILURES: '4' },
   );
+  const release = sim.holdResyncs(15);
   const first = startCli(['sync', '--json'], env, w.cwd);
   await until(() => sim.stats.resyncSucceeded.size >= 15);
   sim.setControllerDown(true);
+  release();
   const down = await first.done;
   assert.equal(down.code, 3, down.stderr);
   // Whichever meets the outage first stops the pass: four resyncs in a row, or the next page of the listing.

@@ -15,9 +15,12 @@ test('SIGTERM mid-instance, then a resume over a changing installation: every te
     { instances: 2, tenantsPerInstance: 400, latencyMs: 10, seed: 7 },
     { SYNC_CONCURRENCY: '4', APS_PAGE_SIZE: '20' },
   );
+  const release = sim.holdResyncs(250);
   const first = start();
   await until(() => sim.stats.resyncSucceeded.size >= 250);
   first.child.kill('SIGTERM');
+  await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
   const stopped = await first.done;
   assert.equal(stopped.code, 143, stopped.stderr);
   const s1 = summaryOf(stopped);

@@ -22,11 +22,14 @@ async function statusOf(env: Record<string, string>, cwd: string): Promise<Statu
 /** A full pass stopped by SIGTERM after some tenants: pass.json and a journal are left for the next run. */
 async function unfinishedPass(): Promise<SimSetup> {
   const first = await setup({ instances: 1, tenantsPerInstance: 150, latencyMs: 40 }, { SYNC_CONCURRENCY: '1' });
+  const release = first.sim.holdResyncs(2);
   const pass = first.start(['sync']);
   const journal = join(first.w.stateDir, 'journal.ndjson');
   // The journal opens with a snapshot of the pass; a tenant done adds a line.
   await until(() => existsSync(journal) && readFileSync(journal, 'utf8').split('\n').filter(Boolean).length > 1);
   pass.child.kill('SIGTERM');
+  await until(() => first.w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
   assert.equal((await pass.done).code, 143);
   return first;
 }

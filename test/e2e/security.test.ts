@@ -133,9 +133,11 @@ test('the log is created 0640 and every state file 0600, in folders closed to ot
   assert.equal(mode(join(w.logDir, 'o365-backsync.log')), 0o640 & ~umask);
   for (const f of ['pass.json', 'journal.ndjson']) assert.equal(mode(join(w.stateDir, f)), 0o600, f);
 
+  const release = sim.holdResyncs(2);
   const running = startCli(['sync'], env, w.cwd);
   await until(() => sim.stats.resyncSucceeded.size >= 2);
   assert.equal(mode(join(w.stateDir, 'lock.json')), 0o600, 'lock.json');
+  release();
   assert.equal((await running.done).code, 0);
   assert.equal(mode(join(w.stateDir, 'last-pass.json')), 0o600, 'last-pass.json');
   assert.equal(mode(w.stateDir), 0o700 & ~umask);

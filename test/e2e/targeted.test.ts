@@ -59,12 +59,16 @@ test('the lock still applies: a targeted run while a pass runs exits 0 and resyn
     { SYNC_CONCURRENCY: '1' },
   );
   const target = sim.instances[0]!.tenants[99]!;
+  // The controller holds every resync, so the pass is still running when the targeted run starts.
+  const release = sim.holdResyncs();
   const pass = start(['sync']);
   await until(() => w.log().some((l) => l.msg === 'instance started'));
   const targeted = await run(['sync', '--tenant', target.id]);
   assert.deepEqual({ code: targeted.code, out: targeted.stdout + targeted.stderr }, { code: 0, out: '' });
   assert.ok(w.log().some((l) => String(l.msg).startsWith(`another run is active (pid ${pass.child.pid}`)));
   pass.child.kill('SIGTERM');
+  await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
   await pass.done;
   assert.equal(sim.stats.resyncCalls.get(target.id), undefined);
 });

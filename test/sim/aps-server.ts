@@ -89,7 +89,7 @@ async function handle(
       stats.churned = deps.store.churn(churn.removeFraction, churn.addPerInstance, churn.random, route.id);
     }
     const gate = state.resyncGate;
-    if (gate !== undefined && gate.let-- <= 0) await gate.open;
+    if (gate !== undefined && stats.resyncSucceeded.size >= gate.afterSucceeded) await gate.open;
     if (res.destroyed) return;
   }
   if (state.controllerDown || (deps.transient503Rate > 0 && deps.random() < deps.transient503Rate)) {

@@ -136,11 +136,13 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     setControllerDown: (down) => {
       state.controllerDown = down;
     },
-    holdResyncs: (after = 0) => {
+    holdResyncs: (afterSucceeded = 0) => {
       let release!: () => void;
-      state.resyncGate = { let: after, open: new Promise<void>((resolve) => (release = resolve)) };
+      const gate = { afterSucceeded, open: new Promise<void>((resolve) => (release = resolve)) };
+      state.resyncGate = gate;
       return () => {
-        state.resyncGate = undefined;
+        // A later gate set meanwhile stays: releasing this one lets through only what it held.
+        if (state.resyncGate === gate) state.resyncGate = undefined;
         release();
       };
     },

@@ -185,11 +185,13 @@ export interface Simulator {
   /** Every APS request answers 503 HTML (proxy) while down. */
   setControllerDown(down: boolean): void;
   /**
-   * Lets the next `after` resync requests through, then holds every later one (counted on arrival)
-   * unanswered until the returned function is called: a test can stop a pass at a known point and keep
-   * it running for as long as it needs, whatever the machine's speed.
+   * Once `afterSucceeded` tenants have been resynced (`stats.resyncSucceeded.size`), holds every later
+   * resync request (counted on arrival) unanswered until the returned function is called: a test can
+   * stop a pass at a known point and keep it running for as long as it needs, whatever the machine's
+   * speed. Those already on their way when the count is reached are answered, as many as are in flight.
+   * A new call sets a new gate; releasing the older one lets through only what that one held.
    */
-  holdResyncs(after?: number): () => void;
+  holdResyncs(afterSucceeded?: number): () => void;
   /** Spoils tenant list pages that start at `fromOffset` (default 0) or later; undefined heals them. */
   setListingFault(fault: ListingFault | undefined, options?: { fromOffset?: number }): void;
   /** Every APS token OA has issued so far, revoked or not, so tests can look for them in outputs. */
@@ -206,8 +208,8 @@ export interface SimState {
   faults: Map<string, TenantFault>;
   oaFault: OaFault | undefined;
   controllerDown: boolean;
-  /** While set, resync requests past the first `let` are counted and then wait for `open` before an answer. */
-  resyncGate?: { let: number; open: Promise<void> };
+  /** While set, a resync request that arrives once `afterSucceeded` tenants are synced waits for `open`. */
+  resyncGate?: { afterSucceeded: number; open: Promise<void> };
   listingFault?: { fault: ListingFault; fromOffset: number };
   /** Undefined: the application predates sync_status. */
   syncClock: SyncClock | undefined;

@@ -93,14 +93,14 @@ test('a fresh pass journals completions; a resumed one knows them and counts the
   assert.deepEqual(s.lastPass(), last);
 });
 
-test('completions reach the disk within a fraction of a second, without a clean stop', async () => {
+test('completions reach the disk by the journal timer, without a clean stop', async () => {
   const { dir, store: s } = store();
   const pass = s.open(PASS_FOR, manualClock(), undefined, journalMustNotFail);
   done(pass, 1001, 'a', 'synced');
   const written = () => /"t":"a"/.test(readFileSync(join(dir, JOURNAL_FILE), 'utf8'));
   assert.equal(written(), false);
-  // The timer writes every 200 ms; on a loaded machine give it up to a second.
-  for (let waited = 0; waited < 1000 && !written(); waited += 50) await new Promise((r) => setTimeout(r, 50));
+  // The timer writes every 200 ms; however loaded the machine, the line comes with no stop or flush.
+  for (let waited = 0; waited < 60_000 && !written(); waited += 50) await new Promise((r) => setTimeout(r, 50));
   assert.match(readFileSync(join(dir, JOURNAL_FILE), 'utf8'), /"t":"a"/);
   pass.suspend();
 });
