@@ -1,4 +1,5 @@
 import { dirname, join, relative } from 'node:path';
+import { NODE_FLAGS } from './node-flags';
 import { LOG_FILE_NAME } from '../runtime/logger';
 
 /**
@@ -43,11 +44,12 @@ export const SETUP: Record<SetupKind, { files: (host: Host) => SetupFile[]; next
 };
 
 /**
- * Node.js is named before the CLI, and `--` ends Node's own options: without it Node reads the
- * CLI's `--env-file PATH` as its option of the same name (nodejs/node#54232) and exits 9.
+ * Node.js is named before the CLI, with the V8 settings of the CLI's `#!` line, and `--` ends Node's
+ * own options: without it Node reads the CLI's `--env-file PATH` as its option of the same name
+ * (nodejs/node#54232) and exits 9.
  */
 function argv(host: Host): string[] {
-  return [host.node, '--', host.cli, 'sync', '--env-file', host.envFile];
+  return [host.node, ...NODE_FLAGS, '--', host.cli, 'sync', '--env-file', host.envFile];
 }
 
 function cronFile(host: Host): SetupFile {

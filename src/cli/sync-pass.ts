@@ -92,7 +92,6 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   // The network stack loads only now that a pass will really run.
   const { connect } = require('./clients') as typeof import('./clients');
   const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
-  (require('../runtime/heap-settings') as typeof import('../runtime/heap-settings')).settleHeapForPass();
   const clients = connect(config, run.scrubber, logger, stop.signal, run.trace);
   const targets = flags.tenant?.length ? new TenantTargets(flags.tenant) : undefined;
   let result: PassResult;

@@ -1,12 +1,11 @@
 import type { Agent } from 'undici';
-import { settleHeapForPass } from '../../src/runtime/heap-settings';
 import { usage } from './usage';
 
 /**
  * The least a client can do for one pass, as the benchmark's yardstick: one token per instance from
  * OA, then the tenant pages and one resync per tenant over a keep-alive pool, `concurrency` at a time.
- * No retries, no token renewal, no logging, no state, and the V8 settings of the CLI's pass. Run as
- * its own process; prints one JSON line.
+ * No retries, no token renewal, no logging, no state. Run as its own process, started with the
+ * CLI's V8 settings (NODE_FLAGS); prints one JSON line.
  *   node bare-loop.js '{"oaUrl":..., "appId":41, "concurrency":16, "pageSize":500, "tenantType":..., "operation":...}'
  */
 interface Options {
@@ -35,7 +34,6 @@ async function main(): Promise<void> {
   // The clock starts before the HTTP client and the OA codec load, as the CLI's pass time includes
   // loading them (it requires them only once a pass is due).
   const started = performance.now();
-  settleHeapForPass();
   const { Agent, request } = require('undici') as typeof import('undici');
   const { tenantListQuery } = require('../../src/aps/rql') as typeof import('../../src/aps/rql');
   const agent = new Agent({ connections: o.concurrency, keepAliveTimeout: 10_000 });

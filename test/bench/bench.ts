@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { NODE_FLAGS } from '../../src/cli/node-flags';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -223,7 +224,7 @@ async function runBare(sim: Sim, concurrency: number, tenants: number): Promise<
     tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
     operation: 'synchronize_async?fullSync=true',
   };
-  const r = await spawnTimed(process.execPath, [BARE, JSON.stringify(options)], baseEnv(sim), SCRATCH);
+  const r = await spawnTimed(process.execPath, [...NODE_FLAGS, BARE, JSON.stringify(options)], baseEnv(sim), SCRATCH);
   if (r.code !== 0) throw new Error(`the bare loop exited ${r.code}: ${r.stderr}`);
   const out = JSON.parse(r.stdout) as {
     resynced: number;

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NODE_FLAGS } from '../../src/cli/node-flags';
 import { LOG_FILE_NAME } from '../../src/runtime/logger';
 import { missing } from '../tools';
 import { CLI, runCli, simulatorSetup, until, workdir, type Workdir } from './harness';
@@ -35,7 +36,10 @@ test('setup cron prints a line with absolute paths that runs a pass with no PATH
   const jobs = printed.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
   assert.equal(jobs.length, 1, printed.stdout);
   const cli = realpathSync(CLI);
-  assert.equal(jobs[0], `* * * * * ${userInfo().username} ${process.execPath} -- ${cli} sync --env-file ${file}`);
+  assert.equal(
+    jobs[0],
+    `* * * * * ${userInfo().username} ${process.execPath} ${NODE_FLAGS.join(' ')} -- ${cli} sync --env-file ${file}`,
+  );
   assert.doesNotMatch(printed.stdout, /^PATH=/m);
 
   // What cron does with a line of /etc/cron.d: the command after the time and the user, through /bin/sh.
@@ -68,7 +72,10 @@ test('setup systemd --write installs the units, prints what it writes, never rep
   const unit = readFileSync(service, 'utf8');
   assert.match(
     unit,
-    new RegExp(`^ExecStart=${process.execPath} -- ${realpathSync(CLI)} sync --env-file ${file}$`, 'm'),
+    new RegExp(
+      `^ExecStart=${process.execPath} ${NODE_FLAGS.join(' ')} -- ${realpathSync(CLI)} sync --env-file ${file}$`,
+      'm',
+    ),
   );
   // The defaults: folders systemd creates, and the only ones the run may write.
   assert.match(unit, /^StateDirectory=o365-backsync$/m);
