@@ -1,20 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { Agent, buildConnector as BuildConnector, Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { BodyTooLargeError, NetworkError, type Remote, TlsError } from '../errors';
 import { SharedDeadlines } from './deadlines';
 import { ReplyReader, type Reply } from './reply-reader';
 import { certificateRefusal, PIN_REFUSED, pinned } from './certificates';
 import { trustedCas } from './trust';
-
-/**
- * The two parts of undici the transport uses, loaded on their own: undici's index loads fetch,
- * WebSocket, EventSource, caches and mocks too, 110 ms of every pass's start against 40 for these
- * (issue 13). The index exports these same modules; test/unit/transport.test.ts checks that they are.
- */
-export const undiciParts = (): { Agent: typeof Agent; buildConnector: typeof BuildConnector } => ({
-  Agent: require('undici/lib/dispatcher/agent') as typeof Agent,
-  buildConnector: require('undici/lib/core/connect') as typeof BuildConnector,
-});
 
 /**
  * The one way this tool sends an HTTP request: bounded in time and size, and with undici's and TLS's
@@ -92,7 +82,9 @@ export class Transport {
       rejectUnauthorized: !options.insecure && (!pinSha256 || caFile !== undefined),
     };
     this.deadlines = new SharedDeadlines(options.requestTimeoutMs);
-    const { Agent, buildConnector } = undiciParts();
+    // Loaded here, through undici's public entry, so that runs which send nothing (not due, lock busy,
+    // status) never load it.
+    const { Agent, buildConnector } = require('undici') as typeof import('undici');
     this.agent = new Agent({
       connections: options.connections,
       connectTimeout: options.connectTimeoutMs,

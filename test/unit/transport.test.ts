@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { X509Certificate } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -9,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { BodyTooLargeError, NetworkError, TlsError } from '../../src/errors';
 import { ERROR_REPLY_BYTES } from '../../src/http/reply-reader';
-import { Transport, type TransportOptions, undiciParts } from '../../src/http/transport';
+import { Transport, type TransportOptions } from '../../src/http/transport';
 import { otherCaFile, startSimulator, type Simulator } from '../sim';
 import { testCerts } from '../sim/certs';
 
@@ -51,16 +49,6 @@ function transport(options: Partial<TransportOptions> = {}): Transport {
 /** An unauthenticated listing: the simulator answers 500 "Authentication failed.", which is enough to show TLS worked. */
 const get = (t: Transport, url = `${sim.apsUrl}aps/2/resources`) =>
   t.send({ method: 'GET', url, what: 'tenant list page' });
-
-test("undici's parts are the ones its index exports, and a transport loads no more of undici than them", async () => {
-  const undici = await import('undici');
-  assert.equal(undiciParts().Agent, undici.Agent);
-  assert.equal(undiciParts().buildConnector, undici.buildConnector);
-  const script = `new (require(${JSON.stringify(require.resolve('../../src/http/transport'))}).Transport)({ remote: 'aps', connections: 1, connectTimeoutMs: 1, requestTimeoutMs: 1, maxBodyBytes: 1, tlsFix: '' });
-    console.log(Object.keys(require.cache).filter((f) => /[\\/]undici[\\/]index\\.js$/.test(f)).length)`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script]);
-  assert.equal(stdout.trim(), '0');
-});
 
 test('the controller certificate is verified by default: an unknown CA is refused with the fix', async () => {
   await assert.rejects(get(transport()), (e: unknown) => {
