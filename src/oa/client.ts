@@ -2,27 +2,27 @@ import { NetworkError, OaHttpError, ProtocolError } from '../errors';
 import { parseRetryAfter, withRetries } from '../http/retry';
 import { type ExchangeObserver, type Reply, Transport } from '../http/transport';
 import { trustFix } from '../http/trust';
-import type { Config } from '../runtime/config';
-import { basicCredentials } from '../runtime/secrets';
+import { basicCredentials } from '../http/basic-auth';
 import type { Instance, InstanceDirectory, InstanceToken } from '../sync/ports';
 import { decodeReply, encodeCall } from './codec';
 import { integer, nonEmptyString, struct, unexpected } from './shapes';
 import { excerpt, htmlHeadline } from '../http/remote-text';
 
-export type OaClientConfig = Pick<
-  Config,
-  | 'oaHost'
-  | 'oaPort'
-  | 'oaTls'
-  | 'oaUser'
-  | 'oaPassword'
-  | 'oaCaFile'
-  | 'connectTimeoutMs'
-  | 'requestTimeoutMs'
-  | 'maxBodyBytes'
-  | 'retries'
-  | 'retryMaxDelayMs'
->;
+/** Where OA is and how to talk to it; the run's settings (OA_HOST, OA_PORT, ...) have these names. */
+export interface OaClientOptions {
+  oaHost: string;
+  oaPort: number;
+  oaTls: boolean;
+  oaUser?: string;
+  oaPassword?: string;
+  /** A PEM file of the CAs to trust, or `system`. */
+  oaCaFile?: string;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxBodyBytes: number;
+  retries: number;
+  retryMaxDelayMs: number;
+}
 
 /** The OA Public API (XML-RPC over HTTP), as far as the pass needs it. */
 export class OaClient implements InstanceDirectory {
@@ -32,7 +32,7 @@ export class OaClient implements InstanceDirectory {
 
   /** `stop` is the run's stop signal: it ends retries and their waits, and abandons a request in flight. */
   constructor(
-    private readonly config: OaClientConfig,
+    private readonly config: OaClientOptions,
     observer?: ExchangeObserver,
     private readonly stop?: AbortSignal,
   ) {

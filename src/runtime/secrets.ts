@@ -1,3 +1,4 @@
+import { basicCredentials } from '../http/basic-auth';
 import { withoutUrlCredentials } from '../http/remote-text';
 
 /**
@@ -29,9 +30,4 @@ export class SecretScrubber {
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
     return out;
   }
-}
-
-/** What an `Authorization: Basic` header carries: base64 of user:password. */
-export function basicCredentials(user: string, password: string): string {
-  return Buffer.from(`${user}:${password}`).toString('base64');
 }

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { test } from 'node:test';
 import { BodyTooLargeError, NetworkError, OaError, OaHttpError, ProtocolError } from '../../src/errors';
-import { OaClient, type OaClientConfig } from '../../src/oa/client';
+import { OaClient, type OaClientOptions } from '../../src/oa/client';
 
 const PASSWORD = 'S3cret-pa55';
 
@@ -18,7 +18,7 @@ interface Seen {
 async function withOa(
   handler: (res: ServerResponse, seen: Seen, count: number) => void,
   run: (client: OaClient, requests: Seen[]) => Promise<void>,
-  overrides: Partial<OaClientConfig> = {},
+  overrides: Partial<OaClientOptions> = {},
   stop?: AbortSignal,
 ): Promise<void> {
   const requests: Seen[] = [];
