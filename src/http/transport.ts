@@ -101,9 +101,9 @@ export class Transport {
   /**
    * REQUEST_TIMEOUT_MS bounds the whole exchange, reply body included, through a deadline shared with
    * the requests that started within the same moment (deadlines.ts). AbortSignal.timeout() per request
-   * left each request's timer in Node's timer list until it fired (a minute by default): at hundreds of
-   * requests a second, those timers and the signals they reach were most of the heap's growth over a
-   * long pass; shared, one is started per 100 ms at most.
+   * leaves each request's timer in Node's timer list until it fires (a minute by default): at hundreds
+   * of requests a second, those timers and the signals they reach would be most of the heap's growth
+   * over a long pass; shared, one is started per 100 ms at most.
    */
   send(req: SendOptions): Promise<Reply> {
     const { observer } = this.options;

@@ -2,7 +2,7 @@ import { writeSync } from 'node:fs';
 
 /**
  * The log file as pino's destination. pino's own (sonic-boom) retries a failed write every 100 ms
- * for as long as it fails, so a full LOG_DIR used to hang the run for good, signals and all. Here a
+ * for as long as it fails, so a full LOG_DIR would hang the run for good, signals and all. Here a
  * write either succeeds or ends logging: the first failure is handed to `onFailure` once (the run
  * then stops and says why), and every later line is dropped, so logging can never block an exit.
  *

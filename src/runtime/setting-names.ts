@@ -25,8 +25,8 @@ export function misspeltSettings(known: readonly string[], given: Iterable<strin
     const upper = name.toUpperCase();
     const prefix = OWN_PREFIXES.find((p) => upper.startsWith(p));
     // Names longer or shorter by more than MAX_EDITS are more edits away than that, and the measuring
-    // stops past MAX_EDITS: measuring in full against every variable of the environment was 15 to
-    // 30 ms of every cron run's start.
+    // stops past MAX_EDITS: measuring in full against every variable of the environment would be a
+    // noticeable share of every cron run's start.
     const candidates = prefix
       ? known.filter((setting) => setting.startsWith(prefix))
       : known.filter((setting) => Math.abs(setting.length - upper.length) <= MAX_EDITS);

@@ -2,9 +2,9 @@ import type { Instance, Tenant } from './ports';
 
 /**
  * The tenants of a pass's instances as one stream, for one pool of workers across the pass. Taking
- * the instances one after another, each with a pool of its own, emptied the pool at every instance's
- * end, slot by slot, and then left it empty while the next instance's token and first page came
- * (issue 13): many small instances ran almost one at a time.
+ * the instances one after another, each with a pool of its own, would empty the pool at every
+ * instance's end, slot by slot, and leave it empty while the next instance's token and first page
+ * came: many small instances would run almost one at a time.
  *
  * Here the next instance is opened (its token, its first page) while the current one's last tenants
  * are handed out, and its tenants follow straight on; the tail of one instance runs beside the head

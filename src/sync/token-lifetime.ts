@@ -1,10 +1,9 @@
 /**
  * How long the controller's tokens live, as far as the tool can tell. OA's token reply carries no
- * lifetime, and the platform's setting ranges from 5 to 30 minutes by version (src/aps/README.md, the token lifetime row), so the
- * tool starts from APS_TOKEN_MAX_AGE and learns from the controller: a token refused younger than that
- * shows the platform's lifetime. With a 2 s server lifetime and the default setting, a 900-tenant pass
- * had 36 calls refused, every call in flight at every expiry; learning it once costs only the calls in
- * flight at the first expiry.
+ * lifetime, and the platform's setting is not documented for every version (src/aps/README.md, the
+ * token lifetime row), so the tool starts from APS_TOKEN_MAX_AGE and learns from the controller: a
+ * token refused younger than that shows the platform's lifetime. Without learning, every call in
+ * flight at every expiry is refused; learning costs only the calls in flight at the first expiry.
  *
  * One learner serves every instance of a pass (the lifetime is a platform setting), and what it learns
  * is kept for later runs by whoever hears `onLearned`.

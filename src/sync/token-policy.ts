@@ -32,8 +32,8 @@ export type RenewalReason = 'first' | 'count' | 'age' | 'refused';
 
 /**
  * In a healthy pass a call succeeds after every renewal, or after the second when a refusal taught the
- * lifetime. More in a row is the loop seen with OA slower than APS_TOKEN_MAX_AGE: 498 tokens in 10
- * minutes and no tenant touched.
+ * lifetime. More in a row is a loop, as when OA takes longer to issue a token than APS_TOKEN_MAX_AGE
+ * lets it live: tokens are fetched one after another and no tenant is touched.
  */
 export const MAX_RENEWALS_WITHOUT_SUCCESS = 5;
 
@@ -155,8 +155,8 @@ export class TokenPolicy {
   }
 
   /**
-   * Renewing only at the limit stopped every worker for one OA round trip per token: 30 times in a
-   * 3,000-tenant pass (issue 13). So once the current token would reach a limit before a token asked
+   * Renewing only at the limit would stop every worker for one OA round trip per token, many times in
+   * a large pass. So once the current token would reach a limit before a token asked
    * for now could arrive, the next one is fetched while the current keeps serving, and swapped in when
    * the current reaches its limit. One try per token: a failed fetch ahead is tried again, and its
    * error heard, only when a caller cannot go on without it.

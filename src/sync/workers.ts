@@ -15,7 +15,7 @@ export async function runWorkers<T>(
   let running = 0;
   let failure: { error: unknown } | undefined;
   // The loop waits on one promise that the next handler to end resolves. Racing the running handlers
-  // instead would attach a reaction to each of them per tenant, which at 16 workers was the pass's
+  // instead would attach a reaction to each of them per tenant: at high concurrency, the pass's
   // biggest allocation.
   let freed: (() => void) | undefined;
   const slotFreed = (): Promise<void> => new Promise((resolve) => (freed = resolve));
