@@ -1,5 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { BODY_LIMIT, harEntry, PLACEHOLDER } from '../http/har';
+import { BODY_LIMIT, harEntry, PLACEHOLDER } from './har';
 import type { Exchange, ExchangeObserver } from '../http/transport';
 import { ConfigError } from '../errors';
 import type { SecretScrubber } from './secrets';

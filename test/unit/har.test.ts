@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NetworkError } from '../../src/errors';
-import { BODY_LIMIT, harEntry } from '../../src/http/har';
+import { BODY_LIMIT, harEntry } from '../../src/runtime/har';
 import type { Exchange } from '../../src/http/transport';
 
 /** An exchange as the transport reports it, answered unless the test says otherwise. */

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { Exchange, Reply } from './transport';
+import type { Exchange, Reply } from '../http/transport';
 
 /**
  * One HTTP exchange as a HAR 1.2 entry (http://www.softwareishard.com/blog/har-12-spec/), the format
