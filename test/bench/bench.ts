@@ -599,7 +599,7 @@ simulator). One section per tenant count and latency; a new run replaces its own
 - **efficiency**: the ideal pass time \`tenants × latency ÷ concurrency\` divided by the measured pass time.
 - **CLI time ÷ bare loop**: pass time from the CLI's own summary (\`durationMs\`: lock, state, loading the HTTP
   stack, OA, listing, resyncs, journal) over the bare loop's time from loading its HTTP stack to its last reply.
-  The bare loop applies the V8 settings the CLI applies when a pass starts. **wall** compares the
+  The bare loop starts with the V8 settings the CLI starts with (NODE_FLAGS). **wall** compares the
   two processes from spawn to exit, start-up included. **CPU** is each process's user + system time: where both
   sides share two cores with the simulator, CPU per tenant is what limits the pass at high concurrency.
 - **peak RSS**: the CLI process's \`maxRSS\` as the kernel counts it, the highest over the rounds.
