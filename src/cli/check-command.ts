@@ -5,6 +5,7 @@ import { traitsOf } from '../errors';
 import { SYSTEM_STORE } from '../http/trust';
 import { doubtfulSettings, loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
+import { LOG_TO_STDOUT } from '../runtime/logger';
 import { TraceFile } from '../runtime/trace-file';
 import type { Authorized, Instance, InstanceToken, TenantController } from '../sync/ports';
 import { connect, controllerUrl, type Clients } from './clients';
@@ -83,7 +84,7 @@ type Line = (outcome: Outcome, step: string, detail: string) => void;
 /** The folders a run writes to: a run that cannot write them fails before doing any work. */
 function checkFolders(config: Config, line: Line): void {
   const folders: [string, string][] = [
-    ['LOG_DIR', config.logDir],
+    ...(config.logDir === LOG_TO_STDOUT ? [] : [['LOG_DIR', config.logDir] as [string, string]]),
     ['STATE_DIR', config.stateDir],
     ...(config.metricsFile ? [['METRICS_FILE', dirname(config.metricsFile)] as [string, string]] : []),
   ];

@@ -17,6 +17,8 @@ export interface ReportTarget {
   logger: Logger;
   scrubber: SecretScrubber;
   logPath: string;
+  /** LOG_DIR=-: stdout is the log's alone, so no summary for a person goes there. */
+  logOnStdout: boolean;
   json: boolean;
   dryRun: boolean;
   clock: RunClock;
@@ -34,10 +36,10 @@ export function reportPass(
     ...(unresolved.length ? { notResynced: unresolved } : {}),
   };
   to.logger.info(summary, 'pass finished');
+  const terminal = process.stdout.isTTY && !to.logOnStdout;
   if (to.json) process.stdout.write(`${to.scrubber.scrub(JSON.stringify(summary))}\n`);
-  else if (process.stdout.isTTY)
-    process.stdout.write(`${printable(to.scrubber.scrub(formatSummary(summary, to.logPath)))}\n`);
-  if (exitCode !== EXIT.ok && !process.stdout.isTTY) to.say(problemLine(result, unresolved, to.logPath));
+  else if (terminal) process.stdout.write(`${printable(to.scrubber.scrub(formatSummary(summary, to.logPath)))}\n`);
+  if (exitCode !== EXIT.ok && !terminal) to.say(problemLine(result, unresolved, to.logPath));
 }
 
 /** The one object `--json` prints, and the final log line: what a pass did, in numbers. */

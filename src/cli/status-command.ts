@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadConfig, type LocalConfig } from '../runtime/config';
-import { LOG_FILE_NAME } from '../runtime/logger';
+import { LOG_FILE_NAME, LOG_TO_STDOUT, logLocation } from '../runtime/logger';
 import { lastSuccessAt, type LastPass, type TenantFailure, type TenantSyncFailure } from '../runtime/pass-record';
 import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
@@ -46,7 +46,8 @@ export interface Status {
    * cannot tell ('unknown': null for both then).
    */
   next: { startsPass: boolean | null; at: string | null; reason: RunDecision['reason']; why: string | null };
-  logFile: string;
+  /** null when the log goes to stdout (LOG_DIR=-). */
+  logFile: string | null;
   stateDir: string;
   warnings: string[];
 }
@@ -150,7 +151,7 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     recommendedIntervalSeconds: recommendedSeconds,
     minInterval: config.minIntervalSeconds,
     next: nextRun(decision, now),
-    logFile: join(config.logDir, LOG_FILE_NAME),
+    logFile: config.logDir === LOG_TO_STDOUT ? null : join(config.logDir, LOG_FILE_NAME),
     stateDir,
     warnings,
   };
@@ -223,7 +224,7 @@ function formatStatus(s: Status, now = Date.now()): string {
   }
   lines.push(`next pass:   ${describeNext(s.next, now)}`);
   for (const w of s.warnings) lines.push(`warning:     ${w}`);
-  lines.push(`log:         ${s.logFile}`);
+  lines.push(`log:         ${s.logFile ?? logLocation(LOG_TO_STDOUT)}`);
   return lines.join('\n');
 }
 

@@ -1,8 +1,8 @@
 import { basename, dirname } from 'node:path';
 import type { StreamEntry } from 'pino';
-import { OwnFileError } from '../errors';
+import { ConfigError, OwnFileError } from '../errors';
 import { doubtfulSettings, loadConfig } from '../runtime/config';
-import { openRunLog } from '../runtime/logger';
+import { LOG_TO_STDOUT, openRunLog } from '../runtime/logger';
 import { writeMetrics } from '../runtime/metrics';
 import { PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../runtime/pass-state';
 import { acquireRunLock } from '../runtime/run-lock';
@@ -47,10 +47,16 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
       },
     });
     scrubber.addCredentials(config.oaUser, config.oaPassword);
+    const logOnStdout = config.logDir === LOG_TO_STDOUT;
+    if (logOnStdout && flags.json)
+      throw new ConfigError(
+        '--json',
+        `cannot be combined with LOG_DIR=${LOG_TO_STDOUT}: stdout then carries the log, whose last line ("pass finished") holds the same summary; drop --json, or set LOG_DIR to a folder`,
+      );
     const trace = flags.trace
       ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say })
       : undefined;
-    const { progress, echo } = terminalFor(flags);
+    const { progress, echo } = logOnStdout ? {} : terminalFor(flags);
     const log = openRunLog(config.logDir, scrubber, config.logLevel, echo, (path, error) =>
       stop.because(ownFileError(path, error)),
     );
@@ -152,7 +158,10 @@ function openPass(
   return store.open(identity, clock, resume, (error) => stop.because(error));
 }
 
-/** A person at a terminal sees progress and readable warnings; cron and --json see neither, nor load them. */
+/**
+ * A person at a terminal sees progress and readable warnings; cron and --json see neither, nor load
+ * them, nor does a run whose log is on stdout (the terminal shows the log itself).
+ */
 function terminalFor(flags: SyncFlags): { progress?: PassProgress; echo?: StreamEntry } {
   if (!process.stdout.isTTY || flags.json) return {};
   const { PassProgress } = require('./progress') as typeof import('./progress');
@@ -189,7 +198,7 @@ function fail(run: SyncRun, error: Error): number {
 }
 
 function warnAboutSettings({ config, logger }: SyncRun): void {
-  const logDirExposure = folderExposure(config.logDir);
+  const logDirExposure = config.logDir === LOG_TO_STDOUT ? undefined : folderExposure(config.logDir);
   if (logDirExposure)
     logger.warn(
       { logDir: config.logDir },

@@ -142,6 +142,11 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   const unresolved = targets?.unresolved() ?? [];
   for (const u of unresolved) logger.warn(u, 'tenant not resynced');
   const exitCode = exitCodeForRun(result, stop.bySignal, unresolved.length);
-  reportPass({ ...run, logPath: run.log.path, json: flags.json === true, dryRun }, result, exitCode, unresolved);
+  reportPass(
+    { ...run, logPath: run.log.path, logOnStdout: run.log.onStdout, json: flags.json === true, dryRun },
+    result,
+    exitCode,
+    unresolved,
+  );
   return exitCode;
 }

@@ -175,7 +175,8 @@ export const SETTINGS = {
     flag: '--log-dir',
     default: '/var/log/sync',
     parse: parse.text,
-    meaning: 'where the JSON log file goes',
+    meaning:
+      'where the JSON log file goes; `-` writes the log to stdout instead, one JSON object a line (containers, journald)',
     local: true,
   },
   stateDir: {
