@@ -56,6 +56,24 @@ export function startCli(args: string[], env: Record<string, string>, cwd: strin
   return { child, done: outcome(child) };
 }
 
+/**
+ * The CLI started through a command that ends by running the rest of its arguments (setpriv, unshare),
+ * with only the environment given (plus PATH), in `cwd`.
+ */
+export function runCliThrough(
+  through: string[],
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<CliResult> {
+  const [command, ...before] = through;
+  const child = spawn(command!, [...before, CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    cwd,
+  });
+  return outcome(child);
+}
+
 function outcome(child: ChildProcess): Promise<CliResult> {
   let stdout = '';
   let stderr = '';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { canReadSystemStore, SYSTEM_STORE_NODE } from '../../src/http/trust';
 import { otherCaFile } from '../sim';
-import { simulatorSetup, summaryOf, type SimSetup } from './harness';
+import { runCliThrough, simulatorSetup, summaryOf, type SimSetup } from './harness';
+import { missing } from '../tools';
 
 /**
  * `APS_CA_FILE=system` and `OA_CA_FILE=system`: the host's trust store. Here a private store stands in
@@ -77,5 +78,41 @@ test(
       `o365-backsync: APS_CA_FILE: 'system' (the host's trust store) needs Node.js ${SYSTEM_STORE_NODE} or later, this is ${process.version}: upgrade Node.js, or set it to the CA's PEM file\n`,
     );
     assert.equal(sim.stats.oaCalls.length, 0);
+  },
+);
+
+/**
+ * A host that keeps its store as RHEL does, under /etc/pki alone: the CLI runs in a mount namespace
+ * whose /etc is empty but for the loader's cache and /etc/pki/tls/certs/ca-bundle.crt, which holds
+ * the simulator's CA. Node.js's own reader (OpenSSL's /etc/ssl) finds nothing there.
+ */
+const noRhelRoot =
+  noSystemStore ||
+  (process.getuid?.() !== 0 && 'needs root, to mount /etc in a namespace of its own') ||
+  missing('unshare');
+
+test(
+  "APS_CA_FILE=system finds RHEL's store, /etc/pki/tls/certs/ca-bundle.crt, on a host without /etc/ssl",
+  { skip: noRhelRoot },
+  async () => {
+    const s = await setup({ https: true, instances: 1, tenantsPerInstance: 3 }, { APS_CA_FILE: 'system' });
+    const realEtc = join(s.w.cwd, 'real-etc');
+    mkdirSync(realEtc);
+    const rhelEtc = [
+      'mount --bind /etc "$0"',
+      'mount -t tmpfs rhel-etc /etc',
+      'cp "$0/ld.so.cache" /etc/',
+      'mkdir -p /etc/pki/tls/certs',
+      `cp ${s.sim.caFile} /etc/pki/tls/certs/ca-bundle.crt`,
+      'exec "$@"',
+    ].join(' && ');
+    const pass = await runCliThrough(
+      ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', rhelEtc, realEtc],
+      ['sync', '--json'],
+      s.env,
+      s.w.cwd,
+    );
+    assert.equal(pass.code, 0, pass.stderr);
+    assert.equal(summaryOf(pass).synced, 3);
   },
 );
