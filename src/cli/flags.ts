@@ -21,3 +21,17 @@ export function instanceIdFlag(value: string, previous: number[] = []): number[]
   }
   return [...previous, Number(value)];
 }
+
+/** `--systemd-version N`: the systemd release the units are written for (RHEL 7 runs 219). */
+export function systemdVersionFlag(value: string): number {
+  if (!/^\d{3}$/.test(value))
+    throw new ConfigError('--systemd-version', `must be a systemd release number such as 219 or 252, got '${value}'`);
+  return Number(value);
+}
+
+/** `--user NAME`: the user the scheduled runs run as, a name or a uid, as cron and systemd take one. */
+export function userFlag(value: string): string {
+  if (!/^(?:[a-z_][a-z0-9_.-]*|\d+)$/i.test(value) || value.length > 32)
+    throw new ConfigError('--user', `must be a user name or uid, got '${value}'`);
+  return value;
+}

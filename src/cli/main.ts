@@ -1,7 +1,7 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { printable, quietOnClosedOutput } from './terminal-text';
 import { EXIT, exitCodeFor } from './exit-codes';
-import { instanceIdFlag, tenantIdFlag } from './flags';
+import { instanceIdFlag, systemdVersionFlag, tenantIdFlag, userFlag } from './flags';
 import type { SetupKind } from './setup-files';
 
 /**
@@ -80,6 +80,18 @@ export function buildProgram(): Command {
     .option('--write', 'install the file where it belongs (/etc/cron.d, /etc/systemd/system, /etc/logrotate.d)')
     .option('--root <dir>', 'install below this folder instead of / (for a scratch copy)')
     .option('--force', 'replace a file that is there already with other content')
+    .addOption(
+      new Option(
+        '--user <name>',
+        'the user the runs run as (cron: the one running setup; systemd: o365-backsync)',
+      ).argParser(userFlag),
+    )
+    .addOption(
+      new Option(
+        '--systemd-version <n>',
+        "systemd: write for this systemd release (default: this host's; RHEL 7 runs 219)",
+      ).argParser(systemdVersionFlag),
+    )
     .action((kind: SetupKind, options) => {
       const { setupCommand } = require('./setup-command') as typeof import('./setup-command');
       process.exitCode = setupCommand(kind, options);

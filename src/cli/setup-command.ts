@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -5,10 +6,14 @@ import { ConfigError } from '../errors';
 import { writeFileAtomic } from '../runtime/atomic-file';
 import { loadConfig, SYSTEM_ENV_FILE, type LocalConfig } from '../runtime/config';
 import { EXIT, exitCodeFor } from './exit-codes';
-import { type Host, SETUP, type SetupFile, type SetupKind } from './setup-files';
+import { LOG_TO_STDOUT } from '../runtime/logger';
+import { type Host, NEWEST_SYSTEMD, SETUP, type SetupFile, type SetupKind } from './setup-files';
 
 export interface SetupFlags {
   envFile?: string;
+  user?: string;
+  /** Parsed by its argParser (flags.ts). */
+  systemdVersion?: number;
   write?: boolean;
   root?: string;
   force?: boolean;
@@ -21,14 +26,20 @@ export interface SetupFlags {
  */
 export function setupCommand(kind: SetupKind, flags: SetupFlags): number {
   try {
-    const files = SETUP[kind].files(thisHost(flags.envFile));
+    const host = thisHost(kind, flags);
+    const files = SETUP[kind].files(host);
     if (!flags.write) {
       process.stdout.write(files.map((f) => f.text).join('\n'));
       return EXIT.ok;
     }
     const root = resolve(flags.root ?? '/');
     const done = install(kind, files, root, flags.force ?? false);
-    process.stdout.write(`${done.join('\n')}\nnext: ${SETUP[kind].next(files.map((f) => join(root, f.path)))}\n`);
+    process.stdout.write(
+      `${done.join('\n')}\nnext: ${SETUP[kind].next(
+        files.map((f) => join(root, f.path)),
+        host,
+      )}\n`,
+    );
     return EXIT.ok;
   } catch (e) {
     process.stderr.write(`o365-backsync: ${(e as Error).message}\n`);
@@ -36,28 +47,58 @@ export function setupCommand(kind: SetupKind, flags: SetupFlags): number {
   }
 }
 
+/** The user a systemd service runs as unless told otherwise: the RPM makes it, and the README says how. */
+export const SERVICE_USER = 'o365-backsync';
+
 /**
  * The paths the runs will use. Settings come from the env file alone, as the runs will see them: a
  * variable exported in the shell that runs `setup` is not there when cron or systemd starts the tool.
  */
-function thisHost(envFileFlag: string | undefined): Host {
-  const config = loadConfig({ scope: 'local', envFile: envFileFlag && resolve(envFileFlag), env: {} });
+function thisHost(kind: SetupKind, flags: SetupFlags): Host {
+  const config = loadConfig({ scope: 'local', envFile: flags.envFile && resolve(flags.envFile), env: {} });
   const envFile = config.envFile?.path ?? SYSTEM_ENV_FILE;
   if (!config.envFile)
     process.stderr.write(
       `o365-backsync: note: ${envFile} does not exist yet; create it before the first run (see config.example.env)\n`,
     );
   absolute(config);
+  if (config.logDir === LOG_TO_STDOUT && kind !== 'systemd')
+    throw new ConfigError(
+      'LOG_DIR',
+      kind === 'cron'
+        ? `is '${LOG_TO_STDOUT}' (stdout), which cron would mail every minute: set it to a folder for cron`
+        : `is '${LOG_TO_STDOUT}' (stdout): there is no log file to rotate`,
+    );
   return {
     node: process.execPath,
     // This module is dist/src/cli/setup-command.js; the CLI is bin/o365-backsync of the same package.
     cli: realpathSync(join(__dirname, '../../../bin/o365-backsync')),
     envFile: resolve(envFile),
-    user: userInfo().username,
+    user: flags.user ?? (kind === 'systemd' ? SERVICE_USER : currentUser()),
+    systemdVersion: flags.systemdVersion ?? hostSystemdVersion(),
     logDir: config.logDir,
     stateDir: config.stateDir,
     metricsFile: config.metricsFile,
   };
+}
+
+/**
+ * The user running setup, by name; by uid where the host has no passwd entry for it (a container run
+ * under an arbitrary uid, a bare chroot), where os.userInfo() throws.
+ */
+function currentUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.());
+  }
+}
+
+/** The version of this host's systemd, from `systemctl --version`; NEWEST_SYSTEMD where there is none. */
+function hostSystemdVersion(): number {
+  const answer = spawnSync('systemctl', ['--version'], { encoding: 'utf8' });
+  const version = /^systemd (\d+)/.exec(answer.stdout ?? '')?.[1];
+  return version ? Number(version) : NEWEST_SYSTEMD;
 }
 
 /** cron and systemd start the tool in another folder than this one, so a relative path would move. */
@@ -68,7 +109,7 @@ function absolute(config: LocalConfig): void {
     ['METRICS_FILE', config.metricsFile],
   ];
   for (const [name, path] of paths) {
-    if (path !== undefined && !isAbsolute(path))
+    if (path !== undefined && !(name === 'LOG_DIR' && path === LOG_TO_STDOUT) && !isAbsolute(path))
       throw new ConfigError(
         name,
         `must be an absolute path for setup (cron and systemd start the tool in another folder), got '${path}'`,

@@ -1,6 +1,6 @@
 import { dirname, join, relative } from 'node:path';
 import { NODE_FLAGS } from './node-flags';
-import { LOG_FILE_NAME } from '../runtime/logger';
+import { LOG_FILE_NAME, LOG_TO_STDOUT } from '../runtime/logger';
 
 /**
  * The files that schedule the tool and keep its log bounded, written for one host: every path in
@@ -13,8 +13,10 @@ export interface Host {
   /** The CLI's own script, links resolved. */
   cli: string;
   envFile: string;
-  /** The user the runs are for: the one who runs `setup`. */
+  /** The user the runs run as: for cron the one who runs `setup`, for systemd one of its own (or --user). */
   user: string;
+  /** The systemd the units are for: the host's, or --systemd-version; NEWEST_SYSTEMD where unknown. */
+  systemdVersion: number;
   logDir: string;
   stateDir: string;
   metricsFile?: string;
@@ -31,12 +33,22 @@ export type SetupKind = 'cron' | 'systemd' | 'logrotate';
 export const SETUP_KINDS: readonly SetupKind[] = ['cron', 'systemd', 'logrotate'];
 
 /** The files of each kind, and the command that puts them to use once written. */
-export const SETUP: Record<SetupKind, { files: (host: Host) => SetupFile[]; next: (written: string[]) => string }> = {
+export const SETUP: Record<
+  SetupKind,
+  { files: (host: Host) => SetupFile[]; next: (written: string[], host: Host) => string }
+> = {
   cron: {
     files: (host) => [cronFile(host)],
     next: () => 'cron reads /etc/cron.d by itself; after a minute, see what the first run did: o365-backsync status',
   },
-  systemd: { files: systemdFiles, next: () => 'systemctl daemon-reload && systemctl enable --now o365-backsync.timer' },
+  systemd: {
+    files: systemdFiles,
+    // The service's user must exist and read the env file; the RPM does both.
+    next: (_, host) =>
+      `id ${host.user} || useradd --system --no-create-home --shell /sbin/nologin ${host.user}; ` +
+      `chgrp ${host.user} ${shellWord(host.envFile)} && chmod 0640 ${shellWord(host.envFile)}; ` +
+      'systemctl daemon-reload && systemctl enable --now o365-backsync.timer',
+  },
   logrotate: {
     files: (host) => [logrotateFile(host)],
     next: (written) => `check it with: logrotate -d ${written.join(' ')}`,
@@ -64,11 +76,58 @@ function cronFile(host: Host): SetupFile {
   };
 }
 
+/** The systemd that knows every directive below; a newer one, or none found, gets them all. */
+export const NEWEST_SYSTEMD = Infinity;
+
+/**
+ * The service's confinement, each directive with the first systemd release that knows it: a host's
+ * older systemd (RHEL 7 runs 219, RHEL 8 239, RHEL 9 252) gets only those it has, since an unknown
+ * directive is dropped with a warning and a value it cannot parse leaves the setting at its default.
+ * Left out on purpose: MemoryDenyWriteExecute (V8's JIT writes the code it runs), ProcSubset=pid
+ * (Node.js reads /proc/meminfo), PrivateNetwork and IPAddressDeny (the run talks to OA and the
+ * controller), PrivateUsers (it fails where user namespaces are switched off), a UMask tighter than
+ * the default (the metrics file must stay readable by node_exporter's user; the tool sets the mode of
+ * every other file itself).
+ */
+const CONFINEMENT: [since: number, directive: string][] = [
+  [0, 'PrivateTmp=yes'],
+  [187, 'NoNewPrivileges=yes'],
+  [0, 'CapabilityBoundingSet='],
+  [229, 'AmbientCapabilities='],
+  [209, 'PrivateDevices=yes'],
+  [0, 'DevicePolicy=closed'],
+  [232, 'ProtectKernelTunables=yes'],
+  [232, 'ProtectKernelModules=yes'],
+  [244, 'ProtectKernelLogs=yes'],
+  [232, 'ProtectControlGroups=yes'],
+  [245, 'ProtectClock=yes'],
+  [242, 'ProtectHostname=yes'],
+  [247, 'ProtectProc=invisible'],
+  [248, 'PrivateIPC=yes'],
+  [233, 'RestrictNamespaces=yes'],
+  [231, 'RestrictRealtime=yes'],
+  [242, 'RestrictSUIDSGID=yes'],
+  [235, 'LockPersonality=yes'],
+  [232, 'RemoveIPC=yes'],
+  [235, 'KeyringMode=private'],
+  [211, 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX'],
+  [209, 'SystemCallArchitectures=native'],
+  [241, 'SystemCallFilter=@system-service'],
+  [231, 'SystemCallFilter=~@privileged'],
+  // A call outside the filter fails with EPERM rather than killing the run: libuv then falls back.
+  [209, 'SystemCallErrorNumber=EPERM'],
+];
+
 function systemdFiles(host: Host): SetupFile[] {
+  const has = (since: number): boolean => host.systemdVersion >= since;
+  const logToJournal = host.logDir === LOG_TO_STDOUT;
+  const folders: [string, string, string, string][] = [
+    ['StateDirectory', '/var/lib', host.stateDir, '0700'],
+    ...(logToJournal ? [] : [['LogsDirectory', '/var/log', host.logDir, '0750'] as [string, string, string, string]]),
+  ];
   const writable = [
-    ...underSystemFolder('StateDirectory', '/var/lib', host.stateDir, '0700'),
-    ...underSystemFolder('LogsDirectory', '/var/log', host.logDir, '0750'),
-    ...(host.metricsFile ? [`# METRICS_FILE's folder.\nReadWritePaths=${unitWord(dirname(host.metricsFile))}`] : []),
+    ...folders.flatMap(([directive, base, folder, mode]) => writableFolder(directive, base, folder, mode, host)),
+    ...(host.metricsFile ? writablePath(`METRICS_FILE's folder.`, dirname(host.metricsFile), host) : []),
   ];
   // ProtectHome hides /home and /root; a Node.js or an install that lives there must stay readable.
   const inHome = [host.node, host.cli, host.envFile].some((p) => /^\/(home|root|run\/user)(\/|$)/.test(p));
@@ -82,17 +141,20 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-${host.user === 'root' ? '' : `User=${host.user}\n`}ExecStart=${argv(host).map(unitWord).join(' ')}
+# A user of its own, never root: it must be able to read the env file.
+User=${host.user}
+ExecStart=${argv(host).map(unitWord).join(' ')}
 # A pass may take hours. On stop, SIGTERM lets the tenants in flight finish (each bounded by
 # REQUEST_TIMEOUT_MS, 60 s by default) and saves the state, so the next run resumes.
-TimeoutStartSec=infinity
+TimeoutStartSec=${has(229) ? 'infinity' : '0'}
 TimeoutStopSec=90
-# STATE_DIR and LOG_DIR: the only places the run may write.
+# ${logToJournal ? 'STATE_DIR: the only place the run may write; the log (LOG_DIR=-) goes to the journal.' : 'STATE_DIR and LOG_DIR: the only places the run may write.'}
 ${writable.join('\n')}
-ProtectSystem=strict
+ProtectSystem=${has(232) ? 'strict' : 'full'}
 ProtectHome=${inHome ? 'read-only' : 'yes'}
-PrivateTmp=yes
-NoNewPrivileges=yes
+${CONFINEMENT.filter(([since]) => has(since))
+  .map(([, directive]) => directive)
+  .join('\n')}
 `;
   const timer = `# /etc/systemd/system/o365-backsync.timer: start o365-backsync.service every minute. A run that finds
 # no pass due exits at once without touching the network; systemd never starts a second copy while
@@ -113,11 +175,20 @@ WantedBy=timers.target
   ];
 }
 
-/** A folder under /var/lib or /var/log is created by systemd with its mode; any other must exist. */
-function underSystemFolder(directive: string, base: string, folder: string, mode: string): string[] {
+/**
+ * A folder under /var/lib or /var/log is created by systemd (235 on), owned by the service's user and
+ * with its mode; any other must exist, owned by that user.
+ */
+function writableFolder(directive: string, base: string, folder: string, mode: string, host: Host): string[] {
   const below = relative(base, folder);
-  if (below && !below.startsWith('..')) return [`${directive}=${unitWord(below)}`, `${directive}Mode=${mode}`];
-  return [`# ${folder} must exist: the run cannot create folders outside these.`, `ReadWritePaths=${unitWord(folder)}`];
+  if (host.systemdVersion >= 235 && below && !below.startsWith('..'))
+    return [`${directive}=${unitWord(below)}`, `${directive}Mode=${mode}`];
+  return writablePath(`${folder} must exist, owned by ${host.user}: the run cannot create folders here.`, folder, host);
+}
+
+/** ReadWritePaths (231 on); before it, ProtectSystem=full leaves /var writable and there is nothing to say. */
+function writablePath(why: string, folder: string, host: Host): string[] {
+  return [`# ${why}`, ...(host.systemdVersion >= 231 ? [`ReadWritePaths=${unitWord(folder)}`] : [])];
 }
 
 function logrotateFile(host: Host): SetupFile {

@@ -227,7 +227,7 @@ type AlwaysSetKey = {
 export type Config = { [K in AlwaysSetKey]: ValueOf<Settings[K]> } & {
   [K in Exclude<keyof Settings, AlwaysSetKey>]?: ValueOf<Settings[K]>;
 } & {
-  /** The env file that was read, if any, and whether others than its owner can read it. */
+  /** The env file that was read, if any, and whether others than its owner and the run's group can read it. */
   envFile?: { path: string; readableByOthers: boolean };
   /** Variables that look like a misspelt setting, each with the one it likely meant; absent when none. */
   misspelt?: MisspeltSetting[];
@@ -352,8 +352,15 @@ function readEnvFile(explicit: string | undefined, cwd: string): { fileValues: R
       `cannot read '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  return {
-    fileValues: parseEnvFile(content),
-    envFile: { path, readableByOthers: (statSync(path).mode & 0o077) !== 0 },
-  };
+  return { fileValues: parseEnvFile(content), envFile: { path, readableByOthers: readableByOthers(path) } };
+}
+
+/**
+ * Whether others than this run can read the file: others at all, or a group that is not the run's own.
+ * A service's env file, root's and readable by the service's group alone (0640), is how a run that is
+ * not root reads it.
+ */
+function readableByOthers(path: string): boolean {
+  const { mode, gid } = statSync(path);
+  return (mode & 0o007) !== 0 || ((mode & 0o070) !== 0 && gid !== process.getgid?.());
 }

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { NODE_FLAGS } from '../../src/cli/node-flags';
 import { LOG_FILE_NAME } from '../../src/runtime/logger';
 import { missing } from '../tools';
-import { CLI, runCli, simulatorSetup, until, workdir, type Workdir } from './harness';
+import { CLI, runCli, runCliThrough, simulatorSetup, until, workdir, type Workdir } from './harness';
 
 /** `setup cron|systemd|logrotate`: the files for this host, checked by running them or with the real tools. */
 const setup = simulatorSetup();
@@ -67,7 +67,8 @@ test('setup systemd --write installs the units, prints what it writes, never rep
   assert.equal(first.code, 0, first.stderr);
   assert.equal(
     first.stdout,
-    `wrote ${service}\nwrote ${timer}\nnext: systemctl daemon-reload && systemctl enable --now o365-backsync.timer\n`,
+    `wrote ${service}\nwrote ${timer}\nnext: id o365-backsync || useradd --system --no-create-home --shell /sbin/nologin o365-backsync; ` +
+      `chgrp o365-backsync ${file} && chmod 0640 ${file}; systemctl daemon-reload && systemctl enable --now o365-backsync.timer\n`,
   );
   const unit = readFileSync(service, 'utf8');
   assert.match(
@@ -185,5 +186,150 @@ test(
     assert.equal((await run(['sync'])).code, 0);
     assert.match(readFileSync(log, 'utf8'), /"msg":"not due yet; next pass due at /);
     assert.equal(statSync(log).mode & 0o777, 0o640 & ~process.umask());
+  },
+);
+
+/** The [Service] directives of a printed unit, by name, in order. */
+function serviceDirectives(unit: string): string[] {
+  const service = unit.slice(
+    unit.indexOf('[Service]\n') + '[Service]\n'.length,
+    unit.indexOf('\n[', unit.indexOf('[Service]')),
+  );
+  return service
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.slice(0, line.indexOf('=')));
+}
+
+test('setup systemd runs the service as a user of its own, o365-backsync unless --user names another, never root', async () => {
+  const w = workdir();
+  const file = envFile(w, { OFFICE_APP_ID: '41', OA_HOST: '127.0.0.1' });
+  const byDefault = await runSetup(w, ['systemd', '--env-file', file]);
+  assert.equal(byDefault.code, 0, byDefault.stderr);
+  assert.match(byDefault.stdout, /^User=o365-backsync$/m);
+  const told = await runSetup(w, ['systemd', '--env-file', file, '--user', 'svc-sync']);
+  assert.match(told.stdout, /^User=svc-sync$/m);
+  assert.equal((told.stdout.match(/^User=/gm) ?? []).length, 1);
+  const bad = await runSetup(w, ['systemd', '--env-file', file, '--user', 'a b']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr, "o365-backsync: --user: must be a user name or uid, got 'a b'\n");
+  const written = await runSetup(w, ['systemd', '--env-file', file, '--write', '--root', join(w.cwd, 'root')]);
+  assert.match(written.stdout, /\nnext: .*useradd --system .*o365-backsync.*chgrp o365-backsync .*\.env/);
+});
+
+const noOfflineSecurity =
+  missing('systemd-analyze') ||
+  (!spawnSync('systemd-analyze', ['security', '--help'], { encoding: 'utf8' }).stdout.includes('--offline') &&
+    'this systemd-analyze has no security --offline');
+
+test(
+  'the printed service scores at most 4.5 with systemd-analyze security --offline, without MemoryDenyWriteExecute or ProcSubset',
+  { skip: noOfflineSecurity },
+  async () => {
+    const w = workdir();
+    const printed = await runSetup(w, ['systemd', '--env-file', envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' })]);
+    assert.equal(printed.code, 0, printed.stderr);
+    const service = join(w.cwd, 'o365-backsync.service');
+    writeFileSync(
+      service,
+      printed.stdout.slice(0, printed.stdout.indexOf('# /etc/systemd/system/o365-backsync.timer')),
+    );
+    const security = spawnSync('systemd-analyze', ['security', '--offline=yes', '--threshold=45', service], {
+      encoding: 'utf8',
+    });
+    const score = /Overall exposure level for o365-backsync\.service: (\d+\.\d)/.exec(security.stdout)?.[1];
+    assert.ok(score !== undefined, security.stdout + security.stderr);
+    assert.ok(Number(score) <= 4.5, `exposure ${score}:\n${security.stdout}`);
+    assert.equal(security.status, 0, security.stderr);
+    // V8's JIT writes the code it runs; Node.js reads /proc/meminfo.
+    assert.doesNotMatch(printed.stdout, /^(MemoryDenyWriteExecute|ProcSubset)=/m);
+  },
+);
+
+/** The [Service] directives systemd 219 (RHEL 7) knows, of those a unit like this could use (systemd.exec(5), 219). */
+const SYSTEMD_219 = new Set([
+  'Type',
+  'User',
+  'ExecStart',
+  'TimeoutStartSec',
+  'TimeoutStopSec',
+  'ReadWriteDirectories',
+  'ProtectSystem',
+  'ProtectHome',
+  'UMask',
+  'PrivateTmp',
+  'NoNewPrivileges',
+  'CapabilityBoundingSet',
+  'PrivateDevices',
+  'DevicePolicy',
+  'RestrictAddressFamilies',
+  'SystemCallArchitectures',
+  'SystemCallErrorNumber',
+]);
+
+test('setup systemd --systemd-version 219 (RHEL 7) uses only directives and values that systemd knows', async () => {
+  const w = workdir();
+  const printed = await runSetup(w, [
+    'systemd',
+    '--env-file',
+    envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' }),
+    '--systemd-version',
+    '219',
+  ]);
+  assert.equal(printed.code, 0, printed.stderr);
+  const unknown = serviceDirectives(printed.stdout).filter((d) => !SYSTEMD_219.has(d));
+  assert.deepEqual(unknown, []);
+  // 219 knows neither `infinity` for a timeout nor ProtectSystem=strict.
+  assert.match(printed.stdout, /^TimeoutStartSec=0$/m);
+  assert.match(printed.stdout, /^ProtectSystem=full$/m);
+  assert.match(printed.stdout, /^# \/var\/lib\/o365-backsync must exist, owned by o365-backsync/m);
+  assert.match(printed.stdout, /^User=o365-backsync$/m);
+  const bad = await runSetup(w, ['systemd', '--systemd-version', 'seven']);
+  assert.equal(bad.code, 2);
+  assert.equal(
+    bad.stderr,
+    "o365-backsync: --systemd-version: must be a systemd release number such as 219 or 252, got 'seven'\n",
+  );
+});
+
+test('with LOG_DIR=-, setup systemd leaves the log to the journal, and cron and logrotate are refused', async () => {
+  const w = workdir();
+  const file = envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa', LOG_DIR: '-' });
+  const systemd = await runSetup(w, ['systemd', '--env-file', file]);
+  assert.equal(systemd.code, 0, systemd.stderr);
+  assert.doesNotMatch(systemd.stdout, /^(LogsDirectory|ReadWritePaths)=/m);
+  assert.match(systemd.stdout, /^StateDirectory=o365-backsync$/m);
+  const cron = await runSetup(w, ['cron', '--env-file', file]);
+  assert.equal(cron.code, 2);
+  assert.equal(
+    cron.stderr,
+    "o365-backsync: LOG_DIR: is '-' (stdout), which cron would mail every minute: set it to a folder for cron\n",
+  );
+  const logrotate = await runSetup(w, ['logrotate', '--env-file', file]);
+  assert.equal(logrotate.code, 2);
+  assert.equal(logrotate.stderr, "o365-backsync: LOG_DIR: is '-' (stdout): there is no log file to rotate\n");
+});
+
+const asRootWithSetpriv =
+  (process.getuid?.() !== 0 && 'needs root, to run setup as a uid with no passwd entry') || missing('setpriv');
+
+test(
+  'setup cron run as a uid with no passwd entry (a container, a bare chroot) names the uid',
+  { skip: asRootWithSetpriv },
+  async () => {
+    const w = workdir();
+    chmodSync(w.cwd, 0o755);
+    const file = envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' });
+    chmodSync(file, 0o644);
+    const uid = 4242;
+    assert.equal(spawnSync('getent', ['passwd', String(uid)]).status, 2, `uid ${uid} has a passwd entry here`);
+    const printed = await runCliThrough(
+      ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'],
+      ['setup', 'cron', '--env-file', file],
+      {},
+      w.cwd,
+    );
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, new RegExp(`^\\* \\* \\* \\* \\* ${uid} `, 'm'));
   },
 );

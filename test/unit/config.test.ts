@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors';
@@ -258,20 +258,35 @@ test('./.env is found in the working folder', () => {
   assert.equal(c.envFile?.path, join(dir, '.env'));
 });
 
-test('an env file that group or others can read is flagged, for the warning', () => {
-  const dir = scratchDir('obs-envmode-');
+/** Whether loadConfig flags an env file of this mode (and group, else the run's own) as readable by others. */
+function envFileFlagged(mode: number, gid?: number): boolean | undefined {
+  const file = join(scratchDir('obs-envmode-'), 'o365-backsync.env');
+  writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa\n');
+  chmodSync(file, mode);
+  if (gid !== undefined) chownSync(file, process.getuid!(), gid);
+  return loadConfig({ envFile: file, env: {}, cwd }).envFile?.readableByOthers;
+}
+
+test("an env file that others can read is flagged, for the warning; its own group's read is the run's", () => {
+  // The file's group is the run's own, as for a service's env file, 0640 root:<the service's group>.
   for (const [mode, flagged] of [
     [0o600, false],
     [0o400, false],
-    [0o640, true],
+    [0o640, false],
     [0o604, true],
     [0o644, true],
-  ] as const) {
-    const file = join(dir, `m${mode.toString(8)}.env`);
-    writeFileSync(file, 'OFFICE_APP_ID=41\nOA_HOST=oa\n', { mode });
-    assert.equal(loadConfig({ envFile: file, env: {}, cwd }).envFile?.readableByOthers, flagged, mode.toString(8));
-  }
+  ] as const)
+    assert.equal(envFileFlagged(mode), flagged, mode.toString(8));
 });
+
+test(
+  "an env file that a group not the run's own can read is flagged",
+  { skip: process.getuid?.() !== 0 && 'needs root, to give the file another group' },
+  () => {
+    assert.equal(envFileFlagged(0o640, 4242), true);
+    assert.equal(envFileFlagged(0o600, 4242), false);
+  },
+);
 
 test('an env file given explicitly must exist', () => {
   assert.throws(() => loadConfig({ envFile: '/nonexistent.env', env: MINIMAL, cwd }), {
