@@ -71,8 +71,10 @@ export function buildProgram(): Command {
 
   program
     .command('setup')
-    .description('print the cron, systemd or logrotate file for this host with absolute paths; --write installs it')
-    .addArgument(new Argument('<kind>', 'what to set up').choices(['cron', 'systemd', 'logrotate']))
+    .description(
+      'print the cron, systemd or logrotate file for this host with absolute paths (--write installs it), or a Kubernetes manifest',
+    )
+    .addArgument(new Argument('<kind>', 'what to set up').choices(['cron', 'systemd', 'logrotate', 'kubernetes']))
     .option(
       '--env-file <path>',
       'env file the scheduled runs read (default ./.env if present, else /etc/o365-backsync.env)',
@@ -92,9 +94,11 @@ export function buildProgram(): Command {
         "systemd: write for this systemd release (default: this host's; RHEL 7 runs 219)",
       ).argParser(systemdVersionFlag),
     )
-    .action((kind: SetupKind, options) => {
-      const { setupCommand } = require('./setup-command') as typeof import('./setup-command');
-      process.exitCode = setupCommand(kind, options);
+    .option('--image <name>', 'kubernetes: the container image (default o365-backsync:<version>)')
+    .action((kind: SetupKind | 'kubernetes', options) => {
+      const setup = require('./setup-command') as typeof import('./setup-command');
+      process.exitCode =
+        kind === 'kubernetes' ? setup.kubernetesSetupCommand(options) : setup.setupCommand(kind, options);
     });
 
   return program;

@@ -4,10 +4,10 @@ import { userInfo } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../errors';
 import { writeFileAtomic } from '../runtime/atomic-file';
-import { loadConfig, SYSTEM_ENV_FILE, type LocalConfig } from '../runtime/config';
+import { envFileSettings, loadConfig, SYSTEM_ENV_FILE, type LocalConfig } from '../runtime/config';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { LOG_TO_STDOUT } from '../runtime/logger';
-import { type Host, NEWEST_SYSTEMD, SETUP, type SetupFile, type SetupKind } from './setup-files';
+import { type Host, SETUP, type SetupFile, type SetupKind } from './setup-files';
 
 export interface SetupFlags {
   envFile?: string;
@@ -17,6 +17,32 @@ export interface SetupFlags {
   write?: boolean;
   root?: string;
   force?: boolean;
+  /** kubernetes: the container image to run. */
+  image?: string;
+}
+
+/**
+ * `setup kubernetes`: prints the manifest for `kubectl apply -f -`, its ConfigMap holding the settings
+ * of the env file (`--env-file`, or the one the tool reads). It writes nothing itself.
+ */
+export function kubernetesSetupCommand(flags: SetupFlags): number {
+  try {
+    if (flags.write)
+      throw new ConfigError('--write', 'setup kubernetes only prints; apply it with: | kubectl apply -f -');
+    const config = loadConfig({ scope: 'local', envFile: flags.envFile && resolve(flags.envFile), env: {} });
+    if (!config.envFile)
+      process.stderr.write(
+        `o365-backsync: note: ${SYSTEM_ENV_FILE} does not exist; fill in OFFICE_APP_ID and OA_HOST in the ConfigMap\n`,
+      );
+    const { kubernetesManifest } = require('./kubernetes-manifest') as typeof import('./kubernetes-manifest');
+    const version = require('../../../package.json').version as string;
+    const settings = config.envFile ? envFileSettings(config.envFile.path) : { OFFICE_APP_ID: '', OA_HOST: '' };
+    process.stdout.write(kubernetesManifest({ image: flags.image ?? `o365-backsync:${version}`, settings }));
+    return EXIT.ok;
+  } catch (e) {
+    process.stderr.write(`o365-backsync: ${(e as Error).message}\n`);
+    return exitCodeFor(e);
+  }
 }
 
 /**
@@ -94,11 +120,11 @@ function currentUser(): string {
   }
 }
 
-/** The version of this host's systemd, from `systemctl --version`; NEWEST_SYSTEMD where there is none. */
-function hostSystemdVersion(): number {
+/** The version of this host's systemd, from `systemctl --version`; undefined where there is none. */
+function hostSystemdVersion(): number | undefined {
   const answer = spawnSync('systemctl', ['--version'], { encoding: 'utf8' });
   const version = /^systemd (\d+)/.exec(answer.stdout ?? '')?.[1];
-  return version ? Number(version) : NEWEST_SYSTEMD;
+  return version ? Number(version) : undefined;
 }
 
 /** cron and systemd start the tool in another folder than this one, so a relative path would move. */

@@ -15,8 +15,8 @@ export interface Host {
   envFile: string;
   /** The user the runs run as: for cron the one who runs `setup`, for systemd one of its own (or --user). */
   user: string;
-  /** The systemd the units are for: the host's, or --systemd-version; NEWEST_SYSTEMD where unknown. */
-  systemdVersion: number;
+  /** The systemd the units are for: the host's, or --systemd-version; unset, the newest. */
+  systemdVersion?: number;
   logDir: string;
   stateDir: string;
   metricsFile?: string;
@@ -77,7 +77,7 @@ function cronFile(host: Host): SetupFile {
 }
 
 /** The systemd that knows every directive below; a newer one, or none found, gets them all. */
-export const NEWEST_SYSTEMD = Infinity;
+const NEWEST_SYSTEMD = Infinity;
 
 /**
  * The service's confinement, each directive with the first systemd release that knows it: a host's
@@ -119,7 +119,7 @@ const CONFINEMENT: [since: number, directive: string][] = [
 ];
 
 function systemdFiles(host: Host): SetupFile[] {
-  const has = (since: number): boolean => host.systemdVersion >= since;
+  const has = (since: number): boolean => knows(host, since);
   const logToJournal = host.logDir === LOG_TO_STDOUT;
   const folders: [string, string, string, string][] = [
     ['StateDirectory', '/var/lib', host.stateDir, '0700'],
@@ -181,14 +181,19 @@ WantedBy=timers.target
  */
 function writableFolder(directive: string, base: string, folder: string, mode: string, host: Host): string[] {
   const below = relative(base, folder);
-  if (host.systemdVersion >= 235 && below && !below.startsWith('..'))
+  if (knows(host, 235) && below && !below.startsWith('..'))
     return [`${directive}=${unitWord(below)}`, `${directive}Mode=${mode}`];
   return writablePath(`${folder} must exist, owned by ${host.user}: the run cannot create folders here.`, folder, host);
 }
 
 /** ReadWritePaths (231 on); before it, ProtectSystem=full leaves /var writable and there is nothing to say. */
 function writablePath(why: string, folder: string, host: Host): string[] {
-  return [`# ${why}`, ...(host.systemdVersion >= 231 ? [`ReadWritePaths=${unitWord(folder)}`] : [])];
+  return [`# ${why}`, ...(knows(host, 231) ? [`ReadWritePaths=${unitWord(folder)}`] : [])];
+}
+
+/** Whether the host's systemd knows what came with release `since`. */
+function knows(host: Host, since: number): boolean {
+  return (host.systemdVersion ?? NEWEST_SYSTEMD) >= since;
 }
 
 function logrotateFile(host: Host): SetupFile {

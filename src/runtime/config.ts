@@ -333,6 +333,16 @@ export function doubtfulSettings(config: Pick<Config, 'tokenMaxAgeMs' | 'misspel
   return doubts;
 }
 
+/** The settings an env file sets, by variable, as written there; empty values and unknown names left out. */
+export function envFileSettings(path: string): Record<string, string> {
+  const known = new Set<string>(Object.values(SETTINGS).map((setting) => setting.variable));
+  return Object.fromEntries(
+    Object.entries(readEnvFile(path, '/').fileValues).filter(
+      (entry): entry is [string, string] => known.has(entry[0]) && entry[1] !== '' && entry[1] !== undefined,
+    ),
+  );
+}
+
 /** Where the env file of an installed tool lives; `setup` writes it into the files it makes. */
 export const SYSTEM_ENV_FILE = '/etc/o365-backsync.env';
 
