@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
 import { startSimulator, type SimOptions, type Simulator } from '../sim';
@@ -36,6 +36,19 @@ export function workdir(): Workdir {
         .map((l) => JSON.parse(l) as Record<string, unknown>);
     },
   };
+}
+
+/** An env file in the workdir holding `env`, 0600, as an operator writes /etc/o365-backsync.env. */
+export function writeEnvFile(w: Workdir, env: Record<string, string>): string {
+  const path = join(w.cwd, 'o365-backsync.env');
+  writeFileSync(
+    path,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
+  return path;
 }
 
 export interface CliResult {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
@@ -7,7 +7,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { parseAllDocuments } from 'yaml';
 import { missing } from '../tools';
-import { runCli, runCliThrough, simulatorSetup, workdir, type Workdir } from './harness';
+import { runCli, runCliThrough, simulatorSetup, workdir, writeEnvFile, type Workdir } from './harness';
 
 /** `setup kubernetes`: a manifest that passes the Kubernetes schemas, and a pod's view of it that runs. */
 const setup = simulatorSetup();
@@ -45,14 +45,7 @@ interface Manifest {
 }
 
 async function manifest(w: Workdir, env: Record<string, string>, more: string[] = []): Promise<Manifest> {
-  const envFile = join(w.cwd, 'o365-backsync.env');
-  writeFileSync(
-    envFile,
-    Object.entries(env)
-      .map(([k, v]) => `${k}=${v}\n`)
-      .join(''),
-    { mode: 0o600 },
-  );
+  const envFile = writeEnvFile(w, env);
   const printed = await runCli(['setup', 'kubernetes', '--env-file', envFile, ...more], {}, w.cwd);
   assert.equal(printed.code, 0, printed.stderr);
   assert.equal(printed.stderr, '');

@@ -7,29 +7,16 @@ import { test } from 'node:test';
 import { NODE_FLAGS } from '../../src/cli/node-flags';
 import { LOG_FILE_NAME } from '../../src/runtime/logger';
 import { missing } from '../tools';
-import { CLI, runCli, runCliThrough, simulatorSetup, until, workdir, type Workdir } from './harness';
+import { CLI, runCli, runCliThrough, simulatorSetup, until, workdir, writeEnvFile, type Workdir } from './harness';
 
 /** `setup cron|systemd|logrotate`: the files for this host, checked by running them or with the real tools. */
 const setup = simulatorSetup();
-
-/** An env file holding `env`, as an operator writes /etc/o365-backsync.env. */
-function envFile(w: Workdir, env: Record<string, string>): string {
-  const path = join(w.cwd, 'o365-backsync.env');
-  writeFileSync(
-    path,
-    Object.entries(env)
-      .map(([k, v]) => `${k}=${v}\n`)
-      .join(''),
-    { mode: 0o600 },
-  );
-  return path;
-}
 
 const runSetup = (w: Workdir, args: string[]) => runCli(['setup', ...args], {}, w.cwd);
 
 test('setup cron prints a line with absolute paths that runs a pass with no PATH at all, as cron starts it', async () => {
   const { sim, w, env } = await setup({ instances: 2, tenantsPerInstance: 5 });
-  const file = envFile(w, env);
+  const file = writeEnvFile(w, env);
   const printed = await runSetup(w, ['cron', '--env-file', file]);
   assert.equal(printed.code, 0, printed.stderr);
   assert.equal(printed.stderr, '');
@@ -58,7 +45,7 @@ test('setup cron prints a line with absolute paths that runs a pass with no PATH
 test('setup systemd --write installs the units, prints what it writes, never replaces a changed one without --force, and names the next command', async () => {
   const w = workdir();
   const root = join(w.cwd, 'root');
-  const file = envFile(w, { OFFICE_APP_ID: '41', OA_HOST: '127.0.0.1' });
+  const file = writeEnvFile(w, { OFFICE_APP_ID: '41', OA_HOST: '127.0.0.1' });
   const write = (...more: string[]) => runSetup(w, ['systemd', '--env-file', file, '--write', '--root', root, ...more]);
   const service = join(root, 'etc/systemd/system/o365-backsync.service');
   const timer = join(root, 'etc/systemd/system/o365-backsync.timer');
@@ -111,7 +98,7 @@ test('the units setup systemd writes pass systemd-analyze verify', { skip: missi
   const written = await runSetup(w, [
     'systemd',
     '--env-file',
-    envFile(w, { METRICS_FILE: join(w.cwd, 'metrics/o365.prom') }),
+    writeEnvFile(w, { METRICS_FILE: join(w.cwd, 'metrics/o365.prom') }),
     '--write',
     '--root',
     root,
@@ -124,7 +111,7 @@ test('the units setup systemd writes pass systemd-analyze verify', { skip: missi
 
 test('setup systemd: LOG_DIR, STATE_DIR and METRICS_FILE elsewhere become the paths the run may write', async () => {
   const w = workdir();
-  const file = envFile(w, {
+  const file = writeEnvFile(w, {
     LOG_DIR: '/srv/obs/log',
     STATE_DIR: '/var/lib/obs/state',
     METRICS_FILE: '/var/lib/node-exporter/o365.prom',
@@ -139,7 +126,7 @@ test('setup systemd: LOG_DIR, STATE_DIR and METRICS_FILE elsewhere become the pa
 
 test('setup with a relative folder in the env file, or an unknown kind, is a usage error in one line', async () => {
   const w = workdir();
-  const relative = await runSetup(w, ['logrotate', '--env-file', envFile(w, { LOG_DIR: 'log' })]);
+  const relative = await runSetup(w, ['logrotate', '--env-file', writeEnvFile(w, { LOG_DIR: 'log' })]);
   assert.equal(relative.code, 2);
   assert.equal(
     relative.stderr,
@@ -160,7 +147,7 @@ test(
       { SYNC_CONCURRENCY: '1', SYNC_MIN_INTERVAL: '3600' },
     );
     const root = join(w.cwd, 'root');
-    const written = await runSetup(w, ['logrotate', '--env-file', envFile(w, env), '--write', '--root', root]);
+    const written = await runSetup(w, ['logrotate', '--env-file', writeEnvFile(w, env), '--write', '--root', root]);
     const config = join(root, 'etc/logrotate.d/o365-backsync');
     assert.equal(written.code, 0, written.stderr);
     assert.equal(written.stdout, `wrote ${config}\nnext: check it with: logrotate -d ${config}\n`);
@@ -203,7 +190,7 @@ function serviceDirectives(unit: string): string[] {
 
 test('setup systemd runs the service as a user of its own, o365-backsync unless --user names another, never root', async () => {
   const w = workdir();
-  const file = envFile(w, { OFFICE_APP_ID: '41', OA_HOST: '127.0.0.1' });
+  const file = writeEnvFile(w, { OFFICE_APP_ID: '41', OA_HOST: '127.0.0.1' });
   const byDefault = await runSetup(w, ['systemd', '--env-file', file]);
   assert.equal(byDefault.code, 0, byDefault.stderr);
   assert.match(byDefault.stdout, /^User=o365-backsync$/m);
@@ -227,7 +214,11 @@ test(
   { skip: noOfflineSecurity },
   async () => {
     const w = workdir();
-    const printed = await runSetup(w, ['systemd', '--env-file', envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' })]);
+    const printed = await runSetup(w, [
+      'systemd',
+      '--env-file',
+      writeEnvFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' }),
+    ]);
     assert.equal(printed.code, 0, printed.stderr);
     const service = join(w.cwd, 'o365-backsync.service');
     writeFileSync(
@@ -272,7 +263,7 @@ test('setup systemd --systemd-version 219 (RHEL 7) uses only directives and valu
   const printed = await runSetup(w, [
     'systemd',
     '--env-file',
-    envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' }),
+    writeEnvFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' }),
     '--systemd-version',
     '219',
   ]);
@@ -294,7 +285,7 @@ test('setup systemd --systemd-version 219 (RHEL 7) uses only directives and valu
 
 test('with LOG_DIR=-, setup systemd leaves the log to the journal, and cron and logrotate are refused', async () => {
   const w = workdir();
-  const file = envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa', LOG_DIR: '-' });
+  const file = writeEnvFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa', LOG_DIR: '-' });
   const systemd = await runSetup(w, ['systemd', '--env-file', file]);
   assert.equal(systemd.code, 0, systemd.stderr);
   assert.doesNotMatch(systemd.stdout, /^(LogsDirectory|ReadWritePaths)=/m);
@@ -319,7 +310,7 @@ test(
   async () => {
     const w = workdir();
     chmodSync(w.cwd, 0o755);
-    const file = envFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' });
+    const file = writeEnvFile(w, { OFFICE_APP_ID: '41', OA_HOST: 'oa' });
     chmodSync(file, 0o644);
     const uid = 4242;
     assert.equal(spawnSync('getent', ['passwd', String(uid)]).status, 2, `uid ${uid} has a passwd entry here`);
