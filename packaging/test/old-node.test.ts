@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { NODE_FLAGS } from '../../src/cli/node-flags';
 
 /**
  * The CLI on a real Node.js 18, older than `engines`: exit 2 and one line that names the version
@@ -23,7 +24,7 @@ const refusal =
 
 test(`Node.js 18 (${node18Version}) started as cron and systemd start the tool gets exit 2 and the line`, () => {
   for (const args of [['--version'], ['sync'], ['check'], ['status'], ['setup', 'cron']]) {
-    const result = spawnSync(node18, ['--', CLI, ...args], { encoding: 'utf8', env: {}, cwd: '/' });
+    const result = spawnSync(node18, [...NODE_FLAGS, '--', CLI, ...args], { encoding: 'utf8', env: {}, cwd: '/' });
     assert.deepEqual(
       { status: result.status, stdout: result.stdout, stderr: result.stderr },
       { status: 2, stdout: '', stderr: refusal },
