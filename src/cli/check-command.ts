@@ -5,7 +5,7 @@ import { traitsOf } from '../errors';
 import { SYSTEM_STORE } from '../http/trust';
 import { doubtfulSettings, loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
-import { LOG_TO_STDOUT } from '../runtime/logger';
+import { LOG_TO_STDOUT, logLocation } from '../runtime/logger';
 import { TraceFile } from '../runtime/trace-file';
 import type { Authorized, Instance, InstanceToken, TenantController } from '../sync/ports';
 import { connect, controllerUrl, type Clients } from './clients';
@@ -99,7 +99,15 @@ function checkFolders(config: Config, line: Line): void {
   });
   if (problems.length)
     line('FAIL', 'folders', `${problems.join('; ')}; fix: run as the user that runs sync, or chown the folder to it`);
-  else line('ok', 'folders', folders.map(([name, folder]) => `${name} ${folder}`).join(', '));
+  else
+    line(
+      'ok',
+      'folders',
+      [
+        ...(config.logDir === LOG_TO_STDOUT ? [`LOG_DIR ${logLocation(LOG_TO_STDOUT)}`] : []),
+        ...folders.map(([name, folder]) => `${name} ${folder}`),
+      ].join(', '),
+    );
 }
 
 /** The folder itself, or the parent a run would create it in. */

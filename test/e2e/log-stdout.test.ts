@@ -64,6 +64,16 @@ test('sync --json with LOG_DIR=- is a usage error in one line, before any networ
   assert.equal(sim.stats.oaCalls.length, 0);
 });
 
+test('check with LOG_DIR=- names stdout as the log and tests only STATE_DIR for writing', async () => {
+  const { w, run } = await setup({ instances: 1, tenantsPerInstance: 2 });
+  const check = await run(['check']);
+  assert.equal(check.code, 0, check.stdout);
+  assert.match(
+    check.stdout,
+    new RegExp(`^ok {3}folders: LOG_DIR standard output \\(LOG_DIR=-\\), STATE_DIR ${w.stateDir}$`, 'm'),
+  );
+});
+
 test('status with LOG_DIR=- names stdout as the log, and null in --json', async () => {
   const { run } = await setup({ instances: 1, tenantsPerInstance: 2 });
   assert.equal((await run(['sync'])).code, 0);
