@@ -1,10 +1,11 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pause, readBody, send, sendHtml } from './replies';
-import { type ListQuery, parseListQuery, RqlError, withinIdBounds } from './rql';
+import { type ListQuery, parseListQuery, parseTypesQuery, RqlError, withinIdBounds } from './rql';
+import type { TypeLibrary } from './type-library';
 import { type SimTenant, type TenantStore, tenantJson } from './tenants';
 import type { Clock, TokenRegistry } from './tokens';
-import type { ChurnOptions, EmptyPageRange, SimState, TokenRefusalWording } from './types';
+import type { ChurnOptions, EmptyPageRange, SimState, TokenRefusalWording, TypesLibraryAnswer } from './types';
 
 export interface ApsServerDeps {
   state: SimState;
@@ -12,7 +13,10 @@ export interface ApsServerDeps {
   tokens: TokenRegistry;
   /** The tokens' clock, also for when each call arrives. */
   clock: Clock;
-  tenantType: string;
+  library: TypeLibrary;
+  typesLibrary: TypesLibraryAnswer;
+  /** The controller's own base URL, for the types' hrefs. */
+  baseUrl: () => string;
   pageCap: number;
   latencyMs: number;
   transient503Rate: number;
@@ -37,10 +41,16 @@ function refusalBody({ wording, status }: ApsServerDeps['tokenRefusal']): string
 }
 
 const PREFIX = '/aps/2/resources';
+const TYPES = '/aps/2/types';
+/** The tenant's operations, all declared GET by its type (src/aps/README.md). */
 const OPERATIONS = new Set(['synchronize_async', 'synchronize']);
 const SYNC_STATUS = 'sync_status';
 
-type Route = { kind: 'list' } | { kind: 'resource'; id: string } | { kind: 'operation'; id: string; operation: string };
+type Route =
+  | { kind: 'list' }
+  | { kind: 'types' }
+  | { kind: 'resource'; id: string }
+  | { kind: 'operation'; id: string; operation: string };
 
 /** The APS controller (src/aps/README.md): tenant listing with RQL, tenant reads and resync operations. */
 export function apsHandler(deps: ApsServerDeps): RequestListener {
@@ -79,6 +89,7 @@ async function handle(
   const method = req.method ?? 'GET';
   const route = parseRoute(path);
   if (route?.kind === 'list') stats.listRequests++;
+  if (route?.kind === 'types') stats.typesRequests++;
   if (route?.kind === 'operation' && route.operation === SYNC_STATUS) {
     stats.syncStatusReads.set(route.id, (stats.syncStatusReads.get(route.id) ?? 0) + 1);
   } else if (route?.kind === 'operation') {
@@ -111,29 +122,33 @@ async function handle(
     if (method !== 'GET') return methodNotAllowed(res, method);
     return list(deps, res, auth.instanceId, query);
   }
+  if (route.kind === 'types') {
+    if (method !== 'GET') return methodNotAllowed(res, method);
+    return types(deps, res, query);
+  }
   const tenant = deps.store.get(route.id);
   if (tenant === undefined || tenant.instanceId !== auth.instanceId) return notFound(res, route.id);
   if (route.kind === 'resource') {
     if (method !== 'GET') return methodNotAllowed(res, method);
-    return sendJson(res, 200, tenantJson(tenant, deps.tenantType));
+    return sendJson(res, 200, tenantJson(tenant));
   }
-  if (method !== 'GET' && method !== 'POST') return methodNotAllowed(res, method);
-  if (route.operation === SYNC_STATUS && state.syncClock) {
-    if (method !== 'GET') return methodNotAllowed(res, method);
-    return sendJson(res, 200, state.syncClock.status(tenant.id));
-  }
-  if (!OPERATIONS.has(route.operation)) {
+  const known = OPERATIONS.has(route.operation) || (route.operation === SYNC_STATUS && state.syncClock);
+  if (!known) {
     return sendError(
       res,
       404,
       'APS::Util::NotFound',
-      `Operation ${route.operation} is not found in type ${deps.tenantType}`,
+      `Operation ${route.operation} is not found in type ${tenant.type}`,
     );
   }
+  // Each of the tenant's operations is declared GET: another method is refused, as a controller does.
+  if (method !== 'GET') return methodNotAllowed(res, method);
+  if (route.operation === SYNC_STATUS) return sendJson(res, 200, state.syncClock!.status(tenant.id));
   return resync(deps, res, tenant, route.operation, String(token));
 }
 
 function parseRoute(path: string): Route | undefined {
+  if (path === TYPES || path === `${TYPES}/`) return { kind: 'types' };
   if (!path.startsWith(PREFIX)) return undefined;
   const rest = path.slice(PREFIX.length);
   if (rest === '' || rest === '/') return { kind: 'list' };
@@ -152,13 +167,8 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
     throw err;
   }
   const all = selected(deps, instanceId, query);
-  const count = Math.min(query.count ?? deps.pageCap, deps.pageCap);
-  const page = all.slice(query.offset, query.offset + count);
-  const range =
-    page.length > 0
-      ? `items ${query.offset}-${query.offset + page.length - 1}/${all.length}`
-      : emptyRange(deps.emptyPageRange, query.offset, all.length);
-  const items = page.map((t) => tenantJson(t, deps.tenantType));
+  const { page, range } = paged(deps, all, query);
+  const items = page.map(tenantJson);
   const status = deps.partialContent ? 206 : 200;
   const headers: Record<string, string> = range === undefined ? {} : { 'content-range': range };
   const spoiled = deps.state.listingFault;
@@ -193,10 +203,48 @@ function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQ
   }
 }
 
+/** The page of `all` that `limit()` asks for, at most pageCap items, and its Content-Range. */
+function paged<T>(
+  deps: ApsServerDeps,
+  all: T[],
+  query: { offset: number; count?: number },
+): { page: T[]; range: string | undefined } {
+  const count = Math.min(query.count ?? deps.pageCap, deps.pageCap);
+  const page = all.slice(query.offset, query.offset + count);
+  const range =
+    page.length > 0
+      ? `items ${query.offset}-${query.offset + page.length - 1}/${all.length}`
+      : emptyRange(deps.emptyPageRange, query.offset, all.length);
+  return { page, range };
+}
+
+/** The types library, paged like any collection; `id=` finds one type. Refused or absent when the test says so. */
+function types(deps: ApsServerDeps, res: ServerResponse, rawQuery: string): void {
+  const answer = deps.typesLibrary;
+  if (answer === 404) return sendError(res, 404, 'APS::Util::NotFound', `Path ${TYPES} not found`);
+  if (answer !== 'served')
+    return sendError(res, answer, 'APS::Security::AccessDenied', `Access to ${TYPES} is denied for this token`);
+  let query;
+  try {
+    query = parseTypesQuery(rawQuery);
+  } catch (err) {
+    if (err instanceof RqlError) return sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
+    throw err;
+  }
+  const wanted = query.id;
+  const all = deps.library.types.filter((type) => wanted === undefined || type.id === wanted);
+  const { page, range } = paged(deps, all, query);
+  const headers: Record<string, string> = range === undefined ? {} : { 'content-range': range };
+  send(res, 200, 'application/json', JSON.stringify(page.map((t) => deps.library.json(t, deps.baseUrl()))), headers);
+}
+
 /** The instance's tenants the query asks for, in the order it asks for (by id, or as they were added). */
 function selected(deps: ApsServerDeps, instanceId: number, query: ListQuery): SimTenant[] {
-  if (query.implementing !== undefined && query.implementing !== deps.tenantType) return [];
-  const tenants = withinIdBounds(query, deps.store.list(instanceId, query.status, query.sortById !== undefined));
+  const wanted = query.implementing;
+  const listed = deps.store.list(instanceId, query.status, query.sortById !== undefined);
+  const ofType =
+    wanted === undefined ? listed : listed.filter((t) => wanted.some((base) => deps.library.implements(t.type, base)));
+  const tenants = withinIdBounds(query, ofType);
   return query.sortById === 'descending' ? [...tenants].reverse() : tenants;
 }
 

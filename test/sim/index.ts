@@ -7,6 +7,7 @@ import { TenantStore } from './tenants';
 import { performance } from 'node:perf_hooks';
 import { SyncClock } from './sync-clock';
 import { TokenRegistry } from './tokens';
+import { TypeLibrary } from './type-library';
 import type { SimOptions, SimState, Simulator, SimStats } from './types';
 
 export type { SimInstance, SimTenant } from './tenants';
@@ -20,6 +21,7 @@ export type {
   Simulator,
   TenantFault,
   TokenRefusalWording,
+  TypesLibraryAnswer,
 } from './types';
 
 export const DEFAULT_TENANT_TYPE = 'http://www.parallels.com/Office365/Tenant/2.0';
@@ -39,8 +41,11 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
   const instanceCount = options.instances ?? 2;
   const perInstance = options.tenantsPerInstance ?? 10;
   const counts = Array.isArray(perInstance) ? perInstance : Array.from({ length: instanceCount }, () => perInstance);
-  const tenantType = options.tenantType ?? DEFAULT_TENANT_TYPE;
-  const store = new TenantStore(counts, options.provisioningEvery ?? 0);
+  const tenantTypes = counts.map((_, i) => {
+    const type = options.tenantType ?? DEFAULT_TENANT_TYPE;
+    return Array.isArray(type) ? (type[i] ?? DEFAULT_TENANT_TYPE) : type;
+  });
+  const store = new TenantStore(counts, options.provisioningEvery ?? 0, tenantTypes);
   const clock = options.clock ?? (() => performance.now());
   const tokens = new TokenRegistry(options.tokenLifetimeMs ?? 30 * 60 * 1000, clock);
   const stats: SimStats = {
@@ -52,6 +57,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     resyncSucceeded: new Map(),
     resyncOperations: [],
     listRequests: 0,
+    typesRequests: 0,
     staleTokenRefusals: 0,
     expiredTokenRefusalsByInstance: new Map(),
     maxTokenAgeUsedMs: 0,
@@ -68,6 +74,8 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     syncClock: options.syncStatus === false ? undefined : new SyncClock(options.syncDurationMs ?? 0, clock),
   };
   const certs = testCerts();
+  // Known once the controller listens; the types' hrefs are made only later, when asked for.
+  let apsUrl = '';
 
   const aps = await listen(
     options.https ?? false,
@@ -76,7 +84,9 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       store,
       tokens,
       clock,
-      tenantType,
+      library: new TypeLibrary(tenantTypes, options.typeImplements ?? {}),
+      typesLibrary: options.typesLibrary ?? 'served',
+      baseUrl: () => apsUrl,
       pageCap: options.pageCap ?? 1000,
       latencyMs: options.latencyMs ?? 0,
       transient503Rate: options.transient503Rate ?? 0,
@@ -88,7 +98,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       churn: options.churn && { ...options.churn, random: seededRandom(options.seed ?? 1) },
     }),
   );
-  const apsUrl = `${options.https ? 'https' : 'http'}://127.0.0.1:${aps.port}/`;
+  apsUrl = `${options.https ? 'https' : 'http'}://127.0.0.1:${aps.port}/`;
   const oa = await listen(
     options.oaHttps ?? false,
     oaHandler({
@@ -157,7 +167,6 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       ...(options.oaHttps ? { OA_TLS: 'true', OA_CA_FILE: certs.caFile } : {}),
       ...(options.oaAuth ? { OA_USER: options.oaAuth.user, OA_PASSWORD: options.oaAuth.password } : {}),
       ...(options.https ? { APS_CA_FILE: certs.caFile } : {}),
-      ...(tenantType !== DEFAULT_TENANT_TYPE ? { APS_TENANT_TYPE: tenantType } : {}),
     }),
     close: () => (closing ??= Promise.all([oa.close(), aps.close()]).then(() => undefined)),
   };

@@ -4,12 +4,16 @@ export type TenantStatus = 'aps:ready' | 'aps:provisioning';
 export interface SimTenant {
   id: string;
   instanceId: number;
+  /** Its APS type: the tenant type of its instance's application. */
+  type: string;
   status: TenantStatus;
   subdomain: string;
 }
 export interface SimInstance {
   id: number;
   resourceId: string;
+  /** The APS type of its tenants. */
+  tenantType: string;
   tenants: SimTenant[];
 }
 
@@ -55,13 +59,20 @@ export class TenantStore {
   private readonly states = new Map<number, InstanceState>();
   private readonly byId = new Map<string, SimTenant>();
 
+  /** `tenantTypes[i]`: the tenant type of the i-th instance. */
   constructor(
     counts: number[],
     private readonly provisioningEvery: number,
+    tenantTypes: string[],
   ) {
     counts.forEach((count, i) => {
       const id = 1001 + i;
-      const instance: SimInstance = { id, resourceId: stableUuid(`instance:${id}`), tenants: [] };
+      const instance: SimInstance = {
+        id,
+        resourceId: stableUuid(`instance:${id}`),
+        tenantType: tenantTypes[i]!,
+        tenants: [],
+      };
       this.instances.push(instance);
       this.states.set(id, { instance, ready: [], nextIndex: 0 });
       for (let n = 0; n < count; n++) this.add(id);
@@ -81,6 +92,7 @@ export class TenantStore {
     const tenant: SimTenant = {
       id: stableUuid(`tenant:${instanceId}:${index}`),
       instanceId,
+      type: state.instance.tenantType,
       status: status ?? (n > 0 && index % n === n - 1 ? 'aps:provisioning' : 'aps:ready'),
       subdomain: `t${instanceId}n${index}`,
     };
@@ -148,9 +160,14 @@ export class TenantStore {
 }
 
 /** The tenant as the APS controller shows it (src/aps/README.md, "The Office 365 tenant"). */
-export function tenantJson(tenant: SimTenant, type: string): object {
+export function tenantJson(tenant: SimTenant): object {
   return {
-    aps: { id: tenant.id, type, status: tenant.status, subscription: stableUuid(`subscription:${tenant.id}`) },
+    aps: {
+      id: tenant.id,
+      type: tenant.type,
+      status: tenant.status,
+      subscription: stableUuid(`subscription:${tenant.id}`),
+    },
     initial_subdomain: tenant.subdomain,
     ms_account_id: stableUuid(`ms-account:${tenant.id}`),
   };

@@ -59,6 +59,12 @@ export type OaFault =
  */
 export type TokenRefusalWording = 'authenticationFailed' | 'unauthorizedRequest';
 
+/**
+ * How the controller answers `GET /aps/2/types`: the library, a refusal of the token (401 or 403:
+ * whether an instance token may read it is not documented), or 404 as a controller without it would.
+ */
+export type TypesLibraryAnswer = 'served' | 401 | 403 | 404;
+
 export interface SimOptions {
   /** Default 41 (the Office 365 application ID). */
   appId?: number;
@@ -104,8 +110,18 @@ export interface SimOptions {
   controllerUri?: string;
   /** `user:password` written into the default controller_uri, as a careless installation may have it. */
   controllerUriCredentials?: string;
-  /** The tenants' APS type (default http://www.parallels.com/Office365/Tenant/2.0). */
-  tenantType?: string;
+  /**
+   * The tenants' APS type (default http://www.parallels.com/Office365/Tenant/2.0); an array gives each
+   * instance its own, as instances of application releases of different tenant type versions.
+   */
+  tenantType?: string | string[];
+  /**
+   * What a type of the types library implements besides the core resource type, e.g.
+   * `{ '.../Tenant/2.8': ['.../Tenant/2.0'] }`; `implementing()` follows it. Default: nothing.
+   */
+  typeImplements?: Record<string, string[]>;
+  /** How `GET /aps/2/types` answers (default 'served'). */
+  typesLibrary?: TypesLibraryAnswer;
   /** How an empty listing page states its range (default 'star'). */
   emptyPageRange?: EmptyPageRange;
   /** Listing pages answer 206 Partial Content instead of 200 (default false). */
@@ -135,6 +151,8 @@ export interface SimStats {
   /** Every operation request on a tenant; `path` is the operation path (e.g. 'synchronize_async'), `query` without '?'. */
   resyncOperations: { tenant: string; method: string; path: string; query: string }[];
   listRequests: number;
+  /** Requests of the types library, refused ones included. */
+  typesRequests: number;
   /** Calls refused because the token was expired, revoked or unknown. */
   staleTokenRefusals: number;
   /** Of those, the refusals of expired tokens, by the instance the token was issued for. */

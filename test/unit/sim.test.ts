@@ -316,14 +316,17 @@ test('echoToken: the resync error quotes the token it was sent', async (t) => {
   });
 });
 
-test('resync: 202 async, sync report, POST allowed, reportFailure, unknown operation, tenant read', async (t) => {
+test('resync: 202 async, sync report, POST refused (the operations are GET), reportFailure, unknown operation, tenant read', async (t) => {
   const s = await sim(t, { instances: 1, tenantsPerInstance: 3 });
   const tok = await token(s, 1001);
   const [a, b, c] = s.instances[0]!.tenants.map((x) => x.id) as [string, string, string];
   const async_ = await aps(s, tok, `aps/2/resources/${a}/synchronize_async?fullSync=true`);
   assert.equal(async_.status, 202);
   assert.equal(async_.body, '');
-  const sync = await aps(s, tok, `aps/2/resources/${b}/synchronize`, { method: 'POST', body: '{}' });
+  const posted = await aps(s, tok, `aps/2/resources/${b}/synchronize`, { method: 'POST', body: '{}' });
+  assert.equal(posted.status, 405);
+  assert.equal(JSON.parse(posted.body).type, 'APS::Util::MethodNotAllowed');
+  const sync = await aps(s, tok, `aps/2/resources/${b}/synchronize`);
   assert.equal(sync.status, 200);
   assert.equal(sync.type, 'application/json');
   assert.deepEqual(JSON.parse(sync.body), {
@@ -361,6 +364,7 @@ test('resync: 202 async, sync report, POST allowed, reportFailure, unknown opera
   assert.deepEqual(s.stats.resyncOperations, [
     { tenant: a, method: 'GET', path: 'synchronize_async', query: 'fullSync=true' },
     { tenant: b, method: 'POST', path: 'synchronize', query: '' },
+    { tenant: b, method: 'GET', path: 'synchronize', query: '' },
     { tenant: c, method: 'GET', path: 'synchronize', query: '' },
     { tenant: a, method: 'GET', path: 'resync', query: '' },
   ]);
@@ -368,7 +372,7 @@ test('resync: 202 async, sync report, POST allowed, reportFailure, unknown opera
     [...s.stats.resyncCalls],
     [
       [a, 2],
-      [b, 1],
+      [b, 2],
       [c, 1],
     ],
   );
@@ -548,7 +552,8 @@ test('peakInFlight and latency', async (t) => {
 test('ids are deterministic; https on both sides with the test CA; an unrelated CA is refused', async (t) => {
   const s = await sim(t, { https: true, oaHttps: true, tenantType: `${TYPE.replace('2.0', '2.8')}` });
   const again = await sim(t, { instances: 1 });
-  assert.deepEqual(again.instances[0]!.tenants, s.instances[0]!.tenants);
+  const withoutType = (i: Simulator['instances'][number]) => i.tenants.map(({ type: _, ...rest }) => rest);
+  assert.deepEqual(withoutType(again.instances[0]!), withoutType(s.instances[0]!));
   assert.equal(again.instances[0]!.resourceId, s.instances[0]!.resourceId);
   assert.match(s.instances[1]!.resourceId, UUID);
   assert.match(s.instances[1]!.tenants[9]!.id, UUID);
@@ -561,7 +566,6 @@ test('ids are deterministic; https on both sides with the test CA; an unrelated 
     OA_TLS: 'true',
     OA_CA_FILE: s.caFile,
     APS_CA_FILE: s.caFile,
-    APS_TENANT_TYPE: TYPE.replace('2.0', '2.8'),
   });
   const trusted = new Agent({ connect: { ca: readFileSync(s.caFile) } });
   const untrusted = new Agent({ connect: { ca: readFileSync(otherCaFile()) } });
@@ -621,4 +625,104 @@ test('refusal switches: either token refusal wording at any status; OA answers a
       error_message: 'java.lang.NullPointerException: null',
     },
   );
+});
+
+test('listing: an unknown filter or operator is a 400, not ignored; limit(n) defaults the count to 1000', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 1200, pageCap: 5000 });
+  const tok = await token(s, 1001);
+  for (const rql of [
+    `eq(initial_subdomain,${s.instances[0]!.tenants[0]!.subdomain})`,
+    'like(aps.id,0*)',
+    `implementing(${TYPE}),ne(aps.status,aps:ready)`,
+    `or(implementing(${TYPE}),eq(aps.status,aps:ready))`,
+  ]) {
+    const raw = await aps(s, tok, listing(rql));
+    assert.equal(raw.status, 400, rql);
+    assert.equal(JSON.parse(raw.body).type, 'APS::Util::InvalidRQL', rql);
+  }
+  const raw = await aps(s, tok, listing(`implementing(${TYPE}),sort(+aps.id),limit(150)`));
+  assert.equal(raw.status, 200, raw.body);
+  assert.equal(raw.headers.get('content-range'), 'items 150-1149/1200');
+  assert.equal((JSON.parse(raw.body) as unknown[]).length, 1000);
+});
+
+test('a GET operation answers 405 to POST, sync_status included', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 1 });
+  const tok = await token(s, 1001);
+  const tenant = s.readyTenants()[0]!.id;
+  for (const operation of ['synchronize_async?fullSync=true', 'synchronize', 'sync_status']) {
+    const raw = await aps(s, tok, `aps/2/resources/${tenant}/${operation}`, { method: 'POST', body: '{}' });
+    assert.equal(raw.status, 405, operation);
+  }
+  assert.equal(s.stats.resyncSucceeded.size, 0, 'no refused call started a synchronization');
+});
+
+const TYPE_28 = TYPE.replace('2.0', '2.8');
+
+test('types library: every type with its implements, paged like any collection; id= finds one', async (t) => {
+  const s = await sim(t, { tenantType: [TYPE, TYPE_28], typeImplements: { [TYPE_28]: [TYPE] }, pageCap: 2 });
+  const tok = await token(s, 1001);
+  const types: { aps: { id: string }; id: string; implements: string[] }[] = [];
+  for (let offset = 0; ; offset += 2) {
+    const raw = await aps(s, tok, `aps/2/types?limit(${offset},100)`);
+    assert.equal(raw.status, 200, raw.body);
+    const page = JSON.parse(raw.body) as typeof types;
+    if (page.length === 0) break;
+    assert.match(raw.headers.get('content-range') ?? '', new RegExp(`^items ${offset}-${offset + page.length - 1}/5$`));
+    types.push(...page);
+  }
+  const core = 'http://aps-standard.org/types/core/resource/1.0';
+  assert.deepEqual(
+    types.map((type) => [type.id, type.implements]),
+    [
+      [core, []],
+      ['http://www.parallels.com/Office365/Domain/2.0', [core]],
+      ['http://www.parallels.com/Office365/User/2.0', [core]],
+      [TYPE, [core]],
+      [TYPE_28, [core, TYPE]],
+    ],
+  );
+  assert.ok(types.every((type) => /^\d+$/.test(type.aps.id)));
+  const one = await aps(s, tok, `aps/2/types?id=${TYPE_28}`);
+  assert.deepEqual(
+    (JSON.parse(one.body) as typeof types).map((type) => type.id),
+    [TYPE_28],
+  );
+  assert.equal((await aps(s, tok, `aps/2/types?eq(name,Tenant)`)).status, 400);
+  assert.equal((await aps(s, undefined, 'aps/2/types')).status, 500, 'a token is needed, as for resources');
+  assert.equal(s.stats.typesRequests, 4 + 3, 'four pages, id=, the refused query and the call without a token');
+});
+
+test('types library refused or absent, as the switch says', async (t) => {
+  for (const answer of [401, 403, 404] as const) {
+    const s = await sim(t, { instances: 1, typesLibrary: answer });
+    const raw = await aps(s, await token(s, 1001), 'aps/2/types');
+    assert.equal(raw.status, answer);
+    assert.equal(JSON.parse(raw.body).code, answer);
+  }
+});
+
+test('instances on different tenant types: implementing() follows implements, or() lists each tenant once', async (t) => {
+  const s = await sim(t, {
+    tenantType: [TYPE, TYPE_28],
+    tenantsPerInstance: 3,
+    typeImplements: { [TYPE_28]: [TYPE] },
+  });
+  const types = async (instance: number, rql: string) => {
+    const raw = await aps(s, await token(s, instance), listing(rql));
+    assert.equal(raw.status, 200, raw.body);
+    return (JSON.parse(raw.body) as { aps: { type: string } }[]).map((x) => x.aps.type);
+  };
+  assert.deepEqual(await types(1001, `implementing(${TYPE})`), [TYPE, TYPE, TYPE]);
+  assert.deepEqual(await types(1001, `implementing(${TYPE_28})`), []);
+  assert.deepEqual(await types(1002, `implementing(${TYPE_28})`), [TYPE_28, TYPE_28, TYPE_28]);
+  assert.deepEqual(await types(1002, `implementing(${TYPE})`), [TYPE_28, TYPE_28, TYPE_28], '2.8 implements 2.0');
+  assert.deepEqual(await types(1002, `or(implementing(${TYPE}),implementing(${TYPE_28})),sort(+aps.id)`), [
+    TYPE_28,
+    TYPE_28,
+    TYPE_28,
+  ]);
+  const unrelated = await sim(t, { tenantType: [TYPE, TYPE_28], tenantsPerInstance: 2 });
+  const raw = await aps(unrelated, await token(unrelated, 1002), listing(`implementing(${TYPE})`));
+  assert.deepEqual(JSON.parse(raw.body), [], 'without implements, 2.8 tenants are not 2.0 ones');
 });
