@@ -12,16 +12,30 @@
  * literal parenthesis. `:` and `/` stay as they are so the usual type ID goes out exactly as the
  * vendor's examples write it.
  */
-export function tenantListQuery(tenantType: string, offset: number, count: number): string {
-  return `implementing(${rqlValue(tenantType)}),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(${offset},${count})`;
+export function tenantListQuery(tenantTypes: string[], offset: number, count: number): string {
+  return `${implementing(tenantTypes)},eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(${offset},${count})`;
 }
 
 /**
  * The RQL query that finds one tenant by its id among the resources the token can see, whatever its
  * status: a targeted run looks for the tenant in each instance, and a token sees only its own.
  */
-export function tenantLookupQuery(tenantType: string, tenantId: string): string {
-  return `implementing(${rqlValue(tenantType)}),eq(aps.id,${rqlValue(tenantId)}),select(aps.id,aps.status)`;
+export function tenantLookupQuery(tenantTypes: string[], tenantId: string): string {
+  return `${implementing(tenantTypes)},eq(aps.id,${rqlValue(tenantId)}),select(aps.id,aps.status)`;
+}
+
+/** One page of the controller's types library (`GET /aps/2/types`). */
+export function typesLibraryQuery(offset: number, count: number): string {
+  return `limit(${offset},${count})`;
+}
+
+/**
+ * Resources of any of these types: `implementing(T)` for one, `or(implementing(A),implementing(B))` for
+ * several. `or()` is a union, so a resource that implements two of them is still listed once.
+ */
+function implementing(types: string[]): string {
+  const terms = types.map((type) => `implementing(${rqlValue(type)})`);
+  return terms.length === 1 ? terms[0]! : `or(${terms.join(',')})`;
 }
 
 /** Percent-encodes one RQL value, keeping `:` and `/` readable. */

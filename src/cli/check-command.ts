@@ -7,7 +7,8 @@ import { doubtfulSettings, loadConfig, type Config } from '../runtime/config';
 import { SecretScrubber } from '../runtime/secrets';
 import { LOG_TO_STDOUT, logLocation } from '../runtime/logger';
 import { TraceFile } from '../runtime/trace-file';
-import type { Authorized, Instance, InstanceToken, TenantController } from '../sync/ports';
+import type { ApsClient } from '../aps/client';
+import type { Authorized, Instance, InstanceToken, TenantController, TenantTypes } from '../sync/ports';
 import { connect, controllerUrl, type Clients } from './clients';
 import { printable } from './terminal-text';
 import { EXIT } from './exit-codes';
@@ -199,8 +200,10 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   const url = controllerUrl(config, token);
   line('ok', step, `token issued; controller ${url}${config.apsUrl ? ' (APS_URL)' : ''}`);
   let count: number;
+  let types: TenantTypes;
   const controller = clients.controllerFor(instance, token);
   try {
+    types = await controller.tenantTypes((call) => call(token.token));
     count = await controller.countTenants(token.token);
   } catch (e) {
     line('FAIL', `controller ${url}`, withFix(e, controllerFix(e)));
@@ -208,14 +211,53 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   }
   const tls = url.startsWith('https:') ? controllerTrust(config) : 'plain http';
   line(config.apsTlsInsecure ? 'warn' : 'ok', `controller ${url}`, `reachable, ${tls}`);
-  if (count === 0) {
+  try {
+    await checkTenantTypes(controller, token.token, types, count, step, line);
+  } catch (e) {
+    line('FAIL', `controller ${url}`, withFix(e, controllerFix(e)));
+    return;
+  }
+  if (count > 0 && controller.syncStatus) await checkSyncStatus(config, controller, token.token, step, line);
+}
+
+/**
+ * The tenant types sync walks and their ready tenants; with the types library readable, every tenant
+ * type version it holds and the ready tenants of each (`implementing()` of a version also returns those
+ * of versions implementing it, so such tenants count under both).
+ */
+async function checkTenantTypes(
+  controller: ApsClient,
+  token: string,
+  types: TenantTypes,
+  count: number,
+  step: string,
+  line: Line,
+): Promise<void> {
+  const tenants = (n: number): string => `${n} ready tenant${n === 1 ? '' : 's'}`;
+  const walked = types.listed.join(', ');
+  if (types.source === 'fallback')
     line(
       'warn',
       step,
-      `0 ready tenants of type ${config.tenantType}; if this instance has tenants, APS_TENANT_TYPE is probably wrong (the version differs between releases, e.g. .../Tenant/2.8)`,
+      `the types library could not tell the tenant types (${types.unreadable}): sync walks ${walked}; set APS_TENANT_TYPE to this installation's tenant type`,
     );
-  } else line('ok', step, `${count} ready tenant${count === 1 ? '' : 's'} of type ${config.tenantType}`);
-  if (count > 0 && controller.syncStatus) await checkSyncStatus(config, controller, token.token, step, line);
+  if (types.source === 'library')
+    line(count === 0 ? 'warn' : 'ok', step, `${tenants(count)} of the tenant types found, walked as ${walked}`);
+  else if (count === 0)
+    line(
+      'warn',
+      step,
+      `0 ready tenants of type ${walked}; if this instance has tenants, ${types.source === 'setting' ? 'APS_TENANT_TYPE is probably wrong' : 'set APS_TENANT_TYPE'} (the version differs between releases, e.g. .../Tenant/2.8)`,
+    );
+  else line('ok', step, `${tenants(count)} of type ${walked}${types.source === 'setting' ? ' (APS_TENANT_TYPE)' : ''}`);
+  const library = types.found ? { found: types.found } : await controller.libraryTenantTypes((call) => call(token));
+  if ('unreadable' in library) {
+    if (types.source === 'setting') line('warn', step, `the types library could not be read: ${library.unreadable}`);
+    return;
+  }
+  const counts: string[] = [];
+  for (const type of library.found) counts.push(`${type}: ${tenants(await controller.countTenants(token, [type]))}`);
+  line('ok', step, `tenant types in the types library: ${counts.length ? counts.join(', ') : 'none'}`);
 }
 
 /** Whether the instance's application answers the sync status operation, asked of its first ready tenant. */

@@ -7,11 +7,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../runtime/config';
 import type { SecretScrubber } from '../runtime/secrets';
 import { AdaptiveConcurrency } from '../sync/adaptive-concurrency';
-import type { Instance, InstanceDirectory, InstanceToken, TenantController, TenantFinder } from '../sync/ports';
+import type { Instance, InstanceDirectory, InstanceToken } from '../sync/ports';
 
 export interface Clients {
   directory: InstanceDirectory;
-  controllerFor(instance: Instance, token: InstanceToken): TenantController & TenantFinder;
+  /** The APS client itself, so that `check` can ask it what a pass does not (the tenant types, their counts). */
+  controllerFor(instance: Instance, token: InstanceToken): ApsClient;
   /** How many tenants to run at once: lowered when the controller throttles, up to SYNC_CONCURRENCY. */
   limiter: AdaptiveConcurrency;
   close(): Promise<void>;

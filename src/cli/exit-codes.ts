@@ -11,14 +11,18 @@ export function exitCodeFor(error: unknown): ExitCode {
 
 /**
  * A pass that ran: stopped by one of our errors, that error's code (a failing controller 3, a file of
- * ours that cannot be written 4); an instance it could not finish 3; failed tenants 1.
+ * ours that cannot be written 4); an instance it could not finish 3; failed tenants, or a tenant type
+ * that finds none, 1.
  */
 export function exitCodeForPass(result: PassResult): ExitCode {
   if (result.interruptedBy instanceof Error) return exitCodeFor(result.interruptedBy);
   if (result.instanceFailures.length) return EXIT.unreachable;
   // A tenant whose Microsoft sync keeps failing needs a look, like a tenant whose resync failed, and
-  // so does a listed item that is not a tenant: whatever it was, it was not resynced.
-  return result.failed || result.lastSyncFailed || result.invalid ? EXIT.tenantsFailed : EXIT.ok;
+  // so does a listed item that is not a tenant (whatever it was, it was not resynced), and a tenant
+  // type that found none of the tenants the controller holds.
+  return result.failed || result.lastSyncFailed || result.invalid || result.tenantTypeUnmatched
+    ? EXIT.tenantsFailed
+    : EXIT.ok;
 }
 
 /**

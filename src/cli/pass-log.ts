@@ -6,6 +6,18 @@ export function passLog(logger: Logger): PassEvents {
   return {
     instancesListed: (instances) => logger.info({ instances: instances.map((i) => i.id) }, 'instances listed'),
     instanceStarted: (i) => logger.info({ instanceId: i.id, resourceId: i.resourceId }, 'instance started'),
+    tenantTypes: (i, types) => {
+      if (types.source === 'fallback')
+        logger.warn(
+          { instanceId: i.id, listed: types.listed, reason: types.unreadable },
+          `the types library could not tell the tenant types (${types.unreadable}): walking ${types.listed.join(', ')}; set APS_TENANT_TYPE to this installation's tenant type`,
+        );
+      else
+        logger.info(
+          { instanceId: i.id, source: types.source, listed: types.listed, found: types.found },
+          'tenant types',
+        );
+    },
     instanceFinished: (i, counts) => logger.info({ instanceId: i.id, ...counts }, 'instance finished'),
     instanceFailed: (i, error) =>
       logger.error({ instanceId: i.id, code: errorCode(error), error: error.message }, 'instance failed'),

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { RunClock } from '../runtime/run-clock';
 import type { SecretScrubber } from '../runtime/secrets';
 import type { PassCounts } from '../sync/counts';
-import type { PassResult } from '../sync/pass';
+import { isComplete, type PassResult } from '../sync/pass';
+import { describeUnmatched, type UnmatchedTenantType } from '../sync/tenant-types';
 import type { UnresolvedTenant } from '../sync/targeted';
 import { EXIT } from './exit-codes';
 import { printable } from './terminal-text';
@@ -57,6 +58,8 @@ export interface RunSummary extends PassCounts {
   interruptedBy?: string;
   /** Targeted runs: asked-for tenants that were not resynced, and why. */
   notResynced?: UnresolvedTenant[];
+  /** APS_TENANT_TYPE found no tenant while the controller holds other tenant types. */
+  tenantTypeUnmatched?: UnmatchedTenantType;
   exitCode: number;
 }
 
@@ -68,7 +71,7 @@ export function summarize(result: PassResult, clock: RunClock, dryRun: boolean, 
     finishedAt: new Date(clock.now()).toISOString(),
     durationMs: clock.elapsedMs(),
     dryRun,
-    complete: !interruptedBy && instanceFailures.length === 0,
+    complete: isComplete(result),
     ...counts,
     instanceFailures: instanceFailures.map((f) => ({
       instanceId: f.instanceId,
@@ -96,6 +99,7 @@ export function formatSummary(s: RunSummary, logPath: string): string {
     lines.push(`${s.lastSyncFailed} tenants' last synchronization had failed (the log names each with its lastSync)`);
   if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
   for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
+  if (s.tenantTypeUnmatched) lines.push(describeUnmatched(s.tenantTypeUnmatched));
   if (s.interruptedBy) lines.push(`interrupted: ${s.interruptedBy}`);
   for (const t of s.notResynced ?? []) lines.push(`tenant ${t.tenantId} ${t.reason}`);
   lines.push(`log: ${logPath}`);
@@ -109,6 +113,7 @@ function problemLine(result: PassResult, unresolved: UnresolvedTenant[], logPath
     return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
   const first = result.instanceFailures[0];
   if (first) return `instance ${first.instanceId}: ${first.error.message}`;
+  if (result.tenantTypeUnmatched) return describeUnmatched(result.tenantTypeUnmatched);
   if (result.invalid && !result.failed && !result.lastSyncFailed)
     return `${result.invalid} listed items were not tenants (no or an invalid aps.id); details in ${logPath}`;
   if (result.lastSyncFailed && !result.failed)

@@ -7,7 +7,14 @@ import { lastSuccessAt, type LastPass, type TenantFailure, type TenantSyncFailur
 import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
 import { AUTO_INTERVAL_FACTOR, intervalMs } from '../sync/pacing';
-import { decideRun, describeClockBehind, describeDiscard, type RunDecision } from '../sync/run-decision';
+import {
+  decideRun,
+  describeClockBehind,
+  describeDiscard,
+  passTenantType,
+  type RunDecision,
+  TYPES_FROM_LIBRARY,
+} from '../sync/run-decision';
 import { printable } from './terminal-text';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { duration } from './human';
@@ -94,7 +101,11 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
   const done = header ? store.doneSoFar() : undefined;
   const decision = decideRun(
     { running: activeRun !== null, unfinished, last },
-    { appId: config.officeAppId, tenantType: config.tenantType, minInterval: config.minIntervalSeconds },
+    {
+      appId: config.officeAppId ?? undefined,
+      tenantType: config.tenantType === null ? undefined : passTenantType(config.tenantType),
+      minInterval: config.minIntervalSeconds,
+    },
     now,
   );
 
@@ -162,7 +173,9 @@ export function nextRun(decision: RunDecision, now: number): Status['next'] {
   const { reason, startsPass } = decision;
   const at = reason === 'not-due' ? decision.dueAt : startsPass ? now : undefined;
   let why: string | null = null;
-  if (reason === 'unknown')
+  if (reason === 'unknown' && decision.setting === 'APS_TENANT_TYPE')
+    why = `the unfinished pass is resumed only if APS_TENANT_TYPE is still ${decision.was === TYPES_FROM_LIBRARY ? 'unset' : decision.was}, and its value here is not valid`;
+  else if (reason === 'unknown')
     why = `the unfinished pass is resumed only if ${decision.setting} is still ${decision.was}, and it is not set here (or not valid)`;
   else if ('discard' in decision && decision.discard)
     why = `the unfinished pass ${describeDiscard(decision.discard)}: the next run discards it`;

@@ -15,6 +15,7 @@ import {
   decideRun,
   describeClockBehind,
   describeDiscard,
+  passTenantType,
   type PassDecision,
   type PassIdentity,
 } from '../sync/run-decision';
@@ -117,7 +118,7 @@ async function underLock(run: SyncRun): Promise<number> {
   let running: RunningPass | undefined;
   if (fullPass) {
     const store = new PassStateStore(config.stateDir, (message) => run.logger.warn(message));
-    const identity = { appId: config.officeAppId, tenantType: config.tenantType };
+    const identity = { appId: config.officeAppId, tenantType: passTenantType(config.tenantType) };
     const decision = decideRun(
       { running: false, ...store.runState() },
       { ...identity, minInterval: config.minIntervalSeconds },

@@ -8,7 +8,7 @@ import type { TraceFile } from '../runtime/trace-file';
 import { type RunStop, trapSignals } from '../runtime/shutdown';
 import { rememberedTokenLifetime } from '../runtime/token-lifetime-file';
 import { fanOut } from '../sync/events';
-import type { PassResult } from '../sync/pass';
+import { isComplete, type PassResult } from '../sync/pass';
 import { TenantTargets } from '../sync/targeted';
 import { exitCodeForRun, exitCodeForSignal } from './exit-codes';
 import { passLog } from './pass-log';
@@ -135,7 +135,7 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
     running?.finish({
       instances: result.instances,
       tokenRefreshes: result.tokenRefreshes,
-      complete: result.instanceFailures.length === 0,
+      complete: isComplete(result),
       invalid: result.invalid,
     });
   result.alreadyDone = running?.prior.tenants ?? 0;

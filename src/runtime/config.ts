@@ -77,9 +77,10 @@ export const SETTINGS = {
   },
   tenantType: {
     variable: 'APS_TENANT_TYPE',
-    default: 'http://www.parallels.com/Office365/Tenant/2.0',
+    unset: 'found in the types library (see "Tenant type")',
     parse: parse.text,
-    meaning: 'APS type of tenant resources',
+    meaning:
+      'APS type of tenant resources, e.g. `http://www.parallels.com/Office365/Tenant/2.8`; set, only that type is walked',
   },
   resyncOperation: {
     variable: 'APS_RESYNC_OPERATION',
@@ -234,8 +235,14 @@ export type Config = { [K in AlwaysSetKey]: ValueOf<Settings[K]> } & {
 };
 
 type LocalKey = { [K in keyof Settings]: Settings[K] extends { local: true } ? K : never }[keyof Settings];
-/** The settings of this host's own files, all `status` reads: it must work without OA's settings. */
-export type LocalConfig = Pick<Config, LocalKey | 'envFile' | 'misspelt'> & Partial<Pick<Config, ResumeKey>>;
+/**
+ * The settings of this host's own files, all `status` reads: it must work without OA's settings. The
+ * settings a resume depends on are read leniently: null where set to a value `sync` would refuse (or,
+ * for a required one, not set), so that `status` can say it cannot tell.
+ */
+export type LocalConfig = Pick<Config, LocalKey | 'envFile' | 'misspelt'> & {
+  [K in ResumeKey]?: Config[K] | null;
+};
 /** Whether an unfinished pass is resumed depends on these; `status` reads them leniently (see loadConfig). */
 const RESUME_KEYS = ['officeAppId', 'tenantType'] as const;
 type ResumeKey = (typeof RESUME_KEYS)[number];
@@ -287,12 +294,13 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   ];
   if (misspelt.length) config.misspelt = misspelt;
   if (options.scope === 'local') {
-    // Not set, or set to a value `sync` would refuse: undefined, and `status` says it cannot tell.
+    // Set to a value `sync` would refuse, or required and not set: null, and `status` says it cannot
+    // tell. An APS_TENANT_TYPE that is not set is a value of its own: the types are found at run time.
     const leniently = (setting: Setting<unknown>): unknown => {
       try {
         return read(setting);
       } catch {
-        return undefined;
+        return null;
       }
     };
     for (const key of RESUME_KEYS) Object.assign(config, { [key]: leniently(SETTINGS[key]) });

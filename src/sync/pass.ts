@@ -9,7 +9,9 @@ import type {
   ResumePoint,
   Tenant,
   TenantController,
+  TenantTypes,
 } from './ports';
+import { unmatchedTenantType, type UnmatchedTenantType } from './tenant-types';
 import { TokenLifetime } from './token-lifetime';
 import { TokenPolicy } from './token-policy';
 import { chosenInstances } from './targeted';
@@ -66,6 +68,13 @@ export interface PassResult extends PassCounts {
   invalid: number;
   /** Set when the pass ended early: a stop signal, a controller that kept failing, or the stop's own reason. */
   interruptedBy?: 'signal' | BacksyncError;
+  /** APS_TENANT_TYPE found no tenant anywhere while the controller holds other tenant types. */
+  tenantTypeUnmatched?: UnmatchedTenantType;
+}
+
+/** The pass reached every instance, and the tenant type it walked found tenants where any exist. */
+export function isComplete(result: PassResult): boolean {
+  return !result.interruptedBy && result.instanceFailures.length === 0 && !result.tenantTypeUnmatched;
 }
 
 export async function runPass(options: PassOptions, deps: PassDeps): Promise<PassResult> {
@@ -93,6 +102,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   // How many tenants ahead the next page and the next instance are asked for: a round trip or two, in
   // which each worker gets through about two tenants.
   const lead = (): number => 4 * concurrency();
+  const runs: InstanceRun[] = [];
   const lanes: InstanceLanes<InstanceRun> = {
     prepare: (instance) => {
       // A resumed walk starts after the instance's cursor, about where the listing had it.
@@ -114,6 +124,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
         listed: undefined,
         handed: resume ? resume.near + 1 : 0,
       };
+      runs.push(run);
       return run;
     },
     open: async (run) => {
@@ -125,6 +136,10 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
         {
           // As far ahead as the next instance is opened: the page arrives before the workers run out.
           readAhead: lead(),
+          onTenantTypes: (types) => {
+            run.types = types;
+            events.tenantTypes?.(run.instance, types);
+          },
           onTotal: (total) => {
             run.listed = total;
             events.tenantsCounted?.(run.instance, total);
@@ -188,6 +203,10 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     },
     stopped,
   );
+  if (!stopped() && result.instanceFailures.length === 0) {
+    const unmatched = unmatchedTenantType(runs);
+    if (unmatched) result.tenantTypeUnmatched = unmatched;
+  }
   if (health.down) result.interruptedBy = health.down;
   else if (deps.stop?.aborted)
     result.interruptedBy = deps.stop.reason instanceof BacksyncError ? deps.stop.reason : 'signal';
@@ -206,6 +225,8 @@ interface InstanceRun {
   counts: PassCounts;
   /** Where a resumed pass's walk of the instance starts; undefined: from its start. */
   resume: ResumePoint | undefined;
+  /** The tenant types its listing walks, once told. */
+  types?: TenantTypes;
   /** How many ready tenants the listing last said there are, and how many it has handed out (counted from `resume`). */
   listed: number | undefined;
   handed: number;

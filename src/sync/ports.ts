@@ -51,8 +51,22 @@ export interface SyncStatus {
   lastSync: number;
 }
 
+/** Which tenant types an instance's listing walks, and how they were chosen (src/aps/README.md, "The tenant type"). */
+export interface TenantTypes {
+  /** 'setting': APS_TENANT_TYPE; 'library': found in the types library; 'fallback': the library could not tell. */
+  source: 'setting' | 'library' | 'fallback';
+  /** The types the listing asks for. */
+  listed: string[];
+  /** Every tenant type version in the types library, oldest first; absent where it could not be read. */
+  found?: string[];
+  /** Why the types library could not be read, in the controller's words. */
+  unreadable?: string;
+}
+
 /** What a listing tells as it goes, and how far ahead of its consumer it reads. */
 export interface ListingHooks {
+  /** The tenant types the listing walks, told before its first page. */
+  onTenantTypes?(types: TenantTypes): void;
   /** How many tenants the controller says there are, with each page, for the progress bar. */
   onTotal?(total: number): void;
   /** A listed item that cannot be a tenant (no aps.id, or not a resource id), once per place in the listing; the walk goes on. */
@@ -116,6 +130,8 @@ export interface PassJournal {
 export interface PassEvents {
   instancesListed?(instances: Instance[]): void;
   instanceStarted?(instance: Instance): void;
+  /** The tenant types the instance's listing walks. */
+  tenantTypes?(instance: Instance, types: TenantTypes): void;
   /** How many ready tenants the controller says the instance has; heard again with each listing page. */
   tenantsCounted?(instance: Instance, total: number): void;
   instanceFinished?(instance: Instance, counts: PassCounts): void;

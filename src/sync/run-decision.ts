@@ -8,8 +8,30 @@ import { nextDueAt, type FinishedPass } from './pacing';
 /** What an unfinished pass was started for; a run resumes it only for the same application and tenant type. */
 export interface PassIdentity {
   appId: number;
-  /** Absent in pass files written before it was recorded: such a pass resumes whatever the tenant type. */
+  /**
+   * APS_TENANT_TYPE, or TYPES_FROM_LIBRARY where it is unset. Absent in pass files written before it
+   * was recorded: such a pass resumes whatever the tenant type.
+   */
   tenantType?: string;
+}
+
+/**
+ * What a pass records where APS_TENANT_TYPE is unset. The versions themselves are not part of the
+ * identity: each run reads the library again and walks every version it finds, which keeps a resume
+ * exact (src/aps/README.md, "The tenant type").
+ */
+export const TYPES_FROM_LIBRARY = 'found in the types library';
+
+/** The tenant type a pass is for, from the APS_TENANT_TYPE setting (undefined: not set). */
+export function passTenantType(setting: string | undefined): string {
+  return setting ?? TYPES_FROM_LIBRARY;
+}
+
+/** A pass's tenant type in words that follow "for". */
+function describeTenantType(tenantType: string): string {
+  return tenantType === TYPES_FROM_LIBRARY
+    ? 'the tenant types found in the types library'
+    : `tenant type ${tenantType}`;
 }
 
 /** What the lock and the state files say, read without changing anything. */
@@ -117,7 +139,7 @@ export function describeDiscard(discard: Discard): string {
     case 'application':
       return `was for application ${discard.was}, not ${discard.now} (OFFICE_APP_ID)`;
     case 'tenant type':
-      return `was for tenant type ${discard.was}, not ${discard.now} (APS_TENANT_TYPE)`;
+      return `was for ${describeTenantType(discard.was)}, not ${discard.now === TYPES_FROM_LIBRARY ? 'those found in the types library' : discard.now} (APS_TENANT_TYPE)`;
   }
 }
 

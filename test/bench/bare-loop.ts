@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     const next = async (): Promise<string | undefined> => {
       while (buffer.length === 0 && offset < total) {
         fetching ??= (async () => {
-          const res = await request(`${resources}?${tenantListQuery(o.tenantType, offset, o.pageSize)}`, {
+          const res = await request(`${resources}?${tenantListQuery([o.tenantType], offset, o.pageSize)}`, {
             dispatcher: agent,
             headers,
           });

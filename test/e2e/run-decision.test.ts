@@ -35,8 +35,8 @@ async function unfinishedPass(): Promise<SimSetup> {
 }
 
 /** OA and a controller that answer for `options`, with the first run's state and log folders. */
-function laterWith(first: SimSetup, options: SimOptions): Promise<SimSetup> {
-  return setup(options, { LOG_DIR: first.w.logDir, STATE_DIR: first.w.stateDir });
+function laterWith(first: SimSetup, options: SimOptions, env: Record<string, string> = {}): Promise<SimSetup> {
+  return setup(options, { LOG_DIR: first.w.logDir, STATE_DIR: first.w.stateDir, ...env });
 }
 
 function passHeader(first: SimSetup): { appId: number; tenantType?: string; startedAt: string; runs: number } {
@@ -48,7 +48,8 @@ test('OFFICE_APP_ID changed while a pass is unfinished: status says the next run
   const interrupted = passHeader(first);
   assert.deepEqual(
     { appId: interrupted.appId, tenantType: interrupted.tenantType },
-    { appId: 41, tenantType: 'http://www.parallels.com/Office365/Tenant/2.0' },
+    { appId: 41, tenantType: 'found in the types library' },
+    'APS_TENANT_TYPE unset: the types are found in the types library, again by each run',
   );
   assert.equal(
     (await statusOf(first.env, first.w.cwd)).next.reason,
@@ -110,12 +111,16 @@ test('OFFICE_APP_ID changed while a pass is unfinished: status says the next run
 
 test('APS_TENANT_TYPE changed while a pass is unfinished: status says the next run discards it, and sync does', async () => {
   const first = await unfinishedPass();
-  const later = await laterWith(first, { instances: 1, tenantsPerInstance: 4, tenantType: OTHER_TYPE });
+  const later = await laterWith(
+    first,
+    { instances: 1, tenantsPerInstance: 4, tenantType: OTHER_TYPE },
+    { APS_TENANT_TYPE: OTHER_TYPE },
+  );
   const announced = await statusOf(later.env, later.w.cwd);
   assert.equal(announced.next.reason, 'first');
   assert.equal(
     announced.next.why,
-    `the unfinished pass was for tenant type http://www.parallels.com/Office365/Tenant/2.0, not ${OTHER_TYPE} (APS_TENANT_TYPE): the next run discards it`,
+    `the unfinished pass was for the tenant types found in the types library, not ${OTHER_TYPE} (APS_TENANT_TYPE): the next run discards it`,
   );
 
   const summary = summaryOf(await later.run());
@@ -129,7 +134,7 @@ test('APS_TENANT_TYPE changed while a pass is unfinished: status says the next r
       .some(
         (l) =>
           l.level === 40 &&
-          /was for tenant type .*Tenant\/2\.0, not .*Tenant\/3\.0 \(APS_TENANT_TYPE\); starting a fresh pass$/.test(
+          /was for the tenant types found in the types library, not .*Tenant\/3\.0 \(APS_TENANT_TYPE\); starting a fresh pass$/.test(
             String(l.msg),
           ),
       ),

@@ -4,8 +4,19 @@ import { rqlValue, tenantListQuery, tenantLookupQuery } from '../../src/aps/rql'
 
 test('the tenant query filters on readiness, selects id and status, sorts by id, and pages', () => {
   assert.equal(
-    tenantListQuery('http://www.parallels.com/Office365/Tenant/2.8', 6, 500),
+    tenantListQuery(['http://www.parallels.com/Office365/Tenant/2.8'], 6, 500),
     'implementing(http://www.parallels.com/Office365/Tenant/2.8),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(6,500)',
+  );
+});
+
+test('several tenant types are one or() of implementing() terms, so the listing stays one sorted walk', () => {
+  assert.equal(
+    tenantListQuery(['http://www.parallels.com/Office365/Tenant/2.0', 'http://example.com/Tenant/3.1'], 0, 100),
+    'or(implementing(http://www.parallels.com/Office365/Tenant/2.0),implementing(http://example.com/Tenant/3.1)),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(0,100)',
+  );
+  assert.equal(
+    tenantLookupQuery(['http://a.example/T/1.0', 'http://b.example/T/1.0'], 'x1'),
+    'or(implementing(http://a.example/T/1.0),implementing(http://b.example/T/1.0)),eq(aps.id,x1),select(aps.id,aps.status)',
   );
 });
 
@@ -17,7 +28,7 @@ test('a type ID keeps : and / but characters that break the URL or RQL are perce
 });
 
 test('the whole query parses as a URL query without being altered', () => {
-  const query = tenantListQuery('http://t.example/Tenant 2#x', 0, 10);
+  const query = tenantListQuery(['http://t.example/Tenant 2#x'], 0, 10);
   const url = new URL(`https://oa.example:6308/aps/2/resources?${query}`);
   assert.equal(url.search, `?${query}`);
   assert.equal(url.hash, '');
@@ -26,7 +37,7 @@ test('the whole query parses as a URL query without being altered', () => {
 
 test('the lookup query finds one tenant by id, whatever its status', () => {
   assert.equal(
-    tenantLookupQuery('http://www.parallels.com/Office365/Tenant/2.8', 'a1b2-c3'),
+    tenantLookupQuery(['http://www.parallels.com/Office365/Tenant/2.8'], 'a1b2-c3'),
     'implementing(http://www.parallels.com/Office365/Tenant/2.8),eq(aps.id,a1b2-c3),select(aps.id,aps.status)',
   );
 });

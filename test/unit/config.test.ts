@@ -45,7 +45,7 @@ test('the two required settings are enough; everything else has its documented d
       apsCaFile: undefined,
       apsTlsInsecure: false,
       apsCertSha256: undefined,
-      tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
+      tenantType: undefined,
       resyncOperation: 'synchronize_async?fullSync=true',
       resyncMethod: 'GET',
       syncStatusOperation: 'sync_status',
@@ -306,8 +306,8 @@ test("the 'local' scope reads only this host's settings: status works without OA
     stateDir: '/srv/state',
     metricsFile: undefined,
     envFile: undefined,
-    officeAppId: undefined,
-    tenantType: 'http://www.parallels.com/Office365/Tenant/2.0',
+    officeAppId: null,
+    tenantType: undefined,
   });
   assert.throws(
     () => loadConfig({ scope: 'local', env: { SYNC_MIN_INTERVAL: 'soon' }, cwd }),
@@ -325,9 +325,14 @@ test("the 'local' scope reads what decides a resume leniently: a value sync woul
     tenantType: 'http://example.com/T/1.0',
   });
   assert.deepEqual(read({ OFFICE_APP_ID: 'forty-two', APS_TENANT_TYPE: '  ' }), {
-    officeAppId: undefined,
-    tenantType: undefined,
+    officeAppId: null,
+    tenantType: null,
   });
+  assert.deepEqual(
+    read({}),
+    { officeAppId: null, tenantType: undefined },
+    'APS_TENANT_TYPE unset is known: found at run time',
+  );
 });
 
 test('APS_SYNC_STATUS_OPERATION reads sync_status by default; an empty value anywhere switches the read off', () => {

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nextRun, type Status } from '../../src/cli/status-command';
-import { decideRun, type PassIdentity, type RunSettings, type RunState } from '../../src/sync/run-decision';
+import {
+  decideRun,
+  type PassIdentity,
+  type RunSettings,
+  type RunState,
+  TYPES_FROM_LIBRARY,
+} from '../../src/sync/run-decision';
 
 /**
  * Every state a run can find, and what it decides. `sync` acts on exactly this decision and `status`
@@ -179,7 +185,42 @@ const cases: {
       startsPass: null,
       at: null,
       reason: 'unknown',
-      why: `the unfinished pass is resumed only if APS_TENANT_TYPE is still ${TYPE}, and it is not set here (or not valid)`,
+      why: `the unfinished pass is resumed only if APS_TENANT_TYPE is still ${TYPE}, and its value here is not valid`,
+    },
+  },
+  {
+    name: 'APS_TENANT_TYPE unset now, set when the pass started: discarded',
+    state: state({ unfinished: pass() }),
+    settings: { tenantType: TYPES_FROM_LIBRARY },
+    decision: {
+      reason: 'first',
+      startsPass: true,
+      discard: { because: 'tenant type', was: TYPE, now: TYPES_FROM_LIBRARY },
+    },
+    next: {
+      startsPass: true,
+      at: iso(NOW),
+      reason: 'first',
+      why: `the unfinished pass was for tenant type ${TYPE}, not those found in the types library (APS_TENANT_TYPE): the next run discards it`,
+    },
+  },
+  {
+    name: 'APS_TENANT_TYPE unset then and now: resumed, whatever the library holds now',
+    state: state({ unfinished: pass({ tenantType: TYPES_FROM_LIBRARY }) }),
+    settings: { tenantType: TYPES_FROM_LIBRARY },
+    decision: { reason: 'resume', startsPass: true, resume: { appId: 41, tenantType: TYPES_FROM_LIBRARY } },
+    next: { startsPass: true, at: iso(NOW), reason: 'resume', why: null },
+  },
+  {
+    name: 'status with an APS_TENANT_TYPE it cannot read, for a pass started with it unset',
+    state: state({ unfinished: pass({ tenantType: TYPES_FROM_LIBRARY }) }),
+    settings: { tenantType: undefined },
+    decision: { reason: 'unknown', startsPass: undefined, setting: 'APS_TENANT_TYPE', was: TYPES_FROM_LIBRARY },
+    next: {
+      startsPass: null,
+      at: null,
+      reason: 'unknown',
+      why: 'the unfinished pass is resumed only if APS_TENANT_TYPE is still unset, and its value here is not valid',
     },
   },
   {
