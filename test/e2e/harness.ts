@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -106,6 +107,17 @@ export async function until(condition: () => boolean, timeoutMs = 60_000): Promi
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Each ready tenant resynced exactly once, and nothing else resynced. */
+export function assertEachReadyTenantOnce(sim: Simulator): void {
+  const ready = sim
+    .readyTenants()
+    .map((t) => t.id)
+    .sort();
+  assert.deepEqual([...sim.stats.resyncCalls.keys()].sort(), ready);
+  for (const [tenant, calls] of sim.stats.resyncCalls)
+    assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
 }
 
 /** The one JSON object `--json` prints, checking that it is the only thing on stdout. */

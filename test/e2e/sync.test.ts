@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Simulator } from '../sim';
-import { runCli, simulatorSetup, summaryOf } from './harness';
+import { assertEachReadyTenantOnce, runCli, simulatorSetup, summaryOf } from './harness';
 
 /** The real CLI against the simulator, each test on its own servers and folders. */
 const setup = simulatorSetup();
-
-/** Each ready tenant resynced exactly once, and nothing else resynced. */
-function assertEachReadyTenantOnce(sim: Simulator): void {
-  const ready = sim
-    .readyTenants()
-    .map((t) => t.id)
-    .sort();
-  assert.deepEqual([...sim.stats.resyncCalls.keys()].sort(), ready);
-  for (const [tenant, calls] of sim.stats.resyncCalls)
-    assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
-}
 
 test('several instances with short pages: every ready tenant resynced exactly once, provisioning ones left alone', async () => {
   const { sim, run } = await setup(

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Simulator } from '../sim';
-import { simulatorSetup, summaryOf } from './harness';
+import { assertEachReadyTenantOnce, simulatorSetup, summaryOf } from './harness';
 
 /**
  * The tenant type found, not guessed: with APS_TENANT_TYPE unset the CLI reads the controller's types
@@ -12,17 +11,6 @@ const setup = simulatorSetup();
 
 const V20 = 'http://www.parallels.com/Office365/Tenant/2.0';
 const V28 = 'http://www.parallels.com/Office365/Tenant/2.8';
-
-/** Each ready tenant resynced exactly once, and nothing else resynced. */
-function assertEachReadyTenantOnce(sim: Simulator): void {
-  const ready = sim
-    .readyTenants()
-    .map((t) => t.id)
-    .sort();
-  assert.deepEqual([...sim.stats.resyncCalls.keys()].sort(), ready);
-  for (const [tenant, calls] of sim.stats.resyncCalls)
-    assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
-}
 
 test('default settings, instances on 2.0 and 2.8: every tenant of both resynced exactly once', async () => {
   const { sim, w, run } = await setup(
