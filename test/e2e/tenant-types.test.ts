@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertEachReadyTenantOnce, simulatorSetup, summaryOf } from './harness';
+import { assertEachReadyTenantOnce, simulatorSetup, summaryOf, until } from './harness';
 
 /**
  * The tenant type found, not guessed: with APS_TENANT_TYPE unset the CLI reads the controller's types
@@ -58,6 +58,32 @@ test('2.8 implements 2.0: only 2.0 is named, and no tenant is listed twice', asy
       [[V20], [V20, V28]],
     ],
   );
+});
+
+test('a pass stopped mid-instance and resumed after an upgrade moved its 2.0 tenants to 2.8: every tenant once', async () => {
+  // One instance holds tenants of both versions, so its one listing interleaves them in id order.
+  const { sim, w, start, run } = await setup(
+    { instances: 1, tenantsPerInstance: 120, mixedTenantType: { type: V28, every: 3 } },
+    { SYNC_CONCURRENCY: '2', APS_PAGE_SIZE: '10' },
+  );
+  const release = sim.holdResyncs(40);
+  const first = start();
+  await until(() => sim.stats.resyncSucceeded.size >= 40);
+  first.child.kill('SIGTERM');
+  await until(() => w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
+  assert.equal((await first.done).code, 143);
+  const doneBefore = sim.stats.resyncSucceeded.size;
+  assert.ok(doneBefore >= 40 && doneBefore < 120, `${doneBefore} tenants done before the stop`);
+
+  // The upgrade reaches every tenant still on 2.0, done or not: each keeps its id, its type is now 2.8.
+  for (const t of sim.readyTenants()) if (t.type === V20) sim.upgradeTenant(t.id, V28);
+  const second = await run();
+  assert.equal(second.code, 0, second.stderr);
+  assert.ok(w.log().some((l) => l.msg === 'pass resumed'));
+  assertEachReadyTenantOnce(sim);
+  const s = summaryOf(second);
+  assert.equal(Number(s.synced) + Number(s.alreadyDone), 120);
 });
 
 test('an explicit APS_TENANT_TYPE that finds no tenant anywhere: exit 1, naming the setting and the versions found', async () => {

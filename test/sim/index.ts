@@ -45,7 +45,11 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     const type = options.tenantType ?? DEFAULT_TENANT_TYPE;
     return Array.isArray(type) ? (type[i] ?? DEFAULT_TENANT_TYPE) : type;
   });
-  const store = new TenantStore(counts, options.provisioningEvery ?? 0, tenantTypes);
+  const store = new TenantStore(counts, options.provisioningEvery ?? 0, tenantTypes, options.mixedTenantType);
+  const library = new TypeLibrary(
+    options.mixedTenantType ? [...tenantTypes, options.mixedTenantType.type] : tenantTypes,
+    options.typeImplements ?? {},
+  );
   const clock = options.clock ?? (() => performance.now());
   const tokens = new TokenRegistry(options.tokenLifetimeMs ?? 30 * 60 * 1000, clock);
   const stats: SimStats = {
@@ -84,7 +88,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       store,
       tokens,
       clock,
-      library: new TypeLibrary(tenantTypes, options.typeImplements ?? {}),
+      library,
       typesLibrary: options.typesLibrary ?? 'served',
       baseUrl: () => apsUrl,
       pageCap: options.pageCap ?? 1000,
@@ -140,6 +144,12 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     revokeTokens: () => tokens.revokeAll(),
     addTenant: (instanceId, status) => store.add(instanceId, status),
     removeTenant: (tenantId) => store.remove(tenantId),
+    upgradeTenant: (tenantId, type) => {
+      library.add(type);
+      const tenant = store.get(tenantId);
+      if (tenant === undefined) throw new Error(`no tenant ${tenantId} in the simulator`);
+      tenant.type = type;
+    },
     setOaFault: (fault) => {
       state.oaFault = fault;
     },

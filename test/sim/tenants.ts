@@ -59,11 +59,12 @@ export class TenantStore {
   private readonly states = new Map<number, InstanceState>();
   private readonly byId = new Map<string, SimTenant>();
 
-  /** `tenantTypes[i]`: the tenant type of the i-th instance. */
+  /** `tenantTypes[i]`: the tenant type of the i-th instance; `mixed`: see SimOptions.mixedTenantType. */
   constructor(
     counts: number[],
     private readonly provisioningEvery: number,
     tenantTypes: string[],
+    private readonly mixed?: { type: string; every: number },
   ) {
     counts.forEach((count, i) => {
       const id = 1001 + i;
@@ -92,7 +93,8 @@ export class TenantStore {
     const tenant: SimTenant = {
       id: stableUuid(`tenant:${instanceId}:${index}`),
       instanceId,
-      type: state.instance.tenantType,
+      type:
+        this.mixed && index % this.mixed.every === this.mixed.every - 1 ? this.mixed.type : state.instance.tenantType,
       status: status ?? (n > 0 && index % n === n - 1 ? 'aps:provisioning' : 'aps:ready'),
       subdomain: `t${instanceId}n${index}`,
     };

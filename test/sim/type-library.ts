@@ -35,6 +35,14 @@ export class TypeLibrary {
     for (const type of this.types) this.byId.set(type.id, type);
   }
 
+  /** A type the library did not hold, as an application upgrade imports it; one it holds stays as it is. */
+  add(id: string): void {
+    if (this.byId.has(id)) return;
+    const type = { apsId: String(100 + this.types.length), id, implements: [CORE_RESOURCE] };
+    this.types.push(type);
+    this.byId.set(id, type);
+  }
+
   /** True when a resource of `type` is returned by `implementing(base)`: the type itself, or one implementing it. */
   implements(type: string, base: string): boolean {
     if (type === base) return true;

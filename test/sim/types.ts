@@ -120,6 +120,11 @@ export interface SimOptions {
    * `{ '.../Tenant/2.8': ['.../Tenant/2.0'] }`; `implementing()` follows it. Default: nothing.
    */
   typeImplements?: Record<string, string[]>;
+  /**
+   * Every `every`-th tenant of each instance (index % every === every - 1) is of `type` instead of its
+   * instance's tenant type: an installation part-way through an application upgrade. Default: none.
+   */
+  mixedTenantType?: { type: string; every: number };
   /** How `GET /aps/2/types` answers (default 'served'). */
   typesLibrary?: TypesLibraryAnswer;
   /** How an empty listing page states its range (default 'star'). */
@@ -199,6 +204,8 @@ export interface Simulator {
   addTenant(instanceId: number, status?: SimTenant['status']): SimTenant;
   /** Gone from listings; a resync of it answers 404. */
   removeTenant(tenantId: string): void;
+  /** The tenant's type becomes `type`, its id kept, as an application upgrade does; the library learns a new type. */
+  upgradeTenant(tenantId: string, type: string): void;
   setOaFault(fault: OaFault | undefined): void;
   /** Every APS request answers 503 HTML (proxy) while down. */
   setControllerDown(down: boolean): void;

@@ -726,3 +726,26 @@ test('instances on different tenant types: implementing() follows implements, or
   const raw = await aps(unrelated, await token(unrelated, 1002), listing(`implementing(${TYPE})`));
   assert.deepEqual(JSON.parse(raw.body), [], 'without implements, 2.8 tenants are not 2.0 ones');
 });
+
+test('an instance part-way through an upgrade: mixed tenant types, and a tenant upgraded keeps its id', async (t) => {
+  const s = await sim(t, { instances: 1, tenantsPerInstance: 4, mixedTenantType: { type: TYPE_28, every: 2 } });
+  const tok = await token(s, 1001);
+  const listed = async (rql: string) =>
+    (JSON.parse((await aps(s, tok, listing(rql))).body) as { aps: { id: string; type: string } }[]).map((x) => [
+      x.aps.id,
+      x.aps.type,
+    ]);
+  const [a, b, c, d] = s.instances[0]!.tenants.map((x) => x.id) as [string, string, string, string];
+  assert.deepEqual(await listed(`or(implementing(${TYPE}),implementing(${TYPE_28}))`), [
+    [a, TYPE],
+    [b, TYPE_28],
+    [c, TYPE],
+    [d, TYPE_28],
+  ]);
+  const TYPE_30 = TYPE.replace('2.0', '3.0');
+  s.upgradeTenant(a, TYPE_30);
+  assert.deepEqual(await listed(`implementing(${TYPE_30})`), [[a, TYPE_30]]);
+  assert.deepEqual(await listed(`implementing(${TYPE})`), [[c, TYPE]]);
+  const library = JSON.parse((await aps(s, tok, 'aps/2/types')).body) as { id: string }[];
+  assert.deepEqual(library.map((type) => type.id).slice(-3), [TYPE, TYPE_28, TYPE_30], 'the library learns 3.0');
+});
