@@ -265,7 +265,7 @@ export class ApsClient implements TenantController, TenantFinder {
         what: 'types library page',
         limit: LIBRARY_REPLY,
       });
-      const page = libraryTypesOf(reply.body, parseBoundedJson);
+      const page = libraryTypesOf(reply.body);
       if (page.items === 0) return types;
       const range = parseContentRange(reply.headers['content-range']);
       if (!('first' in range) || range.first !== offset || range.last - range.first + 1 !== page.items) {

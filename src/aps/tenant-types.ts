@@ -1,4 +1,5 @@
 import { ProtocolError } from '../errors';
+import { depthNote, parseBoundedJson } from '../http/bounded-json';
 import { excerpt } from '../http/remote-text';
 
 /**
@@ -59,18 +60,15 @@ export function tenantTypesOf(library: LibraryType[]): { found: string[]; named:
  * One page of the types library, read as the controller sent it: its types, and how many items it
  * held (an item without a type ID is passed over, but counts against the page's range).
  */
-export function libraryTypesOf(
-  body: Buffer,
-  parse: (text: string) => unknown,
-): { types: LibraryType[]; items: number } {
+export function libraryTypesOf(body: Buffer): { types: LibraryType[]; items: number } {
   const text = body.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = parse(text);
+    parsed = parseBoundedJson(text);
   } catch (e) {
     throw new ProtocolError(
       'aps',
-      `APS controller sent a types library page that is not JSON: '${excerpt(text, 80)}'`,
+      `APS controller sent a types library page that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`,
       {
         cause: e,
       },

@@ -425,3 +425,99 @@ test('a status read is retried through the token policy like a resync; a reply o
     (e: unknown) => e instanceof ApsError && e.status === 500,
   );
 });
+
+const T20 = 'http://www.parallels.com/Office365/Tenant/2.0';
+
+/** A types library of `types`, at most `cap` a page, and the tenant listing of `listing`. */
+function withLibrary(types: { id: string; implements: string[] }[], cap: number, tenants: Handler): Handler {
+  return (req, res) => {
+    if (!req.url.startsWith('/aps/2/types')) return tenants(req, res);
+    const m = /limit\((\d+),(\d+)\)$/.exec(req.url);
+    assert.ok(m, req.url);
+    const offset = Number(m[1]);
+    const page = types.slice(offset, offset + Math.min(Number(m[2]), cap));
+    const range = page.length
+      ? `items ${offset}-${offset + page.length - 1}/${types.length}`
+      : `items */${types.length}`;
+    reply(res, 200, page, { 'content-range': range });
+  };
+}
+
+test('APS_TENANT_TYPE unset: the types library is read page by page, and the listing asks for every tenant version in one query', async () => {
+  const library = [
+    { id: 'http://aps-standard.org/types/core/resource/1.0', implements: [] },
+    { id: TYPE, implements: [] },
+    { id: 'http://www.parallels.com/Office365/User/2.0', implements: [] },
+    { id: T20, implements: [] },
+    { id: 'http://www.parallels.com/Office365/Tenant/2.10', implements: [TYPE] },
+  ];
+  handler = withLibrary(library, 2, listing(3, 10));
+  const told: unknown[] = [];
+  const tenants = await collect(
+    client({ tenantType: undefined }).listTenants(authorized, undefined, { onTenantTypes: (t) => told.push(t) }),
+  );
+  assert.equal(tenants.length, 3);
+  assert.deepEqual(
+    seen.map((s) => s.url.replace(/\?.*limit/, '?…limit')),
+    [
+      '/aps/2/types?…limit(0,100)',
+      '/aps/2/types?…limit(2,100)',
+      '/aps/2/types?…limit(4,100)',
+      '/aps/2/resources?…limit(0,10)',
+    ],
+  );
+  assert.equal(
+    seen[3]!.url,
+    `/aps/2/resources?or(implementing(${T20}),implementing(${TYPE})),eq(aps.status,aps:ready),select(aps.id,aps.status),sort(+aps.id),limit(0,10)`,
+  );
+  assert.deepEqual(told, [
+    { source: 'library', listed: [T20, TYPE], found: [T20, TYPE, 'http://www.parallels.com/Office365/Tenant/2.10'] },
+  ]);
+});
+
+test('a types library that refuses the token falls back to 2.0, and the refusal never reaches the token policy', async () => {
+  for (const status of [401, 403, 404]) {
+    seen = [];
+    handler = (req, res) =>
+      req.url.startsWith('/aps/2/types')
+        ? reply(res, status, { code: status, type: 'APS::Security::AccessDenied', message: 'Access denied' })
+        : listing(2, 10)(req, res);
+    let refusals = 0;
+    const counting: Authorized = (call) =>
+      call(TOKEN).catch((e: unknown) => {
+        refusals++;
+        throw e;
+      });
+    const told: unknown[] = [];
+    const tenants = await collect(
+      client({ tenantType: undefined }).listTenants(counting, undefined, { onTenantTypes: (t) => told.push(t) }),
+    );
+    assert.equal(tenants.length, 2, String(status));
+    assert.equal(refusals, 0, `${status}: the policy would renew the token for a refusal it hears`);
+    assert.deepEqual(told, [
+      {
+        source: 'fallback',
+        listed: [T20],
+        unreadable: `APS controller answered ${status} APS::Security::AccessDenied: Access denied`,
+      },
+    ]);
+    assert.equal(seen.filter((s) => s.url.startsWith('/aps/2/types')).length, 1, `${status}: not retried`);
+  }
+});
+
+test('APS_TENANT_TYPE set: the library is read only when the listing holds no tenant, to say what it holds', async () => {
+  handler = withLibrary([{ id: T20, implements: [] }], 10, listing(2, 10));
+  const told: unknown[] = [];
+  await collect(client().listTenants(authorized, undefined, { onTenantTypes: (t) => told.push(t) }));
+  assert.deepEqual(told, [{ source: 'setting', listed: [TYPE] }]);
+  assert.ok(seen.every((s) => s.url.startsWith('/aps/2/resources')));
+
+  seen = [];
+  handler = withLibrary([{ id: T20, implements: [] }], 10, listing(0, 10));
+  told.length = 0;
+  await collect(client().listTenants(authorized, undefined, { onTenantTypes: (t) => told.push(t) }));
+  assert.deepEqual(told, [
+    { source: 'setting', listed: [TYPE] },
+    { source: 'setting', listed: [TYPE], found: [T20] },
+  ]);
+});
