@@ -13,6 +13,7 @@ import type {
   TenantTypes,
 } from '../sync/ports';
 import { parseContentRange } from './content-range';
+import { jsonArray } from './json-array';
 import { apsErrorFromReply } from './error-reply';
 import { tenantListQuery, tenantLookupQuery, typesLibraryQuery } from './rql';
 import { FALLBACK_TENANT_TYPE, type LibraryType, libraryTypesOf, tenantTypesOf } from './tenant-types';
@@ -20,7 +21,6 @@ import { parseSyncReport } from './sync-report';
 import { absentOnNoSuchOperation, parseSyncStatus } from './sync-status';
 import { type ListingPage, walkTenants } from './tenant-walk';
 import { excerpt } from '../http/remote-text';
-import { depthNote, parseBoundedJson } from '../http/bounded-json';
 
 /**
  * One application instance's APS controller: lists its ready tenants page by page and forces their
@@ -157,7 +157,7 @@ export class ApsClient implements TenantController, TenantFinder {
         }),
       this.retry,
     );
-    return jsonArray(reply.body, 0)
+    return jsonArray(reply.body, 'a tenant lookup reply')
       .map(tenantOf)
       .find((t): t is Tenant => typeof t !== 'string' && t.id === tenantId);
   }
@@ -265,16 +265,16 @@ export class ApsClient implements TenantController, TenantFinder {
         what: 'types library page',
         limit: LIBRARY_REPLY,
       });
-      const page = libraryTypesOf(reply.body);
-      if (page.items === 0) return types;
+      const items = jsonArray(reply.body, 'a types library page');
+      if (items.length === 0) return types;
       const range = parseContentRange(reply.headers['content-range']);
-      if (!('first' in range) || range.first !== offset || range.last - range.first + 1 !== page.items) {
+      if (!('first' in range) || range.first !== offset || range.last - range.first + 1 !== items.length) {
         throw new ProtocolError(
           'aps',
-          `APS controller answered the types library page from offset ${offset} with ${page.items} items but Content-Range '${String(reply.headers['content-range'])}'`,
+          `APS controller answered the types library page from offset ${offset} with ${items.length} items but Content-Range '${String(reply.headers['content-range'])}'`,
         );
       }
-      types.push(...page.types);
+      types.push(...libraryTypesOf(items));
       if (range.last + 1 >= range.total) return types;
       offset = range.last + 1;
       if (offset >= MAX_LIBRARY_TYPES)
@@ -297,7 +297,10 @@ export class ApsClient implements TenantController, TenantFinder {
       what: 'tenant list page',
       limit,
     });
-    return { items: jsonArray(reply.body, offset).map(tenantOf), contentRange: reply.headers['content-range'] };
+    return {
+      items: jsonArray(reply.body, `a tenant page (offset ${offset})`).map(tenantOf),
+      contentRange: reply.headers['content-range'],
+    };
   }
 
   private async send(req: SendOptions): Promise<Reply> {
@@ -326,27 +329,6 @@ function controllerRoot(baseUrl: string): string {
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new TypeError(`APS controller URL '${baseUrl}' is not an http(s) URL`);
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function jsonArray(body: Buffer, offset: number): unknown[] {
-  const text = body.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = parseBoundedJson(text);
-  } catch (e) {
-    throw new ProtocolError(
-      'aps',
-      `APS controller sent a tenant page (offset ${offset}) that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`,
-      { cause: e },
-    );
-  }
-  if (!Array.isArray(parsed)) {
-    throw new ProtocolError(
-      'aps',
-      `APS controller sent a tenant page (offset ${offset}) that is not a JSON array: '${excerpt(text, 80)}'`,
-    );
-  }
-  return parsed;
 }
 
 /** The tenant, or why the item is not one. */

@@ -1,7 +1,3 @@
-import { ProtocolError } from '../errors';
-import { depthNote, parseBoundedJson } from '../http/bounded-json';
-import { excerpt } from '../http/remote-text';
-
 /**
  * The Office 365 tenant types of the controller's types library (README.md here, "The tenant type"):
  * which versions of `http://www.parallels.com/Office365/Tenant/<major>.<minor>` exist, and which of
@@ -57,29 +53,11 @@ export function tenantTypesOf(library: LibraryType[]): { found: string[]; named:
 }
 
 /**
- * One page of the types library, read as the controller sent it: its types, and how many items it
- * held (an item without a type ID is passed over, but counts against the page's range).
+ * The types of one page of the types library; an item without a type ID is passed over (the page's
+ * range still counts it).
  */
-export function libraryTypesOf(body: Buffer): { types: LibraryType[]; items: number } {
-  const text = body.toString('utf8');
-  let parsed: unknown;
-  try {
-    parsed = parseBoundedJson(text);
-  } catch (e) {
-    throw new ProtocolError(
-      'aps',
-      `APS controller sent a types library page that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`,
-      {
-        cause: e,
-      },
-    );
-  }
-  if (!Array.isArray(parsed))
-    throw new ProtocolError(
-      'aps',
-      `APS controller sent a types library page that is not a JSON array: '${excerpt(text, 80)}'`,
-    );
-  const types = parsed.flatMap((item: unknown) => {
+export function libraryTypesOf(items: unknown[]): LibraryType[] {
+  return items.flatMap((item: unknown) => {
     const { id, implements: parents } = (typeof item === 'object' && item !== null ? item : {}) as Record<
       string,
       unknown
@@ -88,5 +66,4 @@ export function libraryTypesOf(body: Buffer): { types: LibraryType[]; items: num
     const list = Array.isArray(parents) ? parents.filter((p): p is string => typeof p === 'string') : [];
     return [{ id, implements: list }];
   });
-  return { types, items: parsed.length };
 }

@@ -159,13 +159,8 @@ function parseRoute(path: string): Route | undefined {
 }
 
 function list(deps: ApsServerDeps, res: ServerResponse, instanceId: number, rawQuery: string): void {
-  let query;
-  try {
-    query = parseListQuery(rawQuery);
-  } catch (err) {
-    if (err instanceof RqlError) return sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
-    throw err;
-  }
+  const query = parsedOr400(res, () => parseListQuery(rawQuery));
+  if (query === undefined) return;
   const all = selected(deps, instanceId, query);
   const { page, range } = paged(deps, all, query);
   const items = page.map(tenantJson);
@@ -224,13 +219,8 @@ function types(deps: ApsServerDeps, res: ServerResponse, rawQuery: string): void
   if (answer === 404) return sendError(res, 404, 'APS::Util::NotFound', `Path ${TYPES} not found`);
   if (answer !== 'served')
     return sendError(res, answer, 'APS::Security::AccessDenied', `Access to ${TYPES} is denied for this token`);
-  let query;
-  try {
-    query = parseTypesQuery(rawQuery);
-  } catch (err) {
-    if (err instanceof RqlError) return sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
-    throw err;
-  }
+  const query = parsedOr400(res, () => parseTypesQuery(rawQuery));
+  if (query === undefined) return;
   const wanted = query.id;
   const all = deps.library.types.filter((type) => wanted === undefined || type.id === wanted);
   const { page, range } = paged(deps, all, query);
@@ -320,6 +310,17 @@ function hugeNestedJson(): string {
   const half = 8 * 1024 * 1024;
   hugeNested ??= '['.repeat(half) + ']'.repeat(half);
   return hugeNested;
+}
+
+/** The parsed query, or undefined once a query the simulator refuses has been answered 400, as a controller does. */
+function parsedOr400<T>(res: ServerResponse, parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    if (!(err instanceof RqlError)) throw err;
+    sendError(res, 400, 'APS::Util::InvalidRQL', err.message);
+    return undefined;
+  }
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
