@@ -61,7 +61,7 @@ const OPERATION_REPLY = { bytes: 1024 * 1024, setting: 'the bound of an operatio
 /** Types asked for per page of the types library, and a bound on each: a listed type is a few hundred bytes. */
 const LIBRARY_PAGE = 100;
 const LIBRARY_REPLY = { bytes: LIBRARY_PAGE * 32 * 1024, setting: `${32 * 1024} bytes a type of the types library` };
-/** A library that claims more types than this is not a controller's: ten times the largest seen is far below it. */
+/** A library that claims more types than this is not a real controller's; the bound ends the read against one that keeps claiming more. */
 const MAX_LIBRARY_TYPES = 100_000;
 
 export class ApsClient implements TenantController, TenantFinder {

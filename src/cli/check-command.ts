@@ -250,8 +250,10 @@ async function checkTenantTypes(
       `0 ready tenants of type ${walked}; if this instance has tenants, ${types.source === 'setting' ? 'APS_TENANT_TYPE is probably wrong' : 'set APS_TENANT_TYPE'} (the version differs between releases, e.g. .../Tenant/2.8)`,
     );
   else line('ok', step, `${tenants(count)} of type ${walked}${types.source === 'setting' ? ' (APS_TENANT_TYPE)' : ''}`);
-  const library = types.found ? { found: types.found } : await controller.libraryTenantTypes((call) => call(token));
-  if ('unreadable' in library) {
+  // Found or not, sync read the library already; with APS_TENANT_TYPE set, only check reads it.
+  const library: { found?: string[]; unreadable?: string } =
+    types.source === 'setting' ? await controller.libraryTenantTypes((call) => call(token)) : types;
+  if (!library.found) {
     if (types.source === 'setting') line('warn', step, `the types library could not be read: ${library.unreadable}`);
     return;
   }
