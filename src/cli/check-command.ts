@@ -12,6 +12,7 @@ import type { Authorized, Instance, InstanceToken, TenantController, TenantTypes
 import { connect, controllerUrl, type Clients } from './clients';
 import { printable } from './terminal-text';
 import { EXIT } from './exit-codes';
+import { withFix } from './fixes';
 
 export interface CheckFlags {
   envFile?: string;
@@ -134,15 +135,11 @@ async function checkOa(config: Config, clients: Clients, line: Line): Promise<In
     instances = await clients.directory.listInstances(config.officeAppId);
   } catch (e) {
     if (traitsOf(e).code !== 'OBS_ERR_OA') {
-      line('FAIL', step, withFix(e, oaFix(config, e)));
+      line('FAIL', step, withFix(e, config));
       return undefined;
     }
     answered();
-    line(
-      'FAIL',
-      `application ${config.officeAppId}`,
-      `${(e as Error).message}; fix: OFFICE_APP_ID must be the Office 365 application's ID in OA (not an instance ID)`,
-    );
+    line('FAIL', `application ${config.officeAppId}`, withFix(e, config));
     return undefined;
   }
   answered();
@@ -162,27 +159,6 @@ async function checkOa(config: Config, clients: Clients, line: Line): Promise<In
   return instances;
 }
 
-/** The failure in the remote's words, and what to change unless those words already say it. */
-function withFix(e: unknown, fix: string | undefined): string {
-  return fix ? `${(e as Error).message}; fix: ${fix}` : (e as Error).message;
-}
-
-/** What to change after an OA failure; nothing where its message says it (a TLS or credentials refusal). */
-function oaFix(config: Config, e: unknown): string | undefined {
-  const { namesFix, code } = traitsOf(e);
-  if (namesFix) return undefined;
-  switch (code) {
-    case 'OBS_ERR_NETWORK':
-      return `check OA_HOST and OA_PORT (${config.oaPort}), that the OA Public API is enabled there, and that it allows this host's IP`;
-    case 'OBS_ERR_OA_HTTP':
-    case 'OBS_ERR_OA_FAULT':
-    case 'OBS_ERR_PROTOCOL':
-      return 'something answered that is not the OA Public API: check OA_HOST, OA_PORT (usually 8440) and OA_TLS';
-    default:
-      return undefined;
-  }
-}
-
 /** The instance's token, its controller (reachable, certificate trusted) and its tenant count. */
 async function checkInstance(config: Config, clients: Clients, instance: Instance, line: Line): Promise<void> {
   const step = `instance ${instance.id}`;
@@ -190,11 +166,7 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   try {
     token = await clients.directory.issueToken(instance.id);
   } catch (e) {
-    line(
-      'FAIL',
-      step,
-      `no APS token: ${(e as Error).message}; fix: check in OA that instance ${instance.id} of the application is ready`,
-    );
+    line('FAIL', step, `no APS token: ${withFix(e, config)}`);
     return;
   }
   const url = controllerUrl(config, token);
@@ -206,7 +178,7 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
     types = await controller.tenantTypes((call) => call(token.token));
     count = await controller.countTenants(token.token);
   } catch (e) {
-    line('FAIL', `controller ${url}`, withFix(e, controllerFix(e)));
+    line('FAIL', `controller ${url}`, withFix(e, config));
     return;
   }
   const tls = url.startsWith('https:') ? controllerTrust(config) : 'plain http';
@@ -214,7 +186,7 @@ async function checkInstance(config: Config, clients: Clients, instance: Instanc
   try {
     await checkTenantTypes(controller, token.token, types, count, step, line);
   } catch (e) {
-    line('FAIL', `controller ${url}`, withFix(e, controllerFix(e)));
+    line('FAIL', `controller ${url}`, withFix(e, config));
     return;
   }
   if (count > 0 && controller.syncStatus) await checkSyncStatus(config, controller, token.token, step, line);
@@ -306,21 +278,4 @@ function trustedBy(variable: string, caFile: string | undefined): string {
   if (caFile === undefined) return `Node.js's built-in CAs (${variable} unset)`;
   if (caFile === SYSTEM_STORE) return `the host's trust store (${variable}=${SYSTEM_STORE})`;
   return `${caFile} (${variable})`;
-}
-
-/** What to change after a controller failure; nothing where its message says it. */
-function controllerFix(e: unknown): string | undefined {
-  const { namesFix, tokenRefused, code } = traitsOf(e);
-  if (namesFix) return undefined;
-  if (tokenRefused)
-    return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
-  switch (code) {
-    case 'OBS_ERR_NETWORK':
-      return "check that this host reaches the controller (firewall, port 6308), or set APS_URL to the controller's address";
-    case 'OBS_ERR_APS':
-    case 'OBS_ERR_PROTOCOL':
-      return 'check APS_URL points at the APS controller (https://<OA host>:6308/) and APS_TENANT_TYPE';
-    default:
-      return undefined;
-  }
 }
