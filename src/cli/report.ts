@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Config } from '../runtime/config';
 import type { RunClock } from '../runtime/run-clock';
 import type { SecretScrubber } from '../runtime/secrets';
 import type { PassCounts } from '../sync/counts';
@@ -8,11 +9,13 @@ import type { UnresolvedTenant } from '../sync/targeted';
 import { EXIT } from './exit-codes';
 import { printable } from './terminal-text';
 import { errorCode } from './pass-log';
+import { fixFor, withFix } from './fixes';
 
 /**
  * What a run says when its pass is over: the final log line always; on stdout the JSON summary
  * (--json) or a few lines for a person at a terminal; on stderr, for cron to mail, one line when the
- * pass did not fully succeed.
+ * pass did not fully succeed. A dry run also lists the tenants it would resync where a person looks (the
+ * terminal, or --json); the log has a line for each in any case.
  */
 export interface ReportTarget {
   logger: Logger;
@@ -23,28 +26,46 @@ export interface ReportTarget {
   json: boolean;
   dryRun: boolean;
   clock: RunClock;
+  config: Pick<Config, 'oaPort'>;
   say(line: string): void;
 }
 
+export interface PlannedResync {
+  instanceId: number;
+  tenantId: string;
+}
+
+/** Reports the pass; returns its one-line reason when it did not fully succeed, else null. */
 export function reportPass(
   to: ReportTarget,
   result: PassResult,
   exitCode: number,
   unresolved: UnresolvedTenant[],
-): void {
+  wouldResync: PlannedResync[],
+): string | null {
   const summary: RunSummary = {
-    ...summarize(result, to.clock, to.dryRun, exitCode),
+    ran: true,
+    ...summarize(result, to.clock, to.dryRun, exitCode, to.config),
     ...(unresolved.length ? { notResynced: unresolved } : {}),
   };
   to.logger.info(summary, 'pass finished');
   const terminal = process.stdout.isTTY && !to.logOnStdout;
-  if (to.json) process.stdout.write(`${to.scrubber.scrub(JSON.stringify(summary))}\n`);
-  else if (terminal) process.stdout.write(`${printable(to.scrubber.scrub(formatSummary(summary, to.logPath)))}\n`);
-  if (exitCode !== EXIT.ok && !terminal) to.say(problemLine(result, unresolved, to.logPath));
+  if (to.json)
+    process.stdout.write(`${to.scrubber.scrub(JSON.stringify(to.dryRun ? { ...summary, wouldResync } : summary))}\n`);
+  else if (terminal) {
+    const listing = wouldResync.map((t) => `would resync instance ${t.instanceId} tenant ${t.tenantId}\n`).join('');
+    process.stdout.write(`${printable(to.scrubber.scrub(listing + formatSummary(summary, to.logPath)))}\n`);
+  }
+  if (exitCode === EXIT.ok) return null;
+  const problem = to.scrubber.scrub(problemLine(result, unresolved, to.logPath, to.config));
+  if (!terminal) to.say(problem);
+  return problem;
 }
 
 /** The one object `--json` prints, and the final log line: what a pass did, in numbers. */
 export interface RunSummary extends PassCounts {
+  /** A pass ran; a run that does none says `ran: false` and why. */
+  ran: true;
   /** Listed items that were not tenants. */
   invalid: number;
   startedAt: string;
@@ -54,7 +75,8 @@ export interface RunSummary extends PassCounts {
   complete: boolean;
   instances: number;
   tokenRefreshes: number;
-  instanceFailures: { instanceId: number; code?: string; error: string }[];
+  /** Each with what to change, where `check` would name it. */
+  instanceFailures: { instanceId: number; code?: string; error: string; fix?: string }[];
   interruptedBy?: string;
   /** Targeted runs: asked-for tenants that were not resynced, and why. */
   notResynced?: UnresolvedTenant[];
@@ -64,7 +86,13 @@ export interface RunSummary extends PassCounts {
 }
 
 /** The stamps are the wall clock's, for people; the duration is the monotonic clock's, so never negative. */
-export function summarize(result: PassResult, clock: RunClock, dryRun: boolean, exitCode: number): RunSummary {
+export function summarize(
+  result: PassResult,
+  clock: RunClock,
+  dryRun: boolean,
+  exitCode: number,
+  config: Pick<Config, 'oaPort'>,
+): Omit<RunSummary, 'ran'> {
   const { instanceFailures, interruptedBy, ...counts } = result;
   return {
     startedAt: clock.startedAt.toISOString(),
@@ -73,11 +101,10 @@ export function summarize(result: PassResult, clock: RunClock, dryRun: boolean, 
     dryRun,
     complete: isComplete(result),
     ...counts,
-    instanceFailures: instanceFailures.map((f) => ({
-      instanceId: f.instanceId,
-      code: errorCode(f.error),
-      error: f.error.message,
-    })),
+    instanceFailures: instanceFailures.map((f) => {
+      const fix = fixFor(f.error, config);
+      return { instanceId: f.instanceId, code: errorCode(f.error), error: f.error.message, ...(fix ? { fix } : {}) };
+    }),
     ...(interruptedBy ? { interruptedBy: interruptedBy === 'signal' ? 'signal' : interruptedBy.message } : {}),
     exitCode,
   };
@@ -98,7 +125,8 @@ export function formatSummary(s: RunSummary, logPath: string): string {
   if (s.lastSyncFailed)
     lines.push(`${s.lastSyncFailed} tenants' last synchronization had failed (the log names each with its lastSync)`);
   if (s.alreadyDone) lines.push(`${s.alreadyDone} tenants were already done by the interrupted run this one resumed`);
-  for (const f of s.instanceFailures) lines.push(`instance ${f.instanceId} failed: ${f.error}`);
+  for (const f of s.instanceFailures)
+    lines.push(`instance ${f.instanceId} failed: ${f.error}${f.fix ? `; fix: ${f.fix}` : ''}`);
   if (s.tenantTypeUnmatched) lines.push(describeUnmatched(s.tenantTypeUnmatched));
   if (s.interruptedBy) lines.push(`interrupted: ${s.interruptedBy}`);
   for (const t of s.notResynced ?? []) lines.push(`tenant ${t.tenantId} ${t.reason}`);
@@ -107,12 +135,17 @@ export function formatSummary(s: RunSummary, logPath: string): string {
 }
 
 /** The one line cron mails when a pass did not fully succeed. */
-function problemLine(result: PassResult, unresolved: UnresolvedTenant[], logPath: string): string {
-  if (result.interruptedBy instanceof Error) return result.interruptedBy.message;
+function problemLine(
+  result: PassResult,
+  unresolved: UnresolvedTenant[],
+  logPath: string,
+  config: Pick<Config, 'oaPort'>,
+): string {
+  if (result.interruptedBy instanceof Error) return withFix(result.interruptedBy, config);
   if (result.interruptedBy === 'signal')
     return `stopped by a signal after ${result.tenants} tenants; the next run resumes the pass`;
   const first = result.instanceFailures[0];
-  if (first) return `instance ${first.instanceId}: ${first.error.message}`;
+  if (first) return `instance ${first.instanceId}: ${withFix(first.error, config)}`;
   if (result.tenantTypeUnmatched) return describeUnmatched(result.tenantTypeUnmatched);
   if (result.invalid && !result.failed && !result.lastSyncFailed)
     return `${result.invalid} listed items were not tenants (no or an invalid aps.id); details in ${logPath}`;

@@ -1,8 +1,9 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadConfig, type LocalConfig } from '../runtime/config';
 import { LOG_FILE_NAME, LOG_TO_STDOUT, logLocation } from '../runtime/logger';
+import { readLastRun, type LastRun } from '../runtime/last-run';
 import { lastSuccessAt, type LastPass, type TenantFailure, type TenantSyncFailure } from '../runtime/pass-record';
 import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
@@ -32,6 +33,10 @@ export interface Status {
   lastRun:
     | (Counts & Pick<LastPass, 'startedAt' | 'finishedAt' | 'durationMs' | 'instances' | 'tokenRefreshes' | 'complete'>)
     | null;
+  /** How the last run that took the lock ended, whatever it did: a pass, no pass, or a failure. */
+  lastEnding: LastRun | null;
+  /** That run's exit code, or null when no run has ended yet. */
+  exitCode: number | null;
   /** When the last full pass that reached every instance finished. */
   lastSuccessAt: string | null;
   /** The run holding the lock now, if any: a full pass, a dry or targeted run, or a tick about to exit. */
@@ -76,20 +81,10 @@ export async function statusCommand(flags: StatusFlags): Promise<number> {
 async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status> {
   const { stateDir } = config;
   const warnings: string[] = [];
-  // No folder, no history, and no run could hold its lock: nothing to read, and nothing is created.
-  const present = existsSync(stateDir);
-  if (present) {
-    try {
-      accessSync(stateDir, constants.R_OK | constants.X_OK);
-    } catch (e) {
-      throw new ConfigError(
-        'STATE_DIR',
-        `cannot read ${stateDir}: ${(e as NodeJS.ErrnoException).code}; run status as the user that runs sync`,
-      );
-    }
-  }
+  const present = stateDirPresent(stateDir);
   const store = new PassStateStore(stateDir, (message) => warnings.push(message));
   const { unfinished, last } = present ? store.runState() : { unfinished: undefined, last: undefined };
+  const lastEnding = present ? readLastRun(stateDir, (message) => warnings.push(message)) : undefined;
   const holder = present ? await lockHolder(stateDir) : undefined;
   const activeRun =
     holder === undefined
@@ -122,6 +117,8 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
     );
   }
   return {
+    lastEnding: lastEnding ?? null,
+    exitCode: lastEnding?.exitCode ?? null,
     lastRun: last
       ? {
           startedAt: last.startedAt,
@@ -168,6 +165,31 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
   };
 }
 
+/**
+ * Whether STATE_DIR is there to read. Only a folder that is not there means no history (and no run
+ * could hold its lock): nothing to read, and nothing is created. One this user cannot reach or read,
+ * its parent's fault or its own, is an error that names it, never "none finished yet".
+ */
+function stateDirPresent(stateDir: string): boolean {
+  const cannotRead = (e: unknown): ConfigError =>
+    new ConfigError(
+      'STATE_DIR',
+      `cannot read ${stateDir}: ${(e as NodeJS.ErrnoException).code}; run status as the user that runs sync`,
+    );
+  try {
+    statSync(stateDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw cannotRead(e);
+  }
+  try {
+    accessSync(stateDir, constants.R_OK | constants.X_OK);
+  } catch (e) {
+    throw cannotRead(e);
+  }
+  return true;
+}
+
 /** The decision as `status --json` shows it. */
 export function nextRun(decision: RunDecision, now: number): Status['next'] {
   const { reason, startsPass } = decision;
@@ -190,6 +212,9 @@ function formatStatus(s: Status, now = Date.now()): string {
   const counts = (c: Counts): string =>
     `${c.synced} synced, ${c.failed} failed, ${c.skipped} skipped${c.busy ? `, ${c.busy} busy` : ''}${c.lastSyncFailed ? `; ${c.lastSyncFailed} last syncs failed` : ''}`;
   const lines: string[] = [];
+  const e = s.lastEnding;
+  if (e) lines.push(`last run:    ended ${when(e.finishedAt)}, exit ${e.exitCode}${e.reason ? `: ${e.reason}` : ''}`);
+  else lines.push('last run:    none ended yet');
   const l = s.lastRun;
   if (l) {
     lines.push(

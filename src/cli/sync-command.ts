@@ -5,7 +5,8 @@ import { doubtfulSettings, loadConfig } from '../runtime/config';
 import { LOG_TO_STDOUT, openRunLog } from '../runtime/logger';
 import { writeMetrics } from '../runtime/metrics';
 import { PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../runtime/pass-state';
-import { acquireRunLock } from '../runtime/run-lock';
+import { acquireRunLock, type LockAttempt } from '../runtime/run-lock';
+import { readLastRun, writeLastRun, type LastRun } from '../runtime/last-run';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
 import { RunStop } from '../runtime/shutdown';
@@ -21,6 +22,8 @@ import {
 } from '../sync/run-decision';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { printable } from './terminal-text';
+import { duration } from './human';
+import { withFix } from './fixes';
 import { errorCode } from './pass-log';
 import type { PassProgress } from './progress';
 import { runSyncPass, type SyncFlags, type SyncRun } from './sync-pass';
@@ -68,48 +71,105 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
   }
   const code = await lockedRun(run);
   run.log.flush();
-  // A log or journal write that failed after the pass was over (or with no pass at all) still ends
-  // the run with its own code and line: the operator has a disk to see to.
-  const ownFile = run.stop.signal.reason;
-  if (ownFile instanceof OwnFileError && code !== ownFile.exitCode) {
-    run.say(ownFile.message);
-    return ownFile.exitCode;
-  }
   return code;
 }
 
+/** How a run ended: its exit code and the one line that says why, for `status` and the metrics. */
+export interface RunEnding {
+  exitCode: number;
+  /** Null when it ended well. */
+  reason: string | null;
+}
+
 async function lockedRun(run: SyncRun): Promise<number> {
+  let lock: LockAttempt;
   try {
-    const lock = await acquireRunLock(run.config.stateDir, run.clock.startedAt);
-    if (!lock.acquired) {
-      run.logger.info(
-        { holder: lock.holder },
-        lock.holder
-          ? `another run is active (pid ${lock.holder.pid}, started ${lock.holder.startedAt}); exiting`
-          : 'another run is active; exiting',
-      );
-      return EXIT.ok;
-    }
-    try {
-      // What a killed run left of its metrics rewrite goes once a run, under the lock, as STATE_DIR's does.
-      const { metricsFile } = run.config;
-      if (metricsFile) removeStaleTemps(dirname(metricsFile), basename(metricsFile));
-      const code = await underLock(run);
-      publishMetrics(run);
-      return code;
-    } catch (e) {
-      // The metrics still tell monitoring what the state files say; the failure itself is reported below.
-      tryPublishMetrics(run);
-      throw e;
-    } finally {
-      await lock.release();
-    }
+    lock = await acquireRunLock(run.config.stateDir, run.clock.startedAt);
   } catch (e) {
-    return fail(run, e as Error);
+    return fail(run, e as Error).exitCode;
+  }
+  if (!lock.acquired) {
+    const { holder } = lock;
+    run.logger.info(
+      { holder },
+      holder
+        ? `another run is active (pid ${holder.pid}, started ${holder.startedAt}); exiting`
+        : 'another run is active; exiting',
+    );
+    answerNoPass(run, { reason: 'locked', pid: holder?.pid ?? null, since: holder?.startedAt ?? null });
+    return EXIT.ok;
+  }
+  try {
+    // What a killed run left of its metrics rewrite goes once a run, under the lock, as STATE_DIR's does.
+    const { metricsFile } = run.config;
+    if (metricsFile) removeStaleTemps(dirname(metricsFile), basename(metricsFile));
+    let ending: RunEnding;
+    try {
+      ending = await underLock(run);
+    } catch (e) {
+      ending = fail(run, e as Error);
+    }
+    return recordEnding(run, withOwnFileFailure(run, ending));
+  } finally {
+    await lock.release();
   }
 }
 
-async function underLock(run: SyncRun): Promise<number> {
+/**
+ * A log or journal write that failed after the pass was over (or with no pass at all) still ends the
+ * run with its own code and line: the operator has a disk to see to.
+ */
+function withOwnFileFailure(run: SyncRun, ending: RunEnding): RunEnding {
+  run.log.flush();
+  const ownFile = run.stop.signal.reason;
+  if (!(ownFile instanceof OwnFileError) || ending.exitCode === ownFile.exitCode) return ending;
+  run.say(ownFile.message);
+  return { exitCode: ownFile.exitCode, reason: ownFile.message };
+}
+
+/**
+ * Keeps how the run ended, whatever the ending: a failed run is what monitoring most needs to see. The
+ * metrics go first, since a metrics file that cannot be written fails a run that would have ended
+ * well, and then last-run.json, which `status` reads. Either failing after the run had already failed
+ * is only logged: the run's own failure is the one to report.
+ */
+function recordEnding(run: SyncRun, ending: RunEnding): number {
+  const { logger, config, clock } = run;
+  const stamps = { startedAt: clock.startedAt.toISOString(), finishedAt: new Date(clock.now()).toISOString() };
+  const record = (e: RunEnding): LastRun => ({ ...stamps, ...e });
+  const keep = (write: () => void, what: string): void => {
+    try {
+      write();
+    } catch (e) {
+      if (ending.exitCode === EXIT.ok) ending = fail(run, e as Error);
+      else logger.warn({ error: (e as Error).message }, `cannot write the ${what}`);
+    }
+  };
+  keep(() => publishMetrics(run, record(ending)), 'metrics file');
+  keep(() => writeLastRun(config.stateDir, record(ending)), 'record of how the run ended');
+  return ending.exitCode;
+}
+
+type NoPass = { reason: 'not-due'; dueAt: string } | { reason: 'locked'; pid: number | null; since: string | null };
+
+/**
+ * A run that does no pass still answers where someone looks: --json prints its one object, a
+ * terminal gets one line. Cron (no terminal, no --json) gets nothing, since it mails whatever a job prints.
+ */
+function answerNoPass(run: SyncRun, answer: NoPass): void {
+  if (run.flags.json) process.stdout.write(`${JSON.stringify({ ran: false, ...answer, exitCode: EXIT.ok })}\n`);
+  else if (process.stderr.isTTY) run.say(describeNoPass(answer, run.clock.now()));
+}
+
+function describeNoPass(answer: NoPass, now: number): string {
+  if (answer.reason === 'not-due')
+    return `no pass due until ${answer.dueAt} (in ${duration((Date.parse(answer.dueAt) - now) / 1000)}); --force starts one now`;
+  return answer.pid === null
+    ? 'another run is active; this one exits'
+    : `another run is active (pid ${answer.pid}, since ${answer.since}); this one exits`;
+}
+
+async function underLock(run: SyncRun): Promise<RunEnding> {
   const { config, flags } = run;
   warnAboutSettings(run);
   // Dry runs and runs limited to some instances or tenants are not full passes: they neither wait for
@@ -125,7 +185,12 @@ async function underLock(run: SyncRun): Promise<number> {
       run.clock.now(),
     );
     running = openPass(run, store, decision, identity);
-    if (!running) return EXIT.ok;
+    if (!running) {
+      if (decision.reason !== 'not-due') return { exitCode: EXIT.ok, reason: null };
+      const answer = { reason: 'not-due', dueAt: new Date(decision.dueAt).toISOString() } as const;
+      answerNoPass(run, answer);
+      return { exitCode: EXIT.ok, reason: describeNoPass(answer, run.clock.now()) };
+    }
     publishMetrics(run);
   }
   return runSyncPass(run, running);
@@ -171,31 +236,29 @@ function terminalFor(flags: SyncFlags): { progress?: PassProgress; echo?: Stream
   return { progress, echo: terminalEcho((text) => progress.log(text), process.stderr.hasColors?.() ?? false) };
 }
 
-/** Rewrites the metrics file, if there is one, from the state files; a failure to is an OwnFileError. */
-function publishMetrics({ config, logger }: SyncRun): void {
+/**
+ * Rewrites the metrics file, if there is one, from the state files and how the last run ended (this
+ * one's ending, or the record of the one before); a failure to is an OwnFileError.
+ */
+function publishMetrics({ config, logger }: SyncRun, lastRun?: LastRun): void {
   if (!config.metricsFile) return;
-  writeMetrics(config.metricsFile, new PassStateStore(config.stateDir, (message) => logger.warn(message)));
+  const warn = (message: string): void => logger.warn(message);
+  writeMetrics(
+    config.metricsFile,
+    new PassStateStore(config.stateDir, warn),
+    lastRun ?? readLastRun(config.stateDir, warn),
+  );
 }
 
-function tryPublishMetrics(run: SyncRun): void {
-  try {
-    publishMetrics(run);
-  } catch (e) {
-    run.logger.warn(
-      { metricsFile: run.config.metricsFile, error: (e as Error).message },
-      'cannot write the metrics file',
-    );
-  }
-}
-
-function fail(run: SyncRun, error: Error): number {
+function fail(run: SyncRun, error: Error): RunEnding {
   const code = exitCodeFor(error);
   run.logger.error(
     { code: errorCode(error), error: error.message, stack: code === EXIT.internal ? error.stack : undefined },
     'pass failed',
   );
-  run.say(error.message);
-  return code;
+  const line = withFix(error, run.config);
+  run.say(line);
+  return { exitCode: code, reason: run.scrubber.scrub(line) };
 }
 
 function warnAboutSettings({ config, logger }: SyncRun): void {

@@ -13,7 +13,8 @@ import { TenantTargets } from '../sync/targeted';
 import { exitCodeForRun, exitCodeForSignal } from './exit-codes';
 import { passLog } from './pass-log';
 import type { PassProgress } from './progress';
-import { reportPass } from './report';
+import { reportPass, type PlannedResync } from './report';
+import type { RunEnding } from './sync-command';
 
 /** What `sync` flags and settings a run carries into its pass. */
 export interface SyncFlags {
@@ -53,7 +54,7 @@ export interface SyncRun {
  * stack loaded, the pass run, its state saved (suspended for the next run, or finished), and the
  * outcome reported. Returns the exit code.
  */
-export async function runSyncPass(run: SyncRun, running: RunningPass | undefined): Promise<number> {
+export async function runSyncPass(run: SyncRun, running: RunningPass | undefined): Promise<RunEnding> {
   const { logger, stop } = run;
   // Trapped until the run's very end: a SIGTERM while the state is saved must not end it by default.
   const untrap = trapSignals(
@@ -75,7 +76,7 @@ export async function runSyncPass(run: SyncRun, running: RunningPass | undefined
   }
 }
 
-async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Promise<number> {
+async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Promise<RunEnding> {
   const { config, logger, flags, stop } = run;
   const dryRun = flags.dryRun === true;
   logger.info(
@@ -94,6 +95,8 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   const { runPass } = require('../sync/pass') as typeof import('../sync/pass');
   const clients = connect(config, run.scrubber, logger, stop.signal, run.trace);
   const targets = flags.tenant?.length ? new TenantTargets(flags.tenant) : undefined;
+  const wouldResync: PlannedResync[] = [];
+  const listPlanned = dryRun && (flags.json === true || (process.stdout.isTTY && !run.log.onStdout));
   let result: PassResult;
   try {
     result = await runPass(
@@ -109,7 +112,12 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
       {
         directory: clients.directory,
         controllerFor: targets ? targets.controllerFor(clients.controllerFor) : clients.controllerFor,
-        events: fanOut(passLog(logger), run.progress?.events, { resyncAnswered: () => clients.limiter.succeeded() }),
+        events: fanOut(
+          passLog(logger),
+          run.progress?.events,
+          { resyncAnswered: () => clients.limiter.succeeded() },
+          listPlanned ? { wouldResync: (i, t) => wouldResync.push({ instanceId: i.id, tenantId: t.id }) } : undefined,
+        ),
         // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
         journal: running && {
           resumePoint: (instanceId) => running.resumePoint(instanceId),
@@ -142,11 +150,12 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
   const unresolved = targets?.unresolved() ?? [];
   for (const u of unresolved) logger.warn(u, 'tenant not resynced');
   const exitCode = exitCodeForRun(result, stop.bySignal, unresolved.length);
-  reportPass(
+  const reason = reportPass(
     { ...run, logPath: run.log.path, logOnStdout: run.log.onStdout, json: flags.json === true, dryRun },
     result,
     exitCode,
     unresolved,
+    wouldResync,
   );
-  return exitCode;
+  return { exitCode, reason };
 }

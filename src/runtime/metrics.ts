@@ -1,21 +1,23 @@
 import { writeFileAtomic } from './atomic-file';
+import type { LastRun } from './last-run';
 import { lastSuccessAt, type LastPass } from './pass-record';
 import type { PassHeader, PassStateStore } from './pass-state';
 
 /**
  * Metrics for node_exporter's textfile collector, so monitoring can alert on a success timestamp that
- * goes stale, on failed tenants, and on a pass that never ends. They are rendered from the state files
+ * goes stale, on failed tenants, on a pass that never ends, and on runs that end non-zero. They are rendered from the state files
  * alone, the same ones `status` reads, so every run can rewrite the whole file from scratch; it is
  * replaced by rename, so the collector never reads half of it. No secrets: readable by all (0644).
  */
 export interface MetricsSource {
   last?: LastPass;
   unfinished?: PassHeader;
+  lastRun?: LastRun;
 }
 
 const PREFIX = 'o365_backsync_';
 
-export function renderMetrics({ last, unfinished }: MetricsSource): string {
+export function renderMetrics({ last, unfinished, lastRun }: MetricsSource): string {
   const lines: string[] = [];
   const gauge = (name: string, help: string, samples: [labels: string, value: number][]): void => {
     lines.push(
@@ -24,6 +26,16 @@ export function renderMetrics({ last, unfinished }: MetricsSource): string {
       ...samples.map(([labels, value]) => `${PREFIX}${name}${labels} ${value}`),
     );
   };
+  if (lastRun) {
+    gauge(
+      'last_run_exit_code',
+      'Exit code of the last run that took the lock, whatever it did (0 also when no pass was due).',
+      [['', lastRun.exitCode]],
+    );
+    gauge('last_run_timestamp_seconds', 'When the last run that took the lock ended, in Unix time.', [
+      ['', unixSeconds(lastRun.finishedAt)],
+    ]);
+  }
   const lastSuccess = lastSuccessAt(last);
   if (lastSuccess) {
     gauge(
@@ -78,13 +90,13 @@ export function renderMetrics({ last, unfinished }: MetricsSource): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Rewrites the metrics file from the state files as they are now. */
-export function writeMetrics(path: string, store: PassStateStore): void {
+/** Rewrites the metrics file from the state files as they are now, and how the last run ended. */
+export function writeMetrics(path: string, store: PassStateStore, lastRun: LastRun | undefined): void {
   const unfinished = store.unfinished();
   // A damaged pass file is no pass in progress: the next run discards it.
   writeFileAtomic(
     path,
-    renderMetrics({ last: store.lastPass(), unfinished: unfinished === 'damaged' ? undefined : unfinished }),
+    renderMetrics({ last: store.lastPass(), unfinished: unfinished === 'damaged' ? undefined : unfinished, lastRun }),
     0o644,
   );
 }

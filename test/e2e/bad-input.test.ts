@@ -30,14 +30,20 @@ test('OA answering badly before the pass starts: exit 3 with what was wrong, not
     ['truncatedXml', /^o365-backsync: OA pem\.APS\.getApplicationInstances: reply is not valid XML-RPC: /],
     [
       'fault',
-      /^o365-backsync: OA pem\.APS\.getApplicationInstances fault -32500: Internal server error: simulated fault\n$/,
+      /^o365-backsync: OA pem\.APS\.getApplicationInstances fault -32500: Internal server error: simulated fault; fix: something answered that is not the OA Public API: check OA_HOST, OA_PORT \(usually 8440\) and OA_TLS\n$/,
     ],
-    ['html500', /^o365-backsync: OA Public API answered HTTP 500: 500 Internal Server Error\n$/],
+    [
+      'html500',
+      /^o365-backsync: OA Public API answered HTTP 500: 500 Internal Server Error; fix: something answered that is not the OA Public API: check OA_HOST, OA_PORT \(usually 8440\) and OA_TLS\n$/,
+    ],
     [
       'statusMinusOne',
-      /^o365-backsync: OA pem\.APS\.getApplicationInstances failed: Internal error: database is unavailable \(module Common, extype 1\)\n$/,
+      /^o365-backsync: OA pem\.APS\.getApplicationInstances failed: Internal error: database is unavailable \(module Common, extype 1\); fix: OFFICE_APP_ID must be the Office 365 application's ID in OA \(not an instance ID\)\n$/,
     ],
-    ['hang', /^o365-backsync: OA Public API at http:\/\/127\.0\.0\.1:\d+: no answer within 300 ms\n$/],
+    [
+      'hang',
+      /^o365-backsync: OA Public API at http:\/\/127\.0\.0\.1:\d+: no answer within 300 ms; fix: check OA_HOST and OA_PORT \(\d+\), that the OA Public API is enabled there, and that it allows this host's IP\n$/,
+    ],
   ];
   for (const [fault, words] of cases) {
     sim.setOaFault(fault);

@@ -71,7 +71,11 @@ test('a tick before the pass is due exits 0 with no network call; --force and SY
   const zero = await runCli(['sync', '--json'], { ...env, SYNC_MIN_INTERVAL: '0' }, w.cwd);
   assert.equal(summaryOf(zero).synced, 60);
   const fixed = await runCli(['sync', '--json'], { ...env, SYNC_MIN_INTERVAL: '3600' }, w.cwd);
-  assert.equal(fixed.stdout, '', 'an hour has not passed');
+  assert.deepEqual(
+    { ran: summaryOf(fixed).ran, reason: summaryOf(fixed).reason },
+    { ran: false, reason: 'not-due' },
+    'an hour has not passed',
+  );
 });
 
 test('a dry run neither waits for pacing nor counts as a pass', async () => {

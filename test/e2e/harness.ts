@@ -100,6 +100,12 @@ export function runCli(args: string[], env: Record<string, string>, cwd: string)
   return startCli(args, env, cwd).done;
 }
 
+/** The CLI run as another user (root only): util-linux's `setpriv` drops to `uid` and its group. */
+export function runCliAs(uid: number, args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
+  const drop = [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', CLI, ...args];
+  return outcome(spawn('setpriv', drop, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, cwd }));
+}
+
 /** Waits until `condition` holds, checking every 10 ms, for at most `timeoutMs`. */
 export async function until(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

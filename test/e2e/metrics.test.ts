@@ -35,7 +35,10 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
     finishedAt: string;
     durationMs: number;
   };
+  const ending = JSON.parse(readFileSync(join(w.stateDir, 'last-run.json'), 'utf8')) as { finishedAt: string };
   assert.deepEqual(samples(path), {
+    o365_backsync_last_run_exit_code: 1,
+    o365_backsync_last_run_timestamp_seconds: Date.parse(ending.finishedAt) / 1000,
     o365_backsync_last_success_timestamp_seconds: Date.parse(last.finishedAt) / 1000,
     o365_backsync_last_pass_end_timestamp_seconds: Date.parse(last.finishedAt) / 1000,
     o365_backsync_last_pass_duration_seconds: last.durationMs / 1000,
@@ -51,7 +54,7 @@ test('after a pass: success time, duration, tenants by outcome, token renewals, 
   });
   assert.match(
     readFileSync(path, 'utf8'),
-    /^# HELP o365_backsync_last_success_timestamp_seconds .+\n# TYPE o365_backsync_last_success_timestamp_seconds gauge\n/,
+    /^# HELP o365_backsync_last_run_exit_code .+\n# TYPE o365_backsync_last_run_exit_code gauge\n/,
   );
   assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());
 });
@@ -93,4 +96,22 @@ test('a metrics file that cannot be written ends the run with exit 4 and one lin
   assert.equal(result.stdout, '');
   assert.match(result.stderr, /^o365-backsync: cannot write \/nonexistent\/folder\/o365-backsync\.prom: ENOENT\n$/);
   assert.ok(w.log().some((l) => l.msg === 'pass failed' && l.code === 'OBS_ERR_OWN_FILE'));
+});
+
+test('a failed run still writes how it ended: its exit code and when, until the next run ends otherwise', async () => {
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 3 }, { RETRIES: '0' });
+  const path = join(w.cwd, 'o365-backsync.prom');
+  sim.setOaFault('fault');
+  assert.equal((await run(['sync', '--metrics-file', path])).code, 3);
+  const ending = JSON.parse(readFileSync(join(w.stateDir, 'last-run.json'), 'utf8')) as { finishedAt: string };
+  const failed = samples(path);
+  assert.deepEqual(
+    [failed.o365_backsync_last_run_exit_code, failed.o365_backsync_last_run_timestamp_seconds],
+    [3, Date.parse(ending.finishedAt) / 1000],
+  );
+  assert.equal(failed.o365_backsync_last_success_timestamp_seconds, undefined, 'no pass has finished');
+
+  sim.setOaFault(undefined);
+  assert.equal((await run(['sync', '--metrics-file', path])).code, 0);
+  assert.equal(samples(path).o365_backsync_last_run_exit_code, 0);
 });

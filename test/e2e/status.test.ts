@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Status } from '../../src/cli/status-command';
-import { runCli, simulatorSetup, summaryOf, until, workdir } from './harness';
+import { missing } from '../tools';
+import { runCli, runCliAs, simulatorSetup, summaryOf, until, workdir } from './harness';
 
 /** `status`: what the state files and the lock say, with no network call. */
 const setup = simulatorSetup();
@@ -28,11 +29,12 @@ test('with no history and no OA settings at all: nothing to report, the next run
     },
     { lastRun: null, inProgress: null, activeRun: null, failed: [], interval: null, next: 'first' },
   );
+  assert.deepEqual([s.lastEnding, s.exitCode], [null, null]);
   assert.equal(existsSync(w.stateDir), false, 'status creates nothing');
   const human = await runCli(['status', '--state-dir', w.stateDir], {}, w.cwd);
   assert.match(
     human.stdout,
-    /^last pass: {3}none finished yet\nin progress: none\nnext pass: {3}the next run starts the first pass\n/,
+    /^last run: {4}none ended yet\nlast pass: {3}none finished yet\nin progress: none\nnext pass: {3}the next run starts the first pass\n/,
   );
 });
 
@@ -84,7 +86,7 @@ test('after a pass: its numbers, its failed tenants with the controller words, t
   const human = (await runCli(['status'], env, w.cwd)).stdout;
   const after = Date.now();
   const shown =
-    /^last pass: {3}started (\S+) \((\S+) ago\), took \S+: 11 synced, 1 failed, 0 skipped of 12 tenants across 2 instances\n/.exec(
+    /^last run: {4}ended \S+ \(\S+ ago\), exit 1: 1 of 12 tenants failed; details in \S+\nlast pass: {3}started (\S+) \((\S+) ago\), took \S+: 11 synced, 1 failed, 0 skipped of 12 tenants across 2 instances\n/.exec(
       human,
     );
   assert.ok(shown, human);
@@ -102,6 +104,52 @@ test('after a pass: its numbers, its failed tenants with the controller words, t
   // it ended, cut to the second: a pass due in 59m59.6s is never shown as "in 1h00m".
   assertShownBetween(next[2]!, Date.parse(next[1]!) - after, Date.parse(next[1]!) - before);
 });
+
+test('after runs that exited 3: status tells when the last one ended, its exit code and its one-line reason', async () => {
+  const { sim, w, env, run } = await setup(
+    { instances: 1, tenantsPerInstance: 3 },
+    { RETRIES: '0', REQUEST_TIMEOUT_MS: '200' },
+  );
+  sim.setOaFault('hang');
+  assert.equal((await run(['sync'])).code, 3);
+  const last = await run(['sync']);
+  assert.equal(last.code, 3);
+  const reason = last.stderr.replace(/^o365-backsync: /, '').trimEnd();
+  assert.match(reason, /^OA Public API at \S+: no answer within 200 ms; fix: check OA_HOST/);
+
+  const s = statusOf((await runCli(['status', '--json'], env, w.cwd)).stdout);
+  assert.equal(s.exitCode, 3);
+  assert.deepEqual({ exitCode: s.lastEnding?.exitCode, reason: s.lastEnding?.reason }, { exitCode: 3, reason });
+  assert.ok(Date.parse(s.lastEnding!.finishedAt) >= Date.parse(s.lastEnding!.startedAt));
+  assert.equal(s.lastRun, null, 'no pass has finished');
+  const human = (await runCli(['status'], env, w.cwd)).stdout;
+  assert.ok(
+    human.startsWith(`last run:    ended ${s.lastEnding!.finishedAt} (`) &&
+      human.includes(` ago), exit 3: ${reason}\nlast pass:   none finished yet\n`),
+    human,
+  );
+});
+
+test(
+  'status as a user who cannot reach STATE_DIR: one line naming it, exit 2, never "none finished yet"',
+  { skip: process.getuid?.() !== 0 ? 'needs root, to run status as another user' : missing('setpriv') },
+  async () => {
+    const { w, env, run } = await setup({ instances: 1, tenantsPerInstance: 2 });
+    assert.equal((await run(['sync'])).code, 0);
+    // The test's folder is root's and 0700: nobody (uid 65534) cannot reach the STATE_DIR inside it.
+    for (const args of [['status'], ['status', '--json']]) {
+      const result = await runCliAs(65534, args, env, '/');
+      assert.deepEqual(
+        { code: result.code, stdout: result.stdout, stderr: result.stderr },
+        {
+          code: 2,
+          stdout: '',
+          stderr: `o365-backsync: STATE_DIR: cannot read ${w.stateDir}: EACCES; run status as the user that runs sync\n`,
+        },
+      );
+    }
+  },
+);
 
 /** A duration the CLI printed (7s, 3m12s, 2h05m) is one `duration()` gives for a time in [lowMs, highMs]. */
 function assertShownBetween(shown: string, lowMs: number, highMs: number): void {

@@ -37,5 +37,5 @@ test('--json on a terminal prints only the JSON summary', { skip: missing('scrip
   const { w, env } = await setup({ instances: 1, tenantsPerInstance: 5 });
   const result = await runCliOnTerminal(['sync', '--json'], env, w.cwd);
   assert.equal(result.code, 0);
-  assert.match(result.stdout, /^\{"startedAt":.*"synced":5,.*\}\r\n$/);
+  assert.match(result.stdout, /^\{"ran":true,"startedAt":.*"synced":5,.*\}\r\n$/);
 });

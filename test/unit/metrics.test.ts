@@ -102,8 +102,8 @@ test('the file is replaced whole, readable by the collector, with no temporary f
   const dir = scratchDir('obs-metrics-');
   const path = join(dir, 'o365-backsync.prom');
   const store = new PassStateStore(join(dir, 'state-that-does-not-exist'), () => assert.fail('no warning expected'));
-  writeMetrics(path, store);
-  writeMetrics(path, store);
+  writeMetrics(path, store, undefined);
+  writeMetrics(path, store, undefined);
   assert.equal(readFileSync(path, 'utf8'), renderMetrics({}));
   assert.equal(statSync(path).mode & 0o777, 0o644 & ~process.umask());
   assert.deepEqual(readdirSync(dir), ['o365-backsync.prom']);

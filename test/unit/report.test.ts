@@ -14,6 +14,7 @@ test('the summary stamps the wall clock but measures its duration on the monoton
     clock,
     false,
     0,
+    { oaPort: 8440 },
   );
   assert.deepEqual(
     [s.startedAt, s.finishedAt, s.durationMs],
