@@ -48,16 +48,20 @@ test('a tenant type that finds no tenant is said, with the likely fix, without f
   );
 });
 
-test('OA down: the OA step fails with what to check, and nothing after it runs (exit 3)', async () => {
-  const { sim, run } = await setup({});
+test('OA down: the OA step fails with what to check, and nothing after it runs (exit 3); sync names the same fix', async () => {
+  const { sim, run } = await setup({}, { RETRIES: '0' });
   await sim.close();
   const result = await run(['check']);
   assert.equal(result.code, 3);
   assert.deepEqual(outcomes(result.stdout), ['ok', 'ok', 'FAIL'], result.stdout);
-  assert.match(
-    result.stdout,
-    /^FAIL OA Public API: OA Public API at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*; fix: check OA_HOST and OA_PORT \(\d+\), that the OA Public API is enabled there, and that it allows this host's IP$/m,
-  );
+  const fix =
+    /^FAIL OA Public API: OA Public API at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*(; fix: check OA_HOST and OA_PORT \(\d+\), that the OA Public API is enabled there, and that it allows this host's IP)$/m.exec(
+      result.stdout,
+    );
+  assert.ok(fix, result.stdout);
+  const synced = await run(['sync']);
+  assert.equal(synced.code, 3);
+  assert.ok(synced.stderr.endsWith(`${fix[1]}\n`), synced.stderr);
 });
 
 test('an untrusted controller certificate fails the controller step and names APS_CA_FILE (exit 3)', async () => {

@@ -141,14 +141,26 @@ test('a dry run reads everything and sends no resync', async () => {
   assert.equal(s.dryRun, true);
   assert.equal(s.planned, sim.readyTenants().length);
   assert.equal(w.log().filter((l) => l.msg === 'dry run: would resync tenant').length, sim.readyTenants().length);
+  const byId = (a: { tenantId: string }, b: { tenantId: string }): number => a.tenantId.localeCompare(b.tenantId);
+  assert.deepEqual(
+    [...(s.wouldResync as { instanceId: number; tenantId: string }[])].sort(byId),
+    sim
+      .readyTenants()
+      .map((t) => ({ instanceId: t.instanceId, tenantId: t.id }))
+      .sort(byId),
+    '--json lists each tenant it would resync',
+  );
 });
 
-test("an unknown application ID exits 3 with OA's own message", async () => {
+test("an unknown application ID exits 3 with OA's own message and the fix check names", async () => {
   const { sim, run } = await setup({ appId: 41 }, { OFFICE_APP_ID: '999' });
   const result = await run();
   assert.equal(result.code, 3);
   assert.equal(result.stdout, '');
-  assert.match(result.stderr, /^o365-backsync: .*Application with ID 999 is not found\..*\n$/);
+  assert.match(
+    result.stderr,
+    /^o365-backsync: .*Application with ID 999 is not found\..*; fix: OFFICE_APP_ID must be the Office 365 application's ID in OA \(not an instance ID\)\n$/,
+  );
   assert.equal(sim.stats.resyncOperations.length, 0);
 });
 

@@ -39,3 +39,25 @@ test('--json on a terminal prints only the JSON summary', { skip: missing('scrip
   assert.equal(result.code, 0);
   assert.match(result.stdout, /^\{"ran":true,"startedAt":.*"synced":5,.*\}\r\n$/);
 });
+
+test(
+  '--dry-run on a terminal lists each tenant it would resync before its summary',
+  { skip: missing('script') },
+  async () => {
+    const { sim, w, env } = await setup({ instances: 2, tenantsPerInstance: 3 });
+    const result = await runCliOnTerminal(['sync', '--dry-run'], env, w.cwd);
+    assert.equal(result.code, 0, result.stdout);
+    const listed = [...result.stdout.replace(/\r/g, '').matchAll(/^would resync instance (\d+) tenant (\S+)$/gm)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    assert.deepEqual(
+      listed.sort(),
+      sim
+        .readyTenants()
+        .map((t) => `${t.instanceId} ${t.id}`)
+        .sort(),
+    );
+    assert.match(result.stdout, /\ndry run: 6 tenants would be resynced across 2 instances in \d+\.\ds\r\n/);
+    assert.equal(sim.stats.resyncOperations.length, 0);
+  },
+);
