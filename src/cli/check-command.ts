@@ -1,11 +1,9 @@
-import { accessSync, constants, existsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import pino from 'pino';
 import { traitsOf } from '../errors';
 import { SYSTEM_STORE } from '../http/trust';
 import { doubtfulSettings, loadConfig, type Config } from '../runtime/config';
+import { judgeFolders } from '../runtime/host-folders';
 import { SecretScrubber } from '../runtime/secrets';
-import { LOG_TO_STDOUT, logLocation } from '../runtime/logger';
 import { TraceFile } from '../runtime/trace-file';
 import type { ApsClient } from '../aps/client';
 import type { Authorized, Instance, InstanceToken, TenantController, TenantTypes } from '../sync/ports';
@@ -83,40 +81,16 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
 
 type Line = (outcome: Outcome, step: string, detail: string) => void;
 
-/** The folders a run writes to: a run that cannot write them fails before doing any work. */
+/**
+ * The folders a run writes to, judged as `sync` judges them: a folder it refuses (or cannot write)
+ * fails here in its words, and one it only warns about is a warning.
+ */
 function checkFolders(config: Config, line: Line): void {
-  const folders: [string, string][] = [
-    ...(config.logDir === LOG_TO_STDOUT ? [] : [['LOG_DIR', config.logDir] as [string, string]]),
-    ['STATE_DIR', config.stateDir],
-    ...(config.metricsFile ? [['METRICS_FILE', dirname(config.metricsFile)] as [string, string]] : []),
-  ];
-  const problems = folders.flatMap(([name, folder]) => {
-    const existing = nearestExisting(folder);
-    try {
-      accessSync(existing, constants.W_OK | constants.X_OK);
-      return [];
-    } catch (e) {
-      return [`${name}: ${existing} is not writable (${(e as NodeJS.ErrnoException).code})`];
-    }
-  });
-  if (problems.length)
-    line('FAIL', 'folders', `${problems.join('; ')}; fix: run as the user that runs sync, or chown the folder to it`);
-  else
-    line(
-      'ok',
-      'folders',
-      [
-        ...(config.logDir === LOG_TO_STDOUT ? [`LOG_DIR ${logLocation(LOG_TO_STDOUT)}`] : []),
-        ...folders.map(([name, folder]) => `${name} ${folder}`),
-      ].join(', '),
-    );
-}
-
-/** The folder itself, or the parent a run would create it in. */
-function nearestExisting(folder: string): string {
-  let at = folder;
-  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
-  return at;
+  const verdicts = judgeFolders(config);
+  const refused = verdicts.filter((v) => v.refusal);
+  for (const v of verdicts) if (v.warning) line('warn', 'folders', v.warning);
+  if (refused.length) line('FAIL', 'folders', refused.map((v) => `${v.setting}: ${v.refusal}`).join('; '));
+  else line('ok', 'folders', verdicts.map((v) => `${v.setting} ${v.folder}`).join(', '));
 }
 
 /** OA reachable, credentials accepted, the application found: its instances, or undefined. */

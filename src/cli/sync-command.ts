@@ -11,7 +11,8 @@ import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
 import { RunStop } from '../runtime/shutdown';
 import { RunClock } from '../runtime/run-clock';
-import { folderExposure, ownFileError, removeStaleTemps } from '../runtime/own-files';
+import { ownFileError, removeStaleTemps } from '../runtime/own-files';
+import { logDirWarning } from '../runtime/host-folders';
 import {
   decideRun,
   describeClockBehind,
@@ -262,12 +263,8 @@ function fail(run: SyncRun, error: Error): RunEnding {
 }
 
 function warnAboutSettings({ config, logger }: SyncRun): void {
-  const logDirExposure = config.logDir === LOG_TO_STDOUT ? undefined : folderExposure(config.logDir);
-  if (logDirExposure)
-    logger.warn(
-      { logDir: config.logDir },
-      `LOG_DIR ${config.logDir} ${logDirExposure}: whoever can write it can tamper with the log; chmod 750 it`,
-    );
+  const logDirDoubt = logDirWarning(config.logDir);
+  if (logDirDoubt) logger.warn({ logDir: config.logDir }, logDirDoubt);
   if (config.envFile?.readableByOthers) {
     logger.warn(
       { envFile: config.envFile.path },

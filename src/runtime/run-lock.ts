@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
-import { folderExposure, readOwnFile, removeStaleTemps } from './own-files';
+import { readOwnFile, removeStaleTemps } from './own-files';
+import { stateDirRefusal } from './host-folders';
 
 /**
  * One run at a time per STATE_DIR. The lock is an OS object, not a file: a Unix socket bound in
@@ -90,9 +91,8 @@ export async function lockHolder(stateDir: string): Promise<LockHolder | 'unknow
 }
 
 /**
- * STATE_DIR, created if need be. A run trusts what it finds there (which tenants are done, which
- * pass is under way), so it refuses a folder that another user could write: anyone who can would
- * forge journal lines to suppress chosen tenants' resyncs. Onlookers (`status`) only read it.
+ * STATE_DIR, created if need be, and refused where `stateDirRefusal` says (host-folders.ts, which
+ * `check` asks too). Onlookers (`status`) only read it.
  */
 function ensureStateDir(stateDir: string, use: 'run' | 'look'): string {
   let folder: string;
@@ -105,12 +105,8 @@ function ensureStateDir(stateDir: string, use: 'run' | 'look'): string {
       `cannot use ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  const exposure = use === 'run' ? folderExposure(folder) : undefined;
-  if (exposure)
-    throw new ConfigError(
-      'STATE_DIR',
-      `${stateDir} ${exposure}; it must be this user's alone: chown it to this user and chmod 700 it, or choose another STATE_DIR`,
-    );
+  const refusal = use === 'run' ? stateDirRefusal(stateDir, folder) : undefined;
+  if (refusal) throw new ConfigError('STATE_DIR', refusal);
   return folder;
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { simulatorSetup } from './harness';
 
@@ -119,4 +120,33 @@ test('check lists misspelt settings and a token max age above the token life as 
     /^warn config: SYNC_CONCURENCY \(in the environment\) is not a setting and is ignored; did you mean SYNC_CONCURRENCY\?$/m,
   );
   assert.match(result.stdout, /^warn config: APS_TOKEN_MAX_AGE \(3600s\) is above the 1800s a token lives by default/m);
+});
+
+test('check fails where sync refuses STATE_DIR, in the same words: mode 0777, mode 2770, another user its owner', async () => {
+  const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 2 });
+  mkdirSync(w.stateDir, { recursive: true, mode: 0o700 });
+  const cases: [string, () => void][] = [
+    ['0777', () => chmodSync(w.stateDir, 0o777)],
+    ['2770', () => chmodSync(w.stateDir, 0o2770)],
+  ];
+  // Only root can give a folder away; as another user the test has the first two cases.
+  if (process.getuid?.() === 0)
+    cases.push([
+      'owned by uid 65534',
+      () => {
+        chmodSync(w.stateDir, 0o700);
+        chownSync(w.stateDir, 65534, 65534);
+      },
+    ]);
+  for (const [name, make] of cases) {
+    make();
+    const sync = await run(['sync']);
+    assert.equal(sync.code, 2, `${name}: ${sync.stderr}`);
+    assert.match(sync.stderr, /^o365-backsync: STATE_DIR: .*; it must be this user's alone: .*\n$/, name);
+    const refusal = sync.stderr.replace(/^o365-backsync: /, '').trimEnd();
+    const check = await run(['check']);
+    assert.equal(check.code, 3, `${name}: ${check.stdout}`);
+    assert.ok(check.stdout.includes(`\nFAIL folders: ${refusal}\n`), `${name}:\n${check.stdout}`);
+  }
+  assert.equal(sim.stats.resyncOperations.length, 0);
 });

@@ -172,7 +172,7 @@ test('state files that are folders: a warning and a fresh pass, not a crash; sta
   assert.equal(summaryOf(result).synced, 5);
   assert.equal(succeeded(sim), 5);
   assert.ok(w.log().some((l) => l.level === 40 && /pass\.json .*damaged/.test(String(l.msg))));
-  assert.deepEqual(readdirSync(w.stateDir).sort(), ['last-pass.json']);
+  assert.deepEqual(readdirSync(w.stateDir).sort(), ['last-pass.json', 'last-run.json']);
   assert.equal(lstatSync(join(w.stateDir, 'last-pass.json')).isFile(), true);
 });
 
