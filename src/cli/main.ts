@@ -107,7 +107,14 @@ export function buildProgram(): Command {
 export async function run(argv = process.argv): Promise<void> {
   quietOnClosedOutput();
   try {
-    await buildProgram().parseAsync(argv);
+    const program = buildProgram();
+    const mistyped = unknownCommand(program, argv[2]);
+    if (mistyped) {
+      process.stderr.write(`o365-backsync: ${printable(mistyped)}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -120,4 +127,22 @@ export async function run(argv = process.argv): Promise<void> {
     );
     process.exitCode = code;
   }
+}
+
+/**
+ * A first word that is no command. `sync` is the default command, so commander would take the word
+ * for an argument of sync and answer "too many arguments for 'sync'", which names neither the word
+ * nor the command meant.
+ */
+function unknownCommand(program: Command, word: string | undefined): string | undefined {
+  if (word === undefined || word.startsWith('-')) return undefined;
+  const commands = [...program.commands.map((c) => c.name()), 'help'];
+  if (commands.includes(word)) return undefined;
+  const { editDistance } = require('../runtime/setting-names') as typeof import('../runtime/setting-names');
+  const nearest = commands
+    .map((name) => ({ name, edits: editDistance(word.toLowerCase(), name) }))
+    .reduce((best, next) => (next.edits < best.edits ? next : best));
+  return nearest.edits <= 2
+    ? `unknown command '${word}'; did you mean ${nearest.name}?`
+    : `unknown command '${word}'; the commands are ${commands.join(', ')}`;
 }

@@ -265,6 +265,11 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   const { fileValues, envFile } = readEnvFile(options.envFile, options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
+  const known = Object.values(SETTINGS).map((setting) => setting.variable);
+  const misspelt = [
+    ...misspeltSettings(known, Object.keys(env), 'the environment'),
+    ...(envFile ? misspeltSettings(known, Object.keys(fileValues), envFile.path) : []),
+  ];
   const read = (setting: Setting<unknown>): unknown => {
     // An empty value is no value: `RETRIES=` in the environment leaves the env file's RETRIES in force,
     // unless that setting says empty switches it off.
@@ -275,8 +280,7 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
     if (setting.emptySwitchesOff && given?.trim() === '') return undefined;
     const value = given ?? setting.default;
     if (value === undefined) {
-      if (setting.unset === 'required')
-        throw new ConfigError(setting.variable, 'is required but not set (see config.example.env)');
+      if (setting.unset === 'required') throw new ConfigError(setting.variable, requiredButUnset(setting, misspelt));
       return undefined;
     }
     const byFlag = flags[setting.variable] !== undefined && setting.flag !== undefined;
@@ -287,11 +291,6 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
   );
   const config = Object.fromEntries(entries.map(([key, setting]) => [key, read(setting)])) as Config;
   config.envFile = envFile;
-  const known = Object.values(SETTINGS).map((setting) => setting.variable);
-  const misspelt = [
-    ...misspeltSettings(known, Object.keys(env), 'the environment'),
-    ...(envFile ? misspeltSettings(known, Object.keys(fileValues), envFile.path) : []),
-  ];
   if (misspelt.length) config.misspelt = misspelt;
   if (options.scope === 'local') {
     // Set to a value `sync` would refuse, or required and not set: null, and `status` says it cannot
@@ -320,6 +319,14 @@ export function loadConfig(options: LoadOptions = {}): Config | LocalConfig {
     );
   }
   return config;
+}
+
+/** A required setting that is not set, naming the variable that looks like it misspelt, if one is set. */
+function requiredButUnset(setting: Setting<unknown>, misspelt: MisspeltSetting[]): string {
+  const near = misspelt.find((m) => m.meant === setting.variable);
+  return near
+    ? `is required but not set, and ${near.given} (in ${near.where}) is: did you mean ${setting.variable}? Rename ${near.given} to ${setting.variable}`
+    : 'is required but not set (see config.example.env)';
 }
 
 /** The platform's default token life (`saas.aps.security.token_validity_period`); see src/aps/README.md. */

@@ -295,3 +295,36 @@ test('16 MiB of deeply nested JSON, as a resync reply or as an error reply, fail
     'the status counts; the body is read for a message only',
   );
 });
+
+test('a required setting unset while a near spelling of it is set: one line naming both, exit 2, in sync and check', async () => {
+  const { sim, w, env } = await setup({});
+  const { OFFICE_APP_ID: _unset, ...withoutAppId } = env;
+  const envFile = join(w.cwd, '.env');
+  writeFileSync(envFile, 'OFICE_APP_ID=42\n', { mode: 0o600 });
+  const line = `OFFICE_APP_ID: is required but not set, and OFICE_APP_ID (in ${envFile}) is: did you mean OFFICE_APP_ID? Rename OFICE_APP_ID to OFFICE_APP_ID`;
+  const sync = await runCli(['sync'], withoutAppId, w.cwd);
+  assert.deepEqual(
+    { code: sync.code, stdout: sync.stdout, stderr: sync.stderr },
+    { code: 2, stdout: '', stderr: `o365-backsync: ${line}\n` },
+  );
+  const check = await runCli(['check'], withoutAppId, w.cwd);
+  assert.deepEqual({ code: check.code, stdout: check.stdout }, { code: 2, stdout: `FAIL config: ${line}\n` });
+  assert.equal(sim.stats.oaCalls.length, 0);
+});
+
+test('a mistyped command names the command meant, exit 2, and runs nothing', async () => {
+  const { sim, w, env } = await setup({});
+  for (const [typed, said] of [
+    ['stauts', "unknown command 'stauts'; did you mean status?"],
+    ['chekc', "unknown command 'chekc'; did you mean check?"],
+    ['frobnicate', "unknown command 'frobnicate'; the commands are sync, status, check, setup, help"],
+  ] as const) {
+    const result = await runCli([typed], env, w.cwd);
+    assert.deepEqual(
+      { code: result.code, stdout: result.stdout, stderr: result.stderr },
+      { code: 2, stdout: '', stderr: `o365-backsync: ${said}\n` },
+    );
+  }
+  assert.equal(sim.stats.oaCalls.length + sim.stats.requests, 0);
+  assert.equal(existsSync(w.stateDir), false, 'no run started');
+});
