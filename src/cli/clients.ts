@@ -1,5 +1,5 @@
 import { ApsClient } from '../aps/client';
-import { traitsOf } from '../errors';
+import { traitsOf, type NetworkError } from '../errors';
 import { type ExchangeObserver, Transport } from '../http/transport';
 import { trustFix } from '../http/trust';
 import { OaClient } from '../oa/client';
@@ -29,7 +29,12 @@ export function connect(
   stop?: AbortSignal,
   trace?: ExchangeObserver,
 ): Clients {
-  const oa = new OaClient(config, trace, stop);
+  const oa = new OaClient(config, trace, stop, (error, attempt, delayMs) =>
+    logger.warn(
+      { error: error.message, attempt, delayMs },
+      retryLine(`OA at ${config.oaHost}:${config.oaPort}`, error, attempt, config.retries, delayMs),
+    ),
+  );
   const directory: InstanceDirectory = {
     listInstances: (appId) => oa.listInstances(appId),
     issueToken: async (instanceId) => {
@@ -74,7 +79,15 @@ export function connect(
         retries: config.retries,
         retryMaxDelayMs: config.retryMaxDelayMs,
         onRetry: (error, attempt, delayMs) => {
-          logger.debug({ error: error.message, attempt, delayMs }, 'retrying a controller request');
+          // A controller that does not answer is worth a line (a terminal shows it); one that asks us
+          // to slow down is answered by the limiter, and every tenant's retry would flood the log.
+          if (traitsOf(error).code === 'OBS_ERR_NETWORK') {
+            const where = `controller at ${new URL((error as NetworkError).url).host}`;
+            logger.warn(
+              { error: error.message, attempt, delayMs },
+              retryLine(where, error, attempt, config.retries, delayMs),
+            );
+          } else logger.debug({ error: error.message, attempt, delayMs }, 'retrying a controller request');
           if (traitsOf(error).throttling) limiter.throttled();
         },
         stop,
@@ -83,6 +96,15 @@ export function connect(
       await Promise.all([oa.close(), transport.close()]);
     },
   };
+}
+
+/**
+ * One line per retry, so a person at a terminal sees why nothing moves rather than minutes of silence:
+ * "OA at 10.0.0.5:8440 not answering; retry 2 of 3 in 8 s".
+ */
+function retryLine(who: string, error: Error, attempt: number, retries: number, delayMs: number): string {
+  const state = traitsOf(error).code === 'OBS_ERR_NETWORK' ? 'not answering' : 'failed';
+  return `${who} ${state}; retry ${attempt} of ${retries} in ${Math.round(delayMs / 100) / 10} s`;
 }
 
 /** APS_URL wins; otherwise where OA says the instance's controller is; otherwise the usual port. */

@@ -8,7 +8,7 @@ import type { Config } from '../runtime/config';
 export function fixFor(e: unknown, config: Pick<Config, 'oaPort'>): string | undefined {
   // A controller given up on is fixed as its last failure is.
   if (e instanceof ControllerDownError) return fixFor(e.lastError, config);
-  const { namesFix, tokenRefused, code } = traitsOf(e);
+  const { namesFix, tokenRefused, retryable, code } = traitsOf(e);
   if (namesFix) return undefined;
   if (tokenRefused)
     return 'the controller refused a fresh token: check the system clock and that APS_URL points at this OA';
@@ -25,7 +25,8 @@ export function fixFor(e: unknown, config: Pick<Config, 'oaPort'>): string | und
     case 'OBS_ERR_PROTOCOL':
       return remote === 'oa' ? NOT_OA : NOT_CONTROLLER;
     case 'OBS_ERR_APS':
-      return NOT_CONTROLLER;
+      // An overloaded controller, or a proxy whose controller is down, is the right one: nothing to change.
+      return retryable ? undefined : NOT_CONTROLLER;
     default:
       return undefined;
   }

@@ -1,5 +1,5 @@
 import { NetworkError, OaHttpError, ProtocolError } from '../errors';
-import { parseRetryAfter, withRetries } from '../http/retry';
+import { parseRetryAfter, withRetries, type RetryOptions } from '../http/retry';
 import { type ExchangeObserver, type Reply, Transport } from '../http/transport';
 import { trustFix } from '../http/trust';
 import { basicCredentials } from '../http/basic-auth';
@@ -30,11 +30,15 @@ export class OaClient implements InstanceDirectory {
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
-  /** `stop` is the run's stop signal: it ends retries and their waits, and abandons a request in flight. */
+  /**
+   * `stop` is the run's stop signal: it ends retries and their waits, and abandons a request in flight.
+   * `onRetry` hears each failure that is tried again, before the wait.
+   */
   constructor(
     private readonly config: OaClientOptions,
     observer?: ExchangeObserver,
     private readonly stop?: AbortSignal,
+    private readonly onRetry?: RetryOptions['onRetry'],
   ) {
     // The pass asks OA for one thing at a time, so one connection is enough.
     this.transport = new Transport({
@@ -62,6 +66,7 @@ export class OaClient implements InstanceDirectory {
       retries: this.config.retries,
       maxDelayMs: this.config.retryMaxDelayMs,
       stop: this.stop,
+      onRetry: this.onRetry,
     });
     try {
       return await decodeReply(method, reply.body);

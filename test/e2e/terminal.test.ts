@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { missing } from '../tools';
-import { runCliOnTerminal, simulatorSetup } from './harness';
+import { runCli, runCliOnTerminal, simulatorSetup } from './harness';
 
 /** A person at a terminal: live progress per instance, readable warnings, a short summary. */
 const setup = simulatorSetup();
@@ -59,5 +60,48 @@ test(
     );
     assert.match(result.stdout, /\ndry run: 6 tenants would be resynced across 2 instances in \d+\.\ds\r\n/);
     assert.equal(sim.stats.resyncOperations.length, 0);
+  },
+);
+
+/** A port on loopback where nothing listens now. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test(
+  'while OA or the controller does not answer, a terminal shows a line for each retry; cron only the last word',
+  { skip: missing('script') },
+  async () => {
+    const { sim, w, env } = await setup(
+      { instances: 1, tenantsPerInstance: 2 },
+      { REQUEST_TIMEOUT_MS: '200', RETRIES: '2', RETRY_MAX_DELAY_MS: '50' },
+    );
+    sim.setOaFault('hang');
+    const oa = await runCliOnTerminal(['sync'], env, w.cwd);
+    assert.equal(oa.code, 3, oa.stdout);
+    const oaScreen = oa.stdout.replace(/\r/g, '');
+    for (const n of [1, 2])
+      assert.match(
+        oaScreen,
+        new RegExp(`WARN: OA at 127\\.0\\.0\\.1:${env.OA_PORT} not answering; retry ${n} of 2 in [\\d.]+ s`),
+      );
+    assert.doesNotMatch(oaScreen, /retry 3 of/);
+    const cron = await runCli(['sync'], env, w.cwd);
+    assert.match(cron.stderr, /^o365-backsync: OA Public API at [^\n]+: no answer within 200 ms; fix: [^\n]+\n$/);
+
+    sim.setOaFault(undefined);
+    const port = await closedPort();
+    const aps = await runCliOnTerminal(['sync'], { ...env, APS_URL: `http://127.0.0.1:${port}/` }, w.cwd);
+    assert.equal(aps.code, 3, aps.stdout);
+    const apsScreen = aps.stdout.replace(/\r/g, '');
+    for (const n of [1, 2])
+      assert.match(
+        apsScreen,
+        new RegExp(`WARN: controller at 127\\.0\\.0\\.1:${port} not answering; retry ${n} of 2 in`),
+      );
   },
 );
