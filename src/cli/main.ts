@@ -72,14 +72,19 @@ export function buildProgram(): Command {
   program
     .command('setup')
     .description(
-      'print the cron, systemd or logrotate file for this host with absolute paths (--write installs it), or a Kubernetes manifest',
+      'print the cron, systemd or logrotate file for this host with absolute paths (--write installs it), a Kubernetes manifest, or Prometheus alerting rules',
     )
-    .addArgument(new Argument('<kind>', 'what to set up').choices(['cron', 'systemd', 'logrotate', 'kubernetes']))
+    .addArgument(
+      new Argument('<kind>', 'what to set up').choices(['cron', 'systemd', 'logrotate', 'kubernetes', 'alerts']),
+    )
     .option(
       '--env-file <path>',
       'env file the scheduled runs read (default ./.env if present, else /etc/o365-backsync.env)',
     )
-    .option('--write', 'install the file where it belongs (/etc/cron.d, /etc/systemd/system, /etc/logrotate.d)')
+    .option(
+      '--write',
+      'install the file where it belongs (/etc/cron.d, /etc/systemd/system, /etc/logrotate.d, /etc/prometheus)',
+    )
     .option('--root <dir>', 'install below this folder instead of / (for a scratch copy)')
     .option('--force', 'replace a file that is there already with other content')
     .addOption(

@@ -1,6 +1,7 @@
 import { dirname, join, relative } from 'node:path';
 import { NODE_FLAGS } from './node-flags';
 import { LOG_FILE_NAME, LOG_TO_STDOUT } from '../runtime/logger';
+import { alertRulesFile } from './alert-rules';
 
 /**
  * The files that schedule the tool and keep its log bounded, written for one host: every path in
@@ -28,9 +29,9 @@ export interface SetupFile {
   text: string;
 }
 
-export type SetupKind = 'cron' | 'systemd' | 'logrotate';
+export type SetupKind = 'cron' | 'systemd' | 'logrotate' | 'alerts';
 
-export const SETUP_KINDS: readonly SetupKind[] = ['cron', 'systemd', 'logrotate'];
+export const SETUP_KINDS: readonly SetupKind[] = ['cron', 'systemd', 'logrotate', 'alerts'];
 
 /** The files of each kind, and the command that puts them to use once written. */
 export const SETUP: Record<
@@ -52,6 +53,11 @@ export const SETUP: Record<
   logrotate: {
     files: (host) => [logrotateFile(host)],
     next: (written) => `check it with: logrotate -d ${written.join(' ')}`,
+  },
+  alerts: {
+    files: () => [alertRulesFile()],
+    next: (written) =>
+      `list ${written.join(' ')} under rule_files in prometheus.yml, check it with: promtool check rules ${written.join(' ')}, then reload Prometheus`,
   },
 };
 

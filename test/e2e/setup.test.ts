@@ -134,7 +134,10 @@ test('setup with a relative folder in the env file, or an unknown kind, is a usa
   );
   const unknown = await runSetup(w, ['anacron']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /^o365-backsync: .*'anacron' is invalid.*cron, systemd, logrotate, kubernetes\.\n$/);
+  assert.match(
+    unknown.stderr,
+    /^o365-backsync: .*'anacron' is invalid.*cron, systemd, logrotate, kubernetes, alerts\.\n$/,
+  );
 });
 
 test(
