@@ -185,13 +185,12 @@ async function underLock(run: SyncRun): Promise<RunEnding> {
       { ...identity, minInterval: config.minIntervalSeconds },
       run.clock.now(),
     );
-    running = openPass(run, store, decision, identity);
-    if (!running) {
-      if (decision.reason !== 'not-due') return { exitCode: EXIT.ok, reason: null };
-      const answer = { reason: 'not-due', dueAt: new Date(decision.dueAt).toISOString() } as const;
-      answerNoPass(run, answer);
-      return { exitCode: EXIT.ok, reason: describeNoPass(answer, run.clock.now()) };
+    const opened = openPass(run, store, decision, identity);
+    if ('reason' in opened) {
+      answerNoPass(run, opened);
+      return { exitCode: EXIT.ok, reason: describeNoPass(opened, run.clock.now()) };
     }
+    running = opened;
     publishMetrics(run);
   }
   return runSyncPass(run, running);
@@ -203,7 +202,7 @@ function openPass(
   store: PassStateStore,
   decision: PassDecision<PassHeader>,
   identity: Required<PassIdentity>,
-): RunningPass | undefined {
+): RunningPass | NoPass {
   const starts = decision.startsPass || flags.force === true;
   if ('clockBehind' in decision && decision.clockBehind)
     logger.warn(
@@ -219,7 +218,7 @@ function openPass(
   if (!starts && decision.reason === 'not-due') {
     const dueAt = new Date(decision.dueAt).toISOString();
     logger.info({ dueAt }, `not due yet; next pass due at ${dueAt}`);
-    return undefined;
+    return { reason: 'not-due', dueAt };
   }
   const resume = decision.reason === 'resume' ? decision.resume : undefined;
   return store.open(identity, clock, resume, (error) => stop.because(error));
