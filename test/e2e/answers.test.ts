@@ -36,7 +36,7 @@ test('--json: a run that finds another holding the lock says locked, with the ho
   // OA never answers the holder, so it holds the lock until it is stopped.
   sim.setOaFault('hang');
   const holder = startCli(['sync', '--force'], env, w.cwd);
-  await until(() => sim.stats.oaCalls.length > 0 && existsSync(join(w.stateDir, 'lock.json')));
+  await until(() => sim.stats.oaCalls.length > 0 && existsSync(join(w.stateDir, 'lock.json')), 60_000);
   const since = (JSON.parse(readFileSync(join(w.stateDir, 'lock.json'), 'utf8')) as { startedAt: string }).startedAt;
 
   const locked = await run(['sync', '--json', '--force']);

@@ -150,3 +150,15 @@ test('check fails where sync refuses STATE_DIR, in the same words: mode 0777, mo
   }
   assert.equal(sim.stats.resyncOperations.length, 0);
 });
+
+test('a LOG_DIR others can write: check warns in the words sync logs, and the run goes on', async () => {
+  const { w, run } = await setup({ instances: 1, tenantsPerInstance: 2 });
+  mkdirSync(w.logDir, { recursive: true });
+  chmodSync(w.logDir, 0o777);
+  assert.equal((await run(['sync'])).code, 0);
+  const logged = w.log().find((l) => l.level === 40 && String(l.msg).startsWith('LOG_DIR '));
+  assert.match(String(logged?.msg), /can be written by group or others \(mode 0777\): .*chmod 750 it$/);
+  const check = await run(['check']);
+  assert.equal(check.code, 0, check.stdout);
+  assert.ok(check.stdout.includes(`\nwarn folders: ${String(logged!.msg)}\n`), check.stdout);
+});
