@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { simulatorSetup } from './harness';
+import { closedPort, simulatorSetup, summaryOf } from './harness';
 
 /** `check`: one line per step, ok or FAIL with the fix; never a resync. */
 const setup = simulatorSetup();
@@ -161,4 +161,24 @@ test('a LOG_DIR others can write: check warns in the words sync logs, and the ru
   const check = await run(['check']);
   assert.equal(check.code, 0, check.stdout);
   assert.ok(check.stdout.includes(`\nwarn folders: ${String(logged!.msg)}\n`), check.stdout);
+});
+
+test('a controller that refuses connections: sync names the fix check names, on stderr and in --json', async () => {
+  const port = await closedPort();
+  const { run } = await setup(
+    { instances: 1, tenantsPerInstance: 2 },
+    { RETRIES: '0', APS_URL: `http://127.0.0.1:${port}/` },
+  );
+  const check = await run(['check']);
+  assert.equal(check.code, 3, check.stdout);
+  const fix = /^FAIL controller \S+: APS controller at [^\n]*ECONNREFUSED[^\n]*; fix: ([^\n]+)$/m.exec(check.stdout);
+  assert.ok(fix, check.stdout);
+  const cron = await run(['sync']);
+  assert.equal(cron.code, 3);
+  assert.ok(cron.stderr.endsWith(`; fix: ${fix[1]}\n`), cron.stderr);
+  const json = summaryOf(await run(['sync', '--json']));
+  assert.deepEqual(
+    (json.instanceFailures as { instanceId: number; fix?: string }[]).map((f) => [f.instanceId, f.fix]),
+    [[1001, fix[1]]],
+  );
 });

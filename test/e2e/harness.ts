@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { after } from 'node:test';
 import { startSimulator, type SimOptions, type Simulator } from '../sim';
@@ -181,4 +182,13 @@ export function runCliOnTerminal(args: string[], env: Record<string, string>, cw
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
+}
+
+/** A port on loopback where nothing listens now: a controller or OA that refuses connections. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { missing } from '../tools';
-import { runCli, runCliOnTerminal, simulatorSetup } from './harness';
+import { closedPort, runCli, runCliOnTerminal, simulatorSetup } from './harness';
 
 /** A person at a terminal: live progress per instance, readable warnings, a short summary. */
 const setup = simulatorSetup();
@@ -62,15 +61,6 @@ test(
     assert.equal(sim.stats.resyncOperations.length, 0);
   },
 );
-
-/** A port on loopback where nothing listens now. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test(
   'while OA or the controller does not answer, a terminal shows a line for each retry; cron only the last word',
