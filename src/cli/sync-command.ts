@@ -151,7 +151,8 @@ function recordEnding(run: SyncRun, ending: RunEnding): number {
   return ending.exitCode;
 }
 
-type NoPass = { reason: 'not-due'; dueAt: string } | { reason: 'locked'; pid: number | null; since: string | null };
+type NotDue = { reason: 'not-due'; dueAt: string };
+type NoPass = NotDue | { reason: 'locked'; pid: number | null; since: string | null };
 
 /**
  * A run that does no pass still answers where someone looks: --json prints its one object, a
@@ -188,7 +189,8 @@ async function underLock(run: SyncRun): Promise<RunEnding> {
     const opened = openPass(run, store, decision, identity);
     if ('reason' in opened) {
       answerNoPass(run, opened);
-      return { exitCode: EXIT.ok, reason: describeNoPass(opened, run.clock.now()) };
+      // What status shows later: a time left, or what to do now, would be stale by then.
+      return { exitCode: EXIT.ok, reason: `no pass due until ${opened.dueAt}` };
     }
     running = opened;
     publishMetrics(run);
@@ -202,7 +204,7 @@ function openPass(
   store: PassStateStore,
   decision: PassDecision<PassHeader>,
   identity: Required<PassIdentity>,
-): RunningPass | NoPass {
+): RunningPass | NotDue {
   const starts = decision.startsPass || flags.force === true;
   if ('clockBehind' in decision && decision.clockBehind)
     logger.warn(

@@ -29,6 +29,11 @@ test('--json: a pass says ran: true; a run with no pass due says not-due and whe
   const cron = await run(['sync']);
   assert.deepEqual({ code: cron.code, out: cron.stdout + cron.stderr }, { code: 0, out: '' });
   assert.equal(w.log().at(-1)?.msg, `not due yet; next pass due at ${summaryOf(early).dueAt as string}`);
+  const status = JSON.parse((await run(['status', '--json'])).stdout) as { lastEnding: Record<string, unknown> };
+  assert.deepEqual(
+    { exitCode: status.lastEnding.exitCode, reason: status.lastEnding.reason },
+    { exitCode: 0, reason: `no pass due until ${summaryOf(early).dueAt as string}` },
+  );
 });
 
 test('--json: a run that finds another holding the lock says locked, with the holder pid and since when; cron hears nothing', async () => {
