@@ -3,8 +3,7 @@ import { type RetryOptions, withRetries } from '../http/retry';
 import type { Reply, SendOptions, Transport } from '../http/transport';
 import type {
   Authorized,
-  ListingHooks,
-  ResumePoint,
+  ListingOptions,
   ResyncResult,
   SyncStatus,
   Tenant,
@@ -95,12 +94,7 @@ export class ApsClient implements TenantController, TenantFinder {
    * of the tenant types chosen first (`tenantTypes`). Where APS_TENANT_TYPE lists no tenant at all, the
    * types found in the library are told too: they tell a wrong setting from an instance without tenants.
    */
-  async *listTenants(
-    authorized: Authorized,
-    signal?: AbortSignal,
-    hooks: ListingHooks = {},
-    after?: ResumePoint,
-  ): AsyncGenerator<Tenant> {
+  async *listTenants({ authorized, ...hooks }: ListingOptions): AsyncGenerator<Tenant> {
     const { pageSize } = this.options;
     const types = await this.tenantTypes(authorized);
     hooks.onTenantTypes?.(types);
@@ -112,8 +106,8 @@ export class ApsClient implements TenantController, TenantFinder {
       total = n;
       hooks.onTotal?.(n);
     };
-    yield* walkTenants(fetchPage, { pageSize, signal, ...hooks, onTotal, after });
-    if (types.source === 'setting' && total === 0 && !signal?.aborted)
+    yield* walkTenants(fetchPage, { pageSize, ...hooks, onTotal });
+    if (types.source === 'setting' && total === 0)
       hooks.onTenantTypes?.({ ...types, ...(await this.libraryTenantTypes(authorized)) });
   }
 

@@ -1,6 +1,7 @@
 import { ProtocolError } from '../errors';
 import { excerpt } from '../http/remote-text';
 import type { ResumePoint, Tenant } from '../sync/ports';
+import { sortsAfter } from '../sync/tenant-order';
 import { parseContentRange } from './content-range';
 
 /**
@@ -29,7 +30,6 @@ export type FetchPage = (offset: number, count: number) => Promise<ListingPage>;
 export interface WalkOptions {
   /** What each request asks for (at least 2); the first step back is this far. */
   pageSize: number;
-  signal?: AbortSignal;
   /** Hears the controller's total with each page that holds items, and 0 for an empty listing. */
   onTotal?: (total: number) => void;
   onInvalidItem?: (reason: string) => void;
@@ -51,16 +51,6 @@ export interface WalkOptions {
  * one or two after tenants were removed, and only one that keeps lying about its pages gets this far.
  */
 export const MAX_STEPS_BACK = 20;
-
-/**
- * True when id `a` sorts after id `b` in the controller's order. APS ids are UUIDs, and a database
- * orders a UUID by its 128-bit value: the same order as comparing the lowercase hex strings code
- * unit by code unit (the dashes sit at the same places in every id). Not localeCompare, which would
- * weigh dashes and case its own way. The simulator sorts with the same comparison (test/sim/tenants.ts).
- */
-export function sortsAfter(a: string, b: string): boolean {
-  return a.toLowerCase() > b.toLowerCase();
-}
 
 export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): AsyncGenerator<Tenant> {
   /** The last id handed out: every listed tenant up to it has been handed out. */
@@ -95,7 +85,7 @@ export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): 
   let ahead: Promise<ListingPage> | undefined;
   const readAhead = options.readAhead ?? 0;
 
-  while (!options.signal?.aborted) {
+  for (;;) {
     const { items, contentRange } = await (ahead ?? fetchPage(offset, count));
     ahead = undefined;
     if (items.length === 0) {
@@ -130,7 +120,6 @@ export async function* walkTenants(fetchPage: FetchPage, options: WalkOptions): 
         : { offset: range.last + 1, anchored: true };
     const handed = tenants.slice(behind);
     for (const [i, { tenant }] of handed.entries()) {
-      if (options.signal?.aborted) return;
       if (!final && !ahead && handed.length - i <= readAhead) {
         ahead = fetchPage(next.offset, count);
         // Heard when the walk reaches it; a walk that ends before then has no use for its failure.

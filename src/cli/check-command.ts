@@ -218,7 +218,7 @@ async function checkSyncStatus(
 ): Promise<void> {
   const authorized: Authorized = (call) => call(token);
   try {
-    for await (const tenant of controller.listTenants(authorized)) {
+    for await (const tenant of controller.listTenants({ authorized })) {
       const status = await controller.syncStatus!(tenant.id, authorized);
       if (status)
         line(

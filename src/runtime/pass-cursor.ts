@@ -1,10 +1,10 @@
-import { sortsAfter } from '../aps/tenant-walk';
+import { sortsAfter } from '../sync/tenant-order';
 import type { ResumePoint } from '../sync/ports';
 
 /**
  * How far a pass has got through one instance, in a size that does not grow with the instance.
  *
- * The walk hands tenants out in strictly increasing id order (src/aps/tenant-walk.ts), and workers
+ * The walk hands tenants out in strictly increasing id order (src/sync/tenant-order.ts), and workers
  * finish them in any order. The cursor is the highest id such that every tenant handed out up to it
  * is done; the few done out of order beyond it are kept by id. A resumed pass walks on after the
  * cursor and passes over those few when it meets them. A tenant that is slow to finish holds the

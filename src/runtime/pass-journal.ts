@@ -1,5 +1,5 @@
 import { closeSync, fdatasyncSync, writeSync } from 'node:fs';
-import { sortsAfter } from '../aps/tenant-walk';
+import { sortsAfter } from '../sync/tenant-order';
 import type { OwnFileError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
 import { openForAppend, ownFileError, readOwnFile } from './own-files';

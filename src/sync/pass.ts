@@ -130,27 +130,24 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     open: async (run) => {
       run.controller = deps.controllerFor(run.instance, await run.policy.token());
       events.instanceStarted?.(run.instance);
-      return run.controller.listTenants(
-        (call) => run.policy.run(call),
-        undefined,
-        {
-          // As far ahead as the next instance is opened: the page arrives before the workers run out.
-          readAhead: lead(),
-          onTenantTypes: (types) => {
-            run.types = types;
-            events.tenantTypes?.(run.instance, types);
-          },
-          onTotal: (total) => {
-            run.listed = total;
-            events.tenantsCounted?.(run.instance, total);
-          },
-          onInvalidItem: (reason) => {
-            result.invalid++;
-            events.listingItemInvalid?.(run.instance, reason);
-          },
+      return run.controller.listTenants({
+        authorized: (call) => run.policy.run(call),
+        after: run.resume,
+        // As far ahead as the next instance is opened: the page arrives before the workers run out.
+        readAhead: lead(),
+        onTenantTypes: (types) => {
+          run.types = types;
+          events.tenantTypes?.(run.instance, types);
         },
-        run.resume,
-      );
+        onTotal: (total) => {
+          run.listed = total;
+          events.tenantsCounted?.(run.instance, total);
+        },
+        onInvalidItem: (reason) => {
+          result.invalid++;
+          events.listingItemInvalid?.(run.instance, reason);
+        },
+      });
     },
     tenantsLeft: (run) => (run.listed === undefined ? undefined : run.listed - run.handed),
     failed: ({ instance }, e) => {

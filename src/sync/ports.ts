@@ -1,11 +1,13 @@
 import type { PassCounts, TenantOutcome } from './counts';
-import type { RenewalReason } from './token-policy';
 
 /**
  * What the pass needs from the outside world, and what it tells it, as small interfaces. The OA and
  * APS adapters, the state files, the log and the progress bar implement them; tests of the pass
  * implement them in memory.
  */
+
+/** Why an instance's token was renewed: its first, after `refreshEvery` tenants, by age, or refused by the controller. */
+export type RenewalReason = 'first' | 'count' | 'age' | 'refused';
 
 /** One instance of the Office 365 application in OA. */
 export interface Instance {
@@ -63,8 +65,12 @@ export interface TenantTypes {
   unreadable?: string;
 }
 
-/** What a listing tells as it goes, and how far ahead of its consumer it reads. */
-export interface ListingHooks {
+/** How a listing is walked, what it tells as it goes, and how far ahead of its consumer it reads. */
+export interface ListingOptions {
+  /** Runs each page request with a valid token of the instance. */
+  authorized: Authorized;
+  /** A resumed pass's cursor: only tenants after it are listed. */
+  after?: ResumePoint;
   /** The tenant types the listing walks, told before its first page. */
   onTenantTypes?(types: TenantTypes): void;
   /** How many tenants the controller says there are, with each page, for the progress bar. */
@@ -77,18 +83,8 @@ export interface ListingHooks {
 
 /** One instance's controller, reached with that instance's token. */
 export interface TenantController {
-  /**
-   * Pages through the ready tenants in increasing id order as the consumer pulls, a page ahead with `readAhead`.
-   * `after`: a resumed pass's cursor; only tenants after it are listed.
-   */
-  listTenants(
-    authorized: Authorized,
-    signal?: AbortSignal,
-    hooks?: ListingHooks,
-    after?: ResumePoint,
-  ): AsyncIterable<Tenant>;
-  /** Counts tenants without walking them, for the doctor. */
-  countTenants(token: string): Promise<number>;
+  /** Pages through the ready tenants in increasing id order as the consumer pulls, a page ahead with `readAhead`. */
+  listTenants(options: ListingOptions): AsyncIterable<Tenant>;
   /**
    * Forces the tenant's synchronization. Each attempt, retries included, goes through `authorized`, so
    * a retry after a long wait still leaves with a token within its age.

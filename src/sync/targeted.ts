@@ -46,8 +46,7 @@ export class TenantTargets {
     return (instance, token) => {
       const controller = inner(instance, token);
       return {
-        listTenants: (authorized, _signal, hooks) => this.find(instance, controller, authorized, hooks?.onTotal),
-        countTenants: (t) => controller.countTenants(t),
+        listTenants: ({ authorized, onTotal }) => this.find(instance, controller, authorized, onTotal),
         resync: (tenantId, t) => controller.resync(tenantId, t),
         syncStatus: controller.syncStatus && ((tenantId, t) => controller.syncStatus!(tenantId, t)),
       };

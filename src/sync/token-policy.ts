@@ -1,5 +1,5 @@
 import { TokenRenewalError, traitsOf } from '../errors';
-import type { InstanceToken } from './ports';
+import type { InstanceToken, RenewalReason } from './ports';
 import { seconds, type TokenLifetime } from './token-lifetime';
 
 /**
@@ -27,8 +27,6 @@ export interface TokenPolicyOptions {
   /** How many tenants are still to come, when known: a token is fetched ahead by count only if needed. */
   tenantsAhead?: () => number | undefined;
 }
-
-export type RenewalReason = 'first' | 'count' | 'age' | 'refused';
 
 /**
  * In a healthy pass a call succeeds after every renewal, or after the second when a refusal taught the

@@ -27,7 +27,7 @@ export function stableUuid(label: string): string {
 /**
  * The controller's order of ids: it stores `aps.id` as a UUID and sorts it by value, which for
  * lowercase hex is plain string order, code unit by code unit. The tool compares the same way
- * (src/aps/tenant-walk.ts); if the two disagreed, the tool would see pages out of order.
+ * (src/sync/tenant-order.ts); if the two disagreed, the tool would see pages out of order.
  */
 export function sortsAfter(a: string, b: string): boolean {
   return a > b;

@@ -113,7 +113,7 @@ const offsets = (): number[] => seen.map((s) => Number(/limit\((\d+),/.exec(s.ur
 test('short pages are followed by the reported range until the total, each from the last tenant seen: every tenant exactly once', async () => {
   handler = listing(8, 3);
   authorizedCalls = 0;
-  const tenants = await collect(client().listTenants(authorized));
+  const tenants = await collect(client().listTenants({ authorized }));
   assert.deepEqual(
     tenants.map((t) => t.id),
     Array.from({ length: 8 }, (_, i) => uuid(i)),
@@ -135,7 +135,7 @@ test('short pages are followed by the reported range until the total, each from 
 
 test('a base URL without the trailing slash, or with a path, gives the same resource URLs', async () => {
   handler = listing(1, 3);
-  await collect(client({ baseUrl: baseUrl.replace(/\/$/, '') }).listTenants(authorized));
+  await collect(client({ baseUrl: baseUrl.replace(/\/$/, '') }).listTenants({ authorized }));
   assert.match(seen[0].url, /^\/aps\/2\/resources\?implementing/);
   seen = [];
   handler = (_req, res) => reply(res, 404, { code: 404, message: 'no' });
@@ -147,7 +147,7 @@ test('an empty listing yields nothing after one request, and counts 0, whatever 
   for (const range of ['items */0', 'items 0--1/0', undefined]) {
     seen = [];
     handler = (_req, res) => reply(res, 200, [], range === undefined ? {} : { 'content-range': range });
-    assert.deepEqual(await collect(client().listTenants(authorized)), [], String(range));
+    assert.deepEqual(await collect(client().listTenants({ authorized })), [], String(range));
     assert.equal(seen.length, 1);
     assert.equal(await client().countTenants(TOKEN), 0, String(range));
   }
@@ -155,7 +155,7 @@ test('an empty listing yields nothing after one request, and counts 0, whatever 
 
 test('206 Partial Content is a listing page like 200', async () => {
   handler = listing(5, 3, 206);
-  assert.equal((await collect(client().listTenants(authorized))).length, 5);
+  assert.equal((await collect(client().listTenants({ authorized }))).length, 5);
   assert.equal(await client().countTenants(TOKEN), 5);
 });
 
@@ -176,7 +176,7 @@ test('an item without aps.id is skipped and reported, and the listing goes on', 
       },
     );
   const reasons: string[] = [];
-  const tenants = await collect(client().listTenants(authorized, undefined, { onInvalidItem: (r) => reasons.push(r) }));
+  const tenants = await collect(client().listTenants({ authorized, onInvalidItem: (r) => reasons.push(r) }));
   assert.deepEqual(tenants, [{ id: uuid(0) }, { id: uuid(4) }]);
   assert.equal(reasons.length, 3);
   assert.match(reasons[0], /item 1 .*no aps\.id/);
@@ -186,18 +186,18 @@ test('an item without aps.id is skipped and reported, and the listing goes on', 
 test('a page that is not JSON, or not an array, is a protocol error and not retried', async () => {
   handler = (_req, res) => reply(res, 200, '<html>login</html>', { 'content-range': 'items 0-0/1' });
   await assert.rejects(
-    collect(client().listTenants(authorized)),
+    collect(client().listTenants({ authorized })),
     (e: unknown) => e instanceof ProtocolError && /not JSON/.test(e.message),
   );
   assert.equal(seen.length, 1);
   handler = (_req, res) => reply(res, 200, { aps: { id: uuid(0) } }, { 'content-range': 'items 0-0/1' });
-  await assert.rejects(collect(client().listTenants(authorized)), /not a JSON array/);
+  await assert.rejects(collect(client().listTenants({ authorized })), /not a JSON array/);
 });
 
 test('a page without Content-Range is a protocol error', async () => {
   handler = (_req, res) => reply(res, 200, [{ aps: { id: uuid(0) } }]);
   await assert.rejects(
-    collect(client().listTenants(authorized)),
+    collect(client().listTenants({ authorized })),
     (e: unknown) => e instanceof ProtocolError && /Content-Range/.test(e.message),
   );
 });
@@ -208,7 +208,7 @@ test("a proxy's 503 page is retried and the listing completes", async () => {
   handler = (req, res) =>
     failures-- > 0 ? reply(res, 503, '<html><title>503 Service Unavailable</title></html>') : inner(req, res);
   const retries: string[] = [];
-  const tenants = await collect(client({ onRetry: (e) => retries.push(e.message) }).listTenants(authorized));
+  const tenants = await collect(client({ onRetry: (e) => retries.push(e.message) }).listTenants({ authorized }));
   assert.equal(tenants.length, 2);
   assert.equal(seen.length, 2);
   assert.deepEqual(offsets(), [0, 0]);
@@ -225,7 +225,7 @@ test('a controller that repeats the same range is caught instead of looped on', 
   const got: Tenant[] = [];
   await assert.rejects(
     (async () => {
-      for await (const t of client().listTenants(authorized)) got.push(t);
+      for await (const t of client().listTenants({ authorized })) got.push(t);
     })(),
     (e: unknown) => e instanceof ProtocolError && /offset 1 .*items 0-1\/8/.test(e.message),
   );
@@ -235,18 +235,17 @@ test('a controller that repeats the same range is caught instead of looped on', 
 
 test('a range that does not match the items is a protocol error', async () => {
   handler = (_req, res) => reply(res, 200, [{ aps: { id: uuid(0) } }], { 'content-range': 'items 0-4/8' });
-  await assert.rejects(collect(client().listTenants(authorized)), ProtocolError);
+  await assert.rejects(collect(client().listTenants({ authorized })), ProtocolError);
   handler = (_req, res) => reply(res, 200, [{ aps: { id: uuid(0) } }], { 'content-range': 'items */8' });
-  await assert.rejects(collect(client().listTenants(authorized)), ProtocolError);
+  await assert.rejects(collect(client().listTenants({ authorized })), ProtocolError);
 });
 
-test('an aborted listing stops without fetching the next page', async () => {
+test('a listing its consumer stops pulling fetches no next page', async () => {
   handler = listing(8, 3);
-  const stop = new AbortController();
   const got: Tenant[] = [];
-  for await (const t of client().listTenants(authorized, stop.signal)) {
+  for await (const t of client().listTenants({ authorized })) {
     got.push(t);
-    stop.abort();
+    break;
   }
   assert.equal(got.length, 1);
   assert.equal(seen.length, 1);
@@ -343,7 +342,7 @@ test('an id that could leave the tenant path is refused before any request', asy
 test('the listing reports the controller total with each page, for the progress bar', async () => {
   handler = listing(8, 3);
   const totals: number[] = [];
-  await collect(client().listTenants(authorized, undefined, { onTotal: (total) => totals.push(total) }));
+  await collect(client().listTenants({ authorized, onTotal: (total) => totals.push(total) }));
   assert.deepEqual(totals, [8, 8, 8, 8]);
 });
 
@@ -454,7 +453,7 @@ test('APS_TENANT_TYPE unset: the types library is read page by page, and the lis
   handler = withLibrary(library, 2, listing(3, 10));
   const told: unknown[] = [];
   const tenants = await collect(
-    client({ tenantType: undefined }).listTenants(authorized, undefined, { onTenantTypes: (t) => told.push(t) }),
+    client({ tenantType: undefined }).listTenants({ authorized, onTenantTypes: (t) => told.push(t) }),
   );
   assert.equal(tenants.length, 3);
   assert.deepEqual(
@@ -490,7 +489,7 @@ test('a types library that refuses the token falls back to 2.0, and the refusal 
       });
     const told: unknown[] = [];
     const tenants = await collect(
-      client({ tenantType: undefined }).listTenants(counting, undefined, { onTenantTypes: (t) => told.push(t) }),
+      client({ tenantType: undefined }).listTenants({ authorized: counting, onTenantTypes: (t) => told.push(t) }),
     );
     assert.equal(tenants.length, 2, String(status));
     assert.equal(refusals, 0, `${status}: the policy would renew the token for a refusal it hears`);
@@ -508,14 +507,14 @@ test('a types library that refuses the token falls back to 2.0, and the refusal 
 test('APS_TENANT_TYPE set: the library is read only when the listing holds no tenant, to say what it holds', async () => {
   handler = withLibrary([{ id: T20, implements: [] }], 10, listing(2, 10));
   const told: unknown[] = [];
-  await collect(client().listTenants(authorized, undefined, { onTenantTypes: (t) => told.push(t) }));
+  await collect(client().listTenants({ authorized, onTenantTypes: (t) => told.push(t) }));
   assert.deepEqual(told, [{ source: 'setting', listed: [TYPE] }]);
   assert.ok(seen.every((s) => s.url.startsWith('/aps/2/resources')));
 
   seen = [];
   handler = withLibrary([{ id: T20, implements: [] }], 10, listing(0, 10));
   told.length = 0;
-  await collect(client().listTenants(authorized, undefined, { onTenantTypes: (t) => told.push(t) }));
+  await collect(client().listTenants({ authorized, onTenantTypes: (t) => told.push(t) }));
   assert.deepEqual(told, [
     { source: 'setting', listed: [TYPE] },
     { source: 'setting', listed: [TYPE], found: [T20] },

@@ -25,3 +25,22 @@ test('the repository is self-contained: no source, test or README cites a file o
     .map((path) => relative(ROOT, path));
   assert.deepEqual(citing, []);
 });
+
+/** Each relative import of every .ts file under `folder`, as [importing file, imported path from src/]. */
+function importsUnder(folder: string): [string, string][] {
+  const src = join(ROOT, 'src');
+  return files(join(src, folder), /\.ts$/).flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)].map((m): [string, string] => [
+      relative(src, file),
+      relative(src, resolve(join(file, '..'), m[1]!)),
+    ]),
+  );
+}
+
+test('arrows run one way: runtime/ imports no adapter, and the pass ports import nothing of the pass', () => {
+  const wrong = [
+    ...importsUnder('runtime').filter(([, to]) => /^aps\//.test(to)),
+    ...importsUnder('sync').filter(([from, to]) => from === 'sync/ports.ts' && to !== 'sync/counts'),
+  ];
+  assert.deepEqual(wrong, []);
+});

@@ -5,7 +5,7 @@ import { type JournalLine, parseJournal } from '../../src/runtime/pass-journal';
 import { PassRecord } from '../../src/runtime/pass-record';
 import { RecordJournal } from '../../src/runtime/record-journal';
 import { runPass, type PassOptions } from '../../src/sync/pass';
-import type { Authorized, InstanceDirectory, ResumePoint, TenantController } from '../../src/sync/ports';
+import type { InstanceDirectory, ListingOptions, TenantController } from '../../src/sync/ports';
 
 /** The cursor and the record are plain memory: resuming is tested here without a filesystem. */
 
@@ -112,11 +112,10 @@ function world(tenants: Record<number, string[]>, stopAfter?: { count: number; s
     issueToken: async () => ({ token: 'tok' }),
   };
   const controllerFor = (instance: { id: number }): TenantController => ({
-    async *listTenants(authorized: Authorized, _signal?: AbortSignal, _onTotal?: unknown, after?: ResumePoint) {
+    async *listTenants({ authorized, after }: ListingOptions) {
       for (const id of tenants[instance.id]!.filter((t) => after === undefined || t > after.id))
         yield await authorized(async () => ({ id }));
     },
-    countTenants: async () => 0,
     resync: (tenantId, authorized) =>
       authorized(async () => {
         resyncs.push(`${instance.id}/${tenantId}`);

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { ApsError, ControllerDownError, NetworkError, ProtocolError, TokenRenewalError } from '../../src/errors';
 import { runPass, type PassOptions } from '../../src/sync/pass';
 import type {
-  Authorized,
   InstanceDirectory,
+  ListingOptions,
   PassJournal,
   ResyncResult,
   Tenant,
@@ -27,17 +27,16 @@ function world(
   };
   const controllerFor = (instance: { id: number }): TenantController => ({
     /** An id starting with `!` is a listed item that is not a tenant. */
-    async *listTenants(authorized: Authorized, _signal, hooks) {
+    async *listTenants({ authorized, ...hooks }: ListingOptions) {
       const all = tenantsPerInstance[instance.id]!;
       for (let offset = 0; offset < all.length; offset += 2) {
         const page = await authorized(async () => all.slice(offset, offset + 2));
         for (const id of page) {
-          if (id.startsWith('!')) hooks?.onInvalidItem?.(`tenant list item ${id} skipped: it has no aps.id`);
+          if (id.startsWith('!')) hooks.onInvalidItem?.(`tenant list item ${id} skipped: it has no aps.id`);
           else yield { id } as Tenant;
         }
       }
     },
-    countTenants: async () => tenantsPerInstance[instance.id]!.length,
     resync: (tenantId, authorized) =>
       authorized(async () => {
         inFlight++;
@@ -289,10 +288,10 @@ function timedWorld(tenantsPerInstance: Record<number, string[]>) {
     const all = tenantsPerInstance[instance.id]!;
     return {
       ...c,
-      async *listTenants(authorized, _signal, hooks) {
+      async *listTenants({ authorized, ...hooks }) {
         for (let offset = 0; offset < all.length; offset += 2) {
           const page = await authorized(async () => all.slice(offset, offset + 2));
-          hooks?.onTotal?.(all.length);
+          hooks.onTotal?.(all.length);
           for (const id of page) yield { id } as Tenant;
         }
       },
@@ -355,8 +354,8 @@ test('an instance whose listing fails mid-way ends alone: the tenants of the oth
       if (i.id !== 2) return c;
       return {
         ...c,
-        async *listTenants(authorized, _signal, hooks) {
-          hooks?.onTotal?.(6);
+        async *listTenants({ authorized, ...hooks }) {
+          hooks.onTotal?.(6);
           yield* (await authorized(async () => ['b0', 'b1'])).map((id) => ({ id }));
           throw new ApsError(403, 'Forbidden', undefined);
         },

@@ -33,7 +33,6 @@ function world(
     async *listTenants() {
       for (const id of tenants[instance.id]!) yield { id } as Tenant;
     },
-    countTenants: async () => tenants[instance.id]!.length,
     resync: (tenantId: string, authorized: Authorized) =>
       authorized(async () => {
         await new Promise((r) => setTimeout(r, 1));

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApsError, TokenRenewalError } from '../../src/errors';
 import { TokenLifetime } from '../../src/sync/token-lifetime';
-import { MAX_RENEWALS_WITHOUT_SUCCESS, TokenPolicy, type RenewalReason } from '../../src/sync/token-policy';
+import type { RenewalReason } from '../../src/sync/ports';
+import { MAX_RENEWALS_WITHOUT_SUCCESS, TokenPolicy } from '../../src/sync/token-policy';
 
 function harness(
   refreshEvery: number,
