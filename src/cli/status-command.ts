@@ -4,7 +4,8 @@ import { ConfigError } from '../errors';
 import { loadConfig, type LocalConfig } from '../runtime/config';
 import { LOG_FILE_NAME, LOG_TO_STDOUT, logLocation } from '../runtime/logger';
 import { readLastRun, type LastRun } from '../runtime/last-run';
-import { lastSuccessAt, type LastPass, type TenantFailure, type TenantSyncFailure } from '../runtime/pass-record';
+import type { LastPass, TenantFailure, TenantSyncFailure } from '../runtime/pass-record';
+import { type TenantCounts, tenantCounts } from '../sync/counts';
 import { PassStateStore } from '../runtime/pass-state';
 import { lockHolder } from '../runtime/run-lock';
 import { AUTO_INTERVAL_FACTOR, intervalMs } from '../sync/pacing';
@@ -26,12 +27,11 @@ export interface StatusFlags {
   stateDir?: string;
 }
 
-type Counts = Pick<LastPass, 'tenants' | 'synced' | 'failed' | 'skipped' | 'busy' | 'lastSyncFailed'>;
-
 /** What `status --json` prints. Every field is present; null where there is nothing to say. */
 export interface Status {
   lastRun:
-    | (Counts & Pick<LastPass, 'startedAt' | 'finishedAt' | 'durationMs' | 'instances' | 'tokenRefreshes' | 'complete'>)
+    | (TenantCounts &
+        Pick<LastPass, 'startedAt' | 'finishedAt' | 'durationMs' | 'instances' | 'tokenRefreshes' | 'complete'>)
     | null;
   /** How the last run that took the lock ended, whatever it did: a pass, no pass, or a failure. */
   lastEnding: LastRun | null;
@@ -42,7 +42,7 @@ export interface Status {
   /** The run holding the lock now, if any: a full pass, a dry or targeted run, or a tick about to exit. */
   activeRun: { pid: number | null; startedAt: string | null } | null;
   /** The full pass started and not finished, and how far it got, per its journal. */
-  inProgress: (Counts & { startedAt: string; runs: number; pid: number | null }) | null;
+  inProgress: (TenantCounts & { startedAt: string; runs: number; pid: number | null }) | null;
   failedTenants: TenantFailure[];
   /** Failed tenants of the last pass beyond those last-pass.json keeps (the log has them all). */
   failedTenantsOmitted: number;
@@ -124,19 +124,13 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
           startedAt: last.startedAt,
           finishedAt: last.finishedAt,
           durationMs: last.durationMs,
-          tenants: last.tenants,
-          synced: last.synced,
-          failed: last.failed,
-          skipped: last.skipped,
-          // last-pass.json files from before the sync status was read have neither count.
-          busy: last.busy ?? 0,
-          lastSyncFailed: last.lastSyncFailed ?? 0,
+          ...tenantCounts(last),
           instances: last.instances,
           tokenRefreshes: last.tokenRefreshes,
           complete: last.complete,
         }
       : null,
-    lastSuccessAt: lastSuccessAt(last) ?? null,
+    lastSuccessAt: last?.lastCompleteAt ?? null,
     activeRun,
     inProgress:
       header && done
@@ -144,12 +138,7 @@ async function readStatus(config: LocalConfig, now = Date.now()): Promise<Status
             startedAt: header.startedAt,
             runs: header.runs,
             pid: activeRun?.pid ?? null,
-            tenants: done.tenants,
-            synced: done.synced,
-            failed: done.failed,
-            skipped: done.skipped,
-            busy: done.busy,
-            lastSyncFailed: done.lastSyncFailed,
+            ...tenantCounts(done),
           }
         : null,
     failedTenants: last?.failures ?? [],
@@ -209,7 +198,7 @@ const FAILURES_SHOWN = 10;
 
 function formatStatus(s: Status, now = Date.now()): string {
   const when = (iso: string): string => `${iso} (${duration((now - Date.parse(iso)) / 1000)} ago)`;
-  const counts = (c: Counts): string =>
+  const counts = (c: TenantCounts): string =>
     `${c.synced} synced, ${c.failed} failed, ${c.skipped} skipped${c.busy ? `, ${c.busy} busy` : ''}${c.lastSyncFailed ? `; ${c.lastSyncFailed} last syncs failed` : ''}`;
   const lines: string[] = [];
   const e = s.lastEnding;

@@ -200,7 +200,7 @@ async function underLock(run: SyncRun): Promise<RunEnding> {
 
 /** Acts on the decision `status` announces: resume, start, or (not due, and no --force) nothing. */
 function openPass(
-  { logger, flags, clock, stop }: SyncRun,
+  { logger, flags, clock, stop, scrubber }: SyncRun,
   store: PassStateStore,
   decision: PassDecision<PassHeader>,
   identity: Required<PassIdentity>,
@@ -223,7 +223,13 @@ function openPass(
     return { reason: 'not-due', dueAt };
   }
   const resume = decision.reason === 'resume' ? decision.resume : undefined;
-  return store.open(identity, clock, resume, (error) => stop.because(error));
+  return store.open(
+    identity,
+    clock,
+    resume,
+    (message) => scrubber.scrub(message),
+    (error) => stop.because(error),
+  );
 }
 
 /**

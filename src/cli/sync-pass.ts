@@ -118,13 +118,7 @@ async function passAndEnding(run: SyncRun, running: RunningPass | undefined): Pr
           { resyncAnswered: () => clients.limiter.succeeded() },
           listPlanned ? { wouldResync: (i, t) => wouldResync.push({ instanceId: i.id, tenantId: t.id }) } : undefined,
         ),
-        // Failure messages quote the remote, which may echo a token back; the state files must not keep it.
-        journal: running && {
-          resumePoint: (instanceId) => running.resumePoint(instanceId),
-          handOut: (instanceId, tenantId) => running.handOut(instanceId, tenantId),
-          recordDone: (instanceId, tenantId, outcome, message, lastSync) =>
-            running.recordDone(instanceId, tenantId, outcome, message && run.scrubber.scrub(message), lastSync),
-        },
+        journal: running,
         stop: stop.signal,
         concurrency: () => clients.limiter.current,
         tokenLifetime: rememberedTokenLifetime(config.stateDir, config.tokenMaxAgeMs, logger),

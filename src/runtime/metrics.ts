@@ -1,6 +1,6 @@
 import { writeFileAtomic } from './atomic-file';
 import type { LastRun } from './last-run';
-import { lastSuccessAt, type LastPass } from './pass-record';
+import type { LastPass } from './pass-record';
 import type { PassHeader, PassStateStore } from './pass-state';
 
 /**
@@ -36,7 +36,7 @@ export function renderMetrics({ last, unfinished, lastRun }: MetricsSource): str
       ['', unixSeconds(lastRun.finishedAt)],
     ]);
   }
-  const lastSuccess = lastSuccessAt(last);
+  const lastSuccess = last?.lastCompleteAt;
   if (lastSuccess) {
     gauge(
       'last_success_timestamp_seconds',
@@ -61,19 +61,18 @@ export function renderMetrics({ last, unfinished, lastRun }: MetricsSource): str
         ['{outcome="synced"}', last.synced],
         ['{outcome="failed"}', last.failed],
         ['{outcome="skipped"}', last.skipped],
-        // last-pass.json files from before the sync status was read have no busy count.
-        ['{outcome="busy"}', last.busy ?? 0],
+        ['{outcome="busy"}', last.busy],
       ],
     );
     gauge(
       'last_pass_last_sync_failed',
       'Tenants of the last full pass whose sync status said their last Microsoft synchronization had failed (resynced again).',
-      [['', last.lastSyncFailed ?? 0]],
+      [['', last.lastSyncFailed]],
     );
     gauge(
       'last_pass_invalid_items',
       'Listed items of the last full pass that were not tenants (no or an invalid aps.id), passed over.',
-      [['', last.invalid ?? 0]],
+      [['', last.invalid]],
     );
     gauge('last_pass_token_renewals', 'APS token renewals during the last full pass.', [['', last.tokenRefreshes]]);
   }

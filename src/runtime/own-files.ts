@@ -6,7 +6,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  rmSync,
+  renameSync,
   statSync,
   unlinkSync,
 } from 'node:fs';
@@ -34,20 +34,21 @@ export function ownFileError(path: string, e: unknown): OwnFileError {
 }
 
 /**
- * Removes whatever is at `path` unless it is a plain file: one of our state files found as a folder
- * (or a link, or a device) is damaged state, removed so the run can write the real one. Only for
- * names in STATE_DIR, which the run lock and folderExposure make this user's alone.
+ * Moves whatever is at `path` aside unless it is a plain file (or nothing): one of our state files
+ * found as a folder (or a link, or a device) is damaged state, and the run must write the real one;
+ * what is there may be someone's, so it is renamed, with its contents, never deleted. Returns the
+ * name it now has, or undefined when nothing was moved. Only for names in STATE_DIR, which the run
+ * lock and folderExposure make this user's alone.
  */
-export function removeUnlessFile(path: string): boolean {
-  let isFile: boolean;
+export function moveAsideUnlessFile(path: string): string | undefined {
   try {
-    isFile = lstatSync(path).isFile();
+    if (lstatSync(path).isFile()) return undefined;
   } catch {
-    return false;
+    return undefined;
   }
-  if (isFile) return false;
-  rmSync(path, { recursive: true, force: true });
-  return true;
+  const aside = `${path}.moved-aside-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+  renameSync(path, aside);
+  return aside;
 }
 
 /** Reads one of our files, never through a symlink (ELOOP), so nobody can feed a run forged state. */

@@ -9,8 +9,12 @@ import type { ResumePoint } from '../sync/ports';
  * is done; the few done out of order beyond it are kept by id. A resumed pass walks on after the
  * cursor and passes over those few when it meets them. A tenant that is slow to finish holds the
  * cursor, so the tenants done beyond it are as many as finish meanwhile: a handful with workers in
- * flight, more while a tenant waits out its retries, and all the instance's tenants after one that
- * the controller failed (those are done only when the pass ends; see src/sync/pass.ts).
+ * flight, a few more while a tenant waits out its retries. A tenant the controller failed (a
+ * timeout, a 503 after retries) counts as done here, so it never holds the cursor for long: the
+ * record keeps it apart, to be retried when the pass resumes (pass-record.ts).
+ *
+ * The same cursor is moved two ways: live, by the walk (`handOut`, `done`), and when a journal is
+ * read back, by the lines a live cursor wrote (`replay`).
  */
 
 /** What the journal keeps of one instance. */
@@ -32,21 +36,38 @@ interface Handed {
 export class InstanceCursor {
   private through: string | undefined;
   private near: number | undefined;
+  /** Done beyond the cursor in an earlier run, as the journal tells them; sorted into `earlier` when first needed. */
+  private readonly restored: Set<string>;
   /** Done in an earlier run beyond the cursor and not met yet in this one, in id order from `next`. */
-  private readonly earlier: string[];
+  private sorted: string[] | undefined;
   private next = 0;
   /** Handed out in this run and not yet behind the cursor, in the order the walk handed them out. */
   private open: Handed[] = [];
   private head = 0;
   private readonly waiting = new Map<string, Handed>();
   /** Listing position of the next tenant handed out: a hint, counted from where the walk started. */
-  private place: number;
+  private place: number | undefined;
 
   constructor(state: CursorState = { beyond: [] }) {
     this.through = state.through;
     this.near = state.near;
-    this.earlier = state.beyond.filter((id) => this.isBeyond(id)).sort((a, b) => (sortsAfter(a, b) ? 1 : -1));
-    this.place = state.through === undefined ? 0 : (state.near ?? 0) + 1;
+    this.restored = new Set(state.beyond);
+  }
+
+  /**
+   * A journal line read back: `tenantId` was done, and the cursor was then at `through` (absent: it
+   * did not move). Only before the walk starts; ids now behind the cursor are dropped when it does.
+   */
+  replay(tenantId: string | undefined, through: string | undefined, near: number | undefined): void {
+    if (tenantId !== undefined) this.restored.add(tenantId);
+    if (through === undefined) return;
+    this.through = through;
+    this.near = near;
+  }
+
+  private get earlier(): string[] {
+    this.sorted ??= [...this.restored].filter((id) => this.isBeyond(id)).sort((a, b) => (sortsAfter(a, b) ? 1 : -1));
+    return this.sorted;
   }
 
   /** Where a resumed walk starts; undefined: from the beginning. */
@@ -65,6 +86,7 @@ export class InstanceCursor {
     while (this.next < this.earlier.length && sortsAfter(id, this.earlier[this.next])) this.next++;
     const alreadyDone = this.earlier[this.next] === id;
     if (alreadyDone) this.next++;
+    this.place ??= this.through === undefined ? 0 : (this.near ?? 0) + 1;
     const entry: Handed = { id, near: this.place++, done: alreadyDone };
     this.open.push(entry);
     if (!alreadyDone) this.waiting.set(id, entry);

@@ -1,178 +1,127 @@
 import { closeSync, fdatasyncSync, writeSync } from 'node:fs';
-import { sortsAfter } from '../sync/tenant-order';
 import type { OwnFileError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
 import { openForAppend, ownFileError, readOwnFile } from './own-files';
 import type { CursorState } from './pass-cursor';
-import { PassRecord, type DoneOutcome, type RecordSnapshot } from './pass-record';
+import { type DoneOutcome, type JournalLine, PassRecord, type RecordSnapshot } from './pass-record';
+import {
+  byInstance,
+  type Check,
+  count,
+  exactly,
+  finite,
+  listOf,
+  oneOf,
+  optional,
+  readShape,
+  shape,
+  text,
+  whole,
+} from './state-shape';
 
 /**
  * `journal.ndjson`: the unfinished pass's record (pass-record.ts), kept so that a kill -9 loses at
  * most the last fraction of a second of completions:
- * - its first line is a snapshot of the record, `{"v":2,"s":{...}}`: counts, the first failures,
- *   and per instance the cursor and the few tenants done beyond it;
- * - then one line per tenant done, `{"i":instance,"t":tenant,"o":outcome,...}`, with `"c"` (and `"n"`,
- *   about where the listing had it) when that moved the instance's cursor, and a line `{"i","c","n"}`
- *   when a tenant an earlier run did moved it. Lines are written out every JOURNAL_FLUSH_MS.
- * Every COMPACT_AFTER_LINES lines the file is replaced, atomically, by a fresh snapshot, so its size
- * stays bounded whatever the number of tenants. The file is 0600.
+ * - its first line is a snapshot of the record, `{"v":3,"s":{...}}`: counts, the first failures, the
+ *   tenants to retry, and per instance the cursor and the few tenants done beyond it;
+ * - then one line per change (pass-record.ts's JournalLine): a tenant done, `{"i","t","o",...}`, with
+ *   `"c"` and `"n"` when that moved the instance's cursor, or only the cursor moving, `{"i","c","n"}`.
+ *   Lines are written out every JOURNAL_FLUSH_MS.
+ * Once the lines written since the snapshot would outweigh COMPACT_AFTER_BYTES (or the snapshot itself,
+ * if that is larger) the file is replaced, atomically, by a fresh snapshot instead: the file stays
+ * within the snapshot plus the larger of it and COMPACT_AFTER_BYTES, and the snapshot does not grow
+ * with the tenants (pass-cursor.ts, pass-record.ts). The file is 0600.
+ *
+ * A file in any other shape is damaged: its reader warns and the pass's tenants are resynced; a line
+ * in another shape (a kill cut it short) is passed over, and its tenant is resynced.
  */
 export const JOURNAL_FILE = 'journal.ndjson';
 const JOURNAL_FLUSH_MS = 200;
-/** About 100 bytes a line: the file stays under a megabyte or so beside its snapshot. */
-export const COMPACT_AFTER_LINES = 5000;
-const VERSION = 2;
+/** About 650 lines of 100 bytes: a compaction costs one small atomic write per some hundreds of tenants. */
+export const COMPACT_AFTER_BYTES = 64 * 1024;
+const VERSION = 3;
 
-/** A line after the snapshot: a tenant done (with `o`), or only the cursor moving. */
-export interface JournalLine {
-  i: number;
-  t?: string;
-  o?: DoneOutcome;
-  m?: string;
-  /** The non-zero lastSync the tenant's status gave. */
-  l?: number;
-  /** The instance's cursor after this line, and about where the listing had it. */
-  c?: string;
-  n?: number;
-}
+const OUTCOMES = ['synced', 'failed', 'skipped', 'busy'] as const satisfies readonly DoneOutcome[];
 
-const OUTCOMES: readonly string[] = ['synced', 'failed', 'skipped', 'busy'] satisfies DoneOutcome[];
+const failure = shape({ instanceId: whole(1), tenantId: text, error: text });
+const snapshotShape: Check<{ v: 3; s: RecordSnapshot }> = shape({
+  v: exactly(VERSION),
+  s: shape<RecordSnapshot>({
+    counts: shape({ tenants: count, synced: count, failed: count, skipped: count, busy: count, lastSyncFailed: count }),
+    failures: listOf(failure),
+    failuresOmitted: count,
+    lastSyncFailures: listOf(shape({ instanceId: whole(1), tenantId: text, lastSync: finite })),
+    lastSyncFailuresOmitted: count,
+    retries: listOf(shape({ instanceId: whole(1), tenantId: text, error: text, lastSync: optional(finite) })),
+    cursors: byInstance(shape<CursorState>({ through: optional(text), near: optional(count), beyond: listOf(text) })),
+  }),
+});
+const lineShape: Check<JournalLine> = shape<JournalLine>({
+  i: whole(1),
+  t: optional(text),
+  o: optional(oneOf(OUTCOMES)),
+  m: optional(text),
+  l: optional(finite),
+  r: optional(exactly(1)),
+  c: optional(text),
+  n: optional(count),
+});
 
 /** The record a journal file holds; a missing file is an empty record. */
 export function readJournal(path: string, warn: (message: string) => void): PassRecord {
-  let text: string;
+  let content: string;
   try {
-    text = readOwnFile(path);
+    content = readOwnFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
-      warn(`cannot read ${path}: ${(e as Error).message}; resuming without it`);
+      warn(`cannot read ${path}: ${(e as Error).message}; the pass's tenants will be resynced`);
     return new PassRecord();
   }
-  return parseJournal(text, path, warn);
+  return parseJournal(content, path, warn);
 }
 
 /** The record a journal's text holds; `path` names it in warnings. */
-export function parseJournal(text: string, path: string, warn: (message: string) => void): PassRecord {
-  const lines = text.split('\n').filter(Boolean);
-  const snapshot = snapshotOf(lines[0]);
-  if (!snapshot && lines[0]?.startsWith('{"v":')) {
+export function parseJournal(content: string, path: string, warn: (message: string) => void): PassRecord {
+  const lines = content.split('\n').filter(Boolean);
+  if (!lines.length) return new PassRecord();
+  const snapshot = readShape(lines[0], snapshotShape);
+  if ('problem' in snapshot) {
     // The lines after a snapshot only make sense on top of it.
-    warn(`${path} has a damaged snapshot; the pass's tenants will be resynced`);
+    warn(`${path} is damaged (its first line: ${snapshot.problem}); the pass's tenants will be resynced`);
     return new PassRecord();
   }
-  if (lines.length && !snapshot) {
-    // Journals before the cursor held one line per tenant done, in no useful order: those tenants are
-    // passed over as done beyond the start of each instance, and the file is rewritten in this format.
-    warn(
-      `${path} is from an earlier version: its ${lines.length} line(s) are read as tenants done; each instance is walked again from its start, passing over them`,
-    );
-  }
-  const replay = new Replay(snapshot);
+  const record = new PassRecord(snapshot.value.s);
   let damaged = 0;
-  for (const raw of snapshot ? lines.slice(1) : lines) {
-    try {
-      replay.apply(lineOf(raw));
-    } catch {
-      damaged++;
-    }
+  for (const raw of lines.slice(1)) {
+    const line = readShape(raw, lineShape);
+    if ('value' in line && isChange(line.value)) record.replay(line.value);
+    else damaged++;
   }
   // A kill can cut the last line short; those tenants are simply done again.
   if (damaged) warn(`${damaged} damaged line(s) in ${path} ignored; those tenants will be resynced`);
-  return replay.record();
+  return record;
 }
 
-/** Rebuilds the record from a snapshot and the lines after it. */
-class Replay {
-  private readonly counting: PassRecord;
-  private readonly cursors = new Map<number, { through?: string; near?: number; beyond: Set<string> }>();
-
-  constructor(snapshot: RecordSnapshot | undefined) {
-    this.counting = new PassRecord(snapshot && { ...snapshot, cursors: {} });
-    for (const [id, state] of Object.entries(snapshot?.cursors ?? {}))
-      this.cursors.set(Number(id), { ...state, beyond: new Set(state.beyond) });
-  }
-
-  apply(line: JournalLine): void {
-    let cursor = this.cursors.get(line.i);
-    if (!cursor) this.cursors.set(line.i, (cursor = { beyond: new Set() }));
-    if (line.t !== undefined && line.o !== undefined) {
-      // Each tenant is journaled once a pass; a repeat (only old journals had them) is not counted twice.
-      const repeat = (cursor.through !== undefined && !sortsAfter(line.t, cursor.through)) || cursor.beyond.has(line.t);
-      if (!repeat) {
-        this.counting.add(line.i, line.t, line.o, line.m, line.l);
-        cursor.beyond.add(line.t);
-      }
-    }
-    if (line.c !== undefined) {
-      cursor.through = line.c;
-      cursor.near = line.n;
-      // Ids now behind the cursor stay in `beyond` until the end, where InstanceCursor drops them:
-      // pruning here would cost the whole set per line.
-    }
-  }
-
-  record(): PassRecord {
-    const cursors: Record<string, CursorState> = {};
-    for (const [id, { through, near, beyond }] of this.cursors)
-      cursors[id] = { ...(through === undefined ? {} : { through, near }), beyond: [...beyond] };
-    return new PassRecord({ ...this.counting.snapshot(), cursors });
-  }
-}
-
-function snapshotOf(raw: string | undefined): RecordSnapshot | undefined {
-  try {
-    const line = JSON.parse(raw ?? '') as { v?: unknown; s?: RecordSnapshot };
-    return line.v === VERSION && isSnapshot(line.s) ? line.s : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A snapshot whose every part has its shape: one that does not is read as no snapshot (a damaged line). */
-function isSnapshot(s: RecordSnapshot | undefined): s is RecordSnapshot {
-  const isCursor = (c: CursorState): boolean =>
-    !!c &&
-    Array.isArray(c.beyond) &&
-    c.beyond.every((id) => typeof id === 'string') &&
-    (c.through === undefined || typeof c.through === 'string') &&
-    (c.near === undefined || typeof c.near === 'number');
-  return (
-    !!s &&
-    typeof s === 'object' &&
-    !!s.counts &&
-    Object.values(s.counts).every((n) => typeof n === 'number') &&
-    Array.isArray(s.failures) &&
-    Array.isArray(s.lastSyncFailures) &&
-    typeof s.failuresOmitted === 'number' &&
-    typeof s.lastSyncFailuresOmitted === 'number' &&
-    !!s.cursors &&
-    typeof s.cursors === 'object' &&
-    Object.values(s.cursors).every(isCursor)
-  );
-}
-
-function lineOf(raw: string): JournalLine {
-  const line = JSON.parse(raw) as JournalLine;
-  const done = typeof line.t === 'string' && OUTCOMES.includes(line.o as string);
-  if (
-    typeof line.i !== 'number' ||
-    (!done && typeof line.c !== 'string') ||
-    (line.c !== undefined && typeof line.c !== 'string')
-  )
-    throw new Error('shape');
-  return line;
+/** A line says a tenant was done (with its outcome), or the cursor moved, or both. */
+function isChange(line: JournalLine): boolean {
+  return line.t !== undefined && line.o !== undefined
+    ? true
+    : line.t === undefined && line.o === undefined && line.c !== undefined;
 }
 
 /**
  * The journal a run appends to while it works on the pass. It starts by replacing the file with a
- * snapshot of `record`, and does so again every COMPACT_AFTER_LINES lines. A write that fails (a full
- * disk) is reported once to `onFailure`, which stops the run; the journal then takes nothing more, so
- * what it already holds stays intact for the run that resumes. It is never opened through a symlink.
+ * snapshot of `record`, and does so again instead of writing lines once they would outweigh the
+ * snapshot or COMPACT_AFTER_BYTES. A write that fails (a full disk) is reported once to `onFailure`,
+ * which stops the run; the journal then takes nothing more, so what it already holds stays intact for
+ * the run that resumes. It is never opened through a symlink.
  */
 export class JournalWriter {
   private fd: number;
   private buffer: string[] = [];
-  private sinceSnapshot = 0;
+  /** Characters of the lines written since the snapshot, and of the snapshot: about their bytes. */
+  private linesSize = 0;
+  private snapshotSize = 0;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
   private failed = false;
@@ -191,21 +140,22 @@ export class JournalWriter {
   append(line: JournalLine): void {
     if (this.closed || this.failed) return;
     this.buffer.push(`${JSON.stringify(line)}\n`);
-    this.sinceSnapshot++;
   }
 
   /** Writes buffered lines to disk; never throws, so it is safe from a timer or a signal handler. */
   flush(): void {
     if (!this.buffer.length || this.closed || this.failed) return;
     try {
-      if (this.sinceSnapshot >= COMPACT_AFTER_LINES) {
+      const lines = this.buffer.join('');
+      if (this.linesSize + lines.length > Math.max(COMPACT_AFTER_BYTES, this.snapshotSize)) {
         // The record already holds every buffered line: its snapshot replaces them and all before.
         const old = this.fd;
         this.fd = this.writeSnapshot();
         closeSync(old);
       } else {
-        writeSync(this.fd, this.buffer.join(''));
+        writeSync(this.fd, lines);
         fdatasyncSync(this.fd);
+        this.linesSize += lines.length;
       }
     } catch (e) {
       this.failed = true;
@@ -228,8 +178,10 @@ export class JournalWriter {
 
   /** Replaces the file with the record's snapshot and opens it for appending. */
   private writeSnapshot(): number {
-    writeFileAtomic(this.path, `${JSON.stringify({ v: VERSION, s: this.record.snapshot() })}\n`);
-    this.sinceSnapshot = 0;
+    const snapshot = `${JSON.stringify({ v: VERSION, s: this.record.snapshot() })}\n`;
+    writeFileAtomic(this.path, snapshot);
+    this.snapshotSize = snapshot.length;
+    this.linesSize = 0;
     try {
       return openForAppend(this.path, 0o600);
     } catch (e) {

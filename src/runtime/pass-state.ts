@@ -1,15 +1,30 @@
-import { rmSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PassCounts, TenantOutcome } from '../sync/counts';
-import type { PassJournal, ResumePoint } from '../sync/ports';
-import { RecordJournal } from './record-journal';
+import type { PassCounts } from '../sync/counts';
+import type { PassJournal, ResumePoint, TenantDone } from '../sync/ports';
 import type { PassIdentity, RunState } from '../sync/run-decision';
 import type { OwnFileError } from '../errors';
 import type { RunClock } from './run-clock';
 import { writeFileAtomic } from './atomic-file';
-import { readOwnFile, removeUnlessFile } from './own-files';
+import { moveAsideUnlessFile, readOwnFile } from './own-files';
 import { JOURNAL_FILE, JournalWriter, readJournal } from './pass-journal';
-import { lastSuccessAt, PassRecord, type LastPass, type PassEnding } from './pass-record';
+import { type LastPass, type PassEnding, PassRecord } from './pass-record';
+import {
+  type Check,
+  count,
+  durationMs,
+  exactly,
+  MAX_DURATION_MS,
+  finite,
+  flag,
+  listOf,
+  optional,
+  readShape,
+  shape,
+  text,
+  time,
+  whole,
+} from './state-shape';
 
 /**
  * What survives between runs, in STATE_DIR:
@@ -17,8 +32,12 @@ import { lastSuccessAt, PassRecord, type LastPass, type PassEnding } from './pas
  *   it). Present only while a pass is unfinished.
  * - `journal.ndjson`: how far that pass has got, per instance a cursor, and its counts (pass-journal.ts).
  * - `last-pass.json`: the last finished full pass, for pacing and `status`.
- * Every file is 0600; the JSON files are replaced atomically. Whether a run resumes the unfinished
- * pass is decided by `decideRun` (sync/run-decision.ts), from what `runState` reads here.
+ * Every file is 0600; the JSON files are replaced atomically. Each is checked field by field when read
+ * (state-shape.ts): one in another shape is damaged, which its reader says in a warning naming it, and
+ * the run goes on as if it were not there (a damaged pass.json or journal: the pass is started afresh
+ * or its tenants resynced). Something other than a file at one of these names (a folder) is moved
+ * aside by the run that writes the file, never deleted. Whether a run resumes the unfinished pass is
+ * decided by `decideRun` (sync/run-decision.ts), from what `runState` reads here.
  */
 export const PASS_FILE = 'pass.json';
 export const LAST_PASS_FILE = 'last-pass.json';
@@ -31,6 +50,38 @@ export interface PassHeader extends PassIdentity {
   activeMs: number;
   runs: number;
 }
+
+const headerShape: Check<PassHeader> = shape<PassHeader>({
+  version: exactly(1),
+  appId: whole(1),
+  tenantType: text,
+  startedAt: time,
+  activeMs: durationMs,
+  runs: whole(1),
+});
+
+const lastPassShape: Check<LastPass> = shape<LastPass>({
+  tenants: count,
+  synced: count,
+  failed: count,
+  skipped: count,
+  planned: count,
+  busy: count,
+  lastSyncFailed: count,
+  alreadyDone: count,
+  startedAt: time,
+  finishedAt: time,
+  durationMs,
+  instances: count,
+  tokenRefreshes: count,
+  complete: flag,
+  failures: listOf(shape({ instanceId: whole(1), tenantId: text, error: text })),
+  failuresOmitted: count,
+  lastSyncFailures: listOf(shape({ instanceId: whole(1), tenantId: text, lastSync: finite })),
+  lastSyncFailuresOmitted: count,
+  invalid: count,
+  lastCompleteAt: optional(time),
+});
 
 export class PassStateStore {
   constructor(
@@ -45,9 +96,8 @@ export class PassStateStore {
 
   /** The unfinished pass's header; 'damaged' when the file is there but is not one. */
   unfinished(): PassHeader | 'damaged' | undefined {
-    const header = this.readJson<PassHeader>(PASS_FILE);
-    if (header === undefined) return undefined;
-    return isHeader(header) ? header : 'damaged';
+    const header = this.read(PASS_FILE, headerShape);
+    return header === null ? 'damaged' : header;
   }
 
   /** What the unfinished pass's journal says is done so far. */
@@ -55,23 +105,21 @@ export class PassStateStore {
     return readJournal(this.path(JOURNAL_FILE), this.warn).counts();
   }
 
+  /** The last finished pass; a damaged file is warned about and read as none. */
   lastPass(): LastPass | undefined {
-    const last = this.readJson<LastPass>(LAST_PASS_FILE);
-    if (last === null) {
-      this.warn(`state file ${this.path(LAST_PASS_FILE)} is damaged; treating it as absent`);
-      return undefined;
-    }
-    return last;
+    const last = this.read(LAST_PASS_FILE, lastPassShape, 'treating it as no last pass');
+    return last ?? undefined;
   }
 
   /**
-   * Starts a fresh pass for `identity`, or continues `resume`, and opens its journal. A journal write
-   * that fails later goes to `onJournalFailure`.
+   * Starts a fresh pass for `identity`, or continues `resume`, and opens its journal. Messages go to
+   * the journal through `scrub`; a journal write that fails later goes to `onJournalFailure`.
    */
   open(
     identity: Required<PassIdentity>,
     clock: RunClock,
     resume: PassHeader | undefined,
+    scrub: (message: string) => string,
     onJournalFailure: (error: OwnFileError) => void,
   ): RunningPass {
     const header: PassHeader = resume
@@ -84,18 +132,12 @@ export class PassStateStore {
           activeMs: 0,
           runs: 1,
         };
-    if (!resume) rmSync(this.path(JOURNAL_FILE), { force: true, recursive: true });
+    this.moveAside(JOURNAL_FILE);
+    if (!resume) this.remove(JOURNAL_FILE);
     this.writeHeader(header);
     const record = resume ? readJournal(this.path(JOURNAL_FILE), this.warn) : new PassRecord();
-    // What readJournal could not read as a file (a folder in its place) it has warned about; clear it.
-    removeUnlessFile(this.path(JOURNAL_FILE));
-    return new RunningPass(
-      this,
-      header,
-      record,
-      clock,
-      new JournalWriter(this.path(JOURNAL_FILE), record, onJournalFailure),
-    );
+    const journal = new JournalWriter(this.path(JOURNAL_FILE), record, onJournalFailure);
+    return new RunningPass(this, header, record, clock, journal, scrub);
   }
 
   path(name: string): string {
@@ -104,46 +146,65 @@ export class PassStateStore {
 
   /** Forgets the unfinished pass. */
   discard(): void {
-    // recursive: a state file found as a folder is damaged state too, and goes the same way.
-    rmSync(this.path(PASS_FILE), { force: true, recursive: true });
-    rmSync(this.path(JOURNAL_FILE), { force: true, recursive: true });
+    for (const name of [PASS_FILE, JOURNAL_FILE]) {
+      this.moveAside(name);
+      this.remove(name);
+    }
   }
 
   writeHeader(header: PassHeader): void {
-    removeUnlessFile(this.path(PASS_FILE));
+    this.moveAside(PASS_FILE);
     writeFileAtomic(this.path(PASS_FILE), JSON.stringify(header));
   }
 
   /** Records `last` as the last finished pass and forgets its journal. */
   writeLastPass(last: LastPass): void {
-    removeUnlessFile(this.path(LAST_PASS_FILE));
+    this.moveAside(LAST_PASS_FILE);
     writeFileAtomic(this.path(LAST_PASS_FILE), JSON.stringify(last));
     this.discard();
   }
 
-  /** undefined: no file; null: a file that cannot be parsed. */
-  private readJson<T>(name: string): T | undefined | null {
-    let text: string;
+  /** A folder (or anything but a file) where a state file belongs is kept, under another name, for a person to look at. */
+  private moveAside(name: string): void {
+    const aside = moveAsideUnlessFile(this.path(name));
+    if (aside)
+      this.warn(
+        `${this.path(name)} is not a file; moved it aside to ${aside} (look, then remove it) and wrote the file`,
+      );
+  }
+
+  private remove(name: string): void {
     try {
-      text = readOwnFile(this.path(name));
+      unlinkSync(this.path(name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
+  /** undefined: no file; null: a file that cannot be read, or not in `check`'s shape (warned about). */
+  private read<T>(name: string, check: Check<T>, otherwise = 'treating it as absent'): T | undefined | null {
+    let content: string;
+    try {
+      content = readOwnFile(this.path(name));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      this.warn(`cannot read state file ${this.path(name)}: ${(e as Error).message}; ${otherwise}`);
       return null;
     }
-    try {
-      const value = JSON.parse(text) as T;
-      return value && typeof value === 'object' ? value : null;
-    } catch {
-      return null;
-    }
+    const read = readShape(content, check);
+    if ('value' in read) return read.value;
+    this.warn(`state file ${this.path(name)} is damaged (${read.problem}); ${otherwise}`);
+    return null;
   }
 }
 
-/** The pass this run works on: its record in memory, its journal on disk. */
+/**
+ * The pass this run works on, as the pass's journal port: its record in memory (pass-record.ts), and
+ * the lines that change it appended to its journal on disk (pass-journal.ts), messages scrubbed.
+ */
 export class RunningPass implements PassJournal {
   /** What earlier runs of this pass had done when this run started. */
   readonly prior: PassCounts;
-  private readonly tenants: RecordJournal;
 
   constructor(
     private readonly store: PassStateStore,
@@ -151,9 +212,9 @@ export class RunningPass implements PassJournal {
     private readonly record: PassRecord,
     private readonly clock: RunClock,
     private readonly journal: JournalWriter,
+    private readonly scrub: (message: string) => string,
   ) {
     this.prior = record.counts();
-    this.tenants = new RecordJournal(record, (line) => journal.append(line));
   }
 
   get resumed(): boolean {
@@ -161,16 +222,27 @@ export class RunningPass implements PassJournal {
   }
 
   resumePoint(instanceId: number): ResumePoint | undefined {
-    return this.tenants.resumePoint(instanceId);
+    return this.record.cursor(instanceId).resumePoint();
+  }
+
+  retries(instanceId: number): string[] {
+    return this.record.retriesOf(instanceId);
   }
 
   handOut(instanceId: number, tenantId: string): boolean {
-    return this.tenants.handOut(instanceId, tenantId);
+    const { alreadyDone, line } = this.record.handOut(instanceId, tenantId);
+    if (line) this.journal.append(line);
+    return alreadyDone;
   }
 
-  /** Once the journal is closed the record no longer changes: it is what the pass is saved as. */
-  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string, lastSync?: number): void {
-    if (!this.journal.isClosed) this.tenants.recordDone(instanceId, tenantId, outcome, message, lastSync);
+  /**
+   * Once the journal is closed the record no longer changes: it is what the pass is saved as. Failure
+   * messages quote the remote, which may echo a token back: the state files must not keep it.
+   */
+  recordDone(instanceId: number, tenantId: string, { outcome, message, ...done }: TenantDone): void {
+    if (outcome === 'planned' || this.journal.isClosed) return;
+    const scrubbed = message && this.scrub(message);
+    this.journal.append(this.record.done(instanceId, tenantId, { outcome, message: scrubbed, ...done }));
   }
 
   /** Writes buffered completions to disk; safe to call from a signal handler. */
@@ -178,9 +250,10 @@ export class RunningPass implements PassJournal {
     this.journal.flush();
   }
 
-  /** Earlier runs' working time and this run's; an earlier version could store a negative one, taken as none. */
+  /** Earlier runs' working time and this run's. */
   private workedMs(): number {
-    return Math.max(0, this.header.activeMs) + this.clock.elapsedMs();
+    // Past the bound a state file may hold, the pass would read back as damaged.
+    return Math.min(MAX_DURATION_MS, this.header.activeMs + this.clock.elapsedMs());
   }
 
   /** The pass is not finished: keep it for the next run, with this run's working time added. */
@@ -192,29 +265,14 @@ export class RunningPass implements PassJournal {
   /** The pass is finished: record it as the last pass and forget its journal. */
   finish(ending: PassEnding): LastPass {
     this.journal.close();
-    const durationMs = this.workedMs();
     const last = this.record.finished(
       this.header.startedAt,
-      durationMs,
+      this.workedMs(),
       ending,
       this.clock.now(),
-      lastSuccessAt(this.store.lastPass()),
+      this.store.lastPass()?.lastCompleteAt,
     );
     this.store.writeLastPass(last);
     return last;
   }
-}
-
-/** A header this version can resume: older ones have no tenantType and still are. */
-function isHeader(header: PassHeader | null): header is PassHeader {
-  return (
-    !!header &&
-    header.version === 1 &&
-    typeof header.appId === 'number' &&
-    typeof header.activeMs === 'number' &&
-    typeof header.runs === 'number' &&
-    (header.tenantType === undefined || typeof header.tenantType === 'string') &&
-    typeof header.startedAt === 'string' &&
-    !Number.isNaN(Date.parse(header.startedAt))
-  );
 }

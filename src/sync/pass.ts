@@ -19,7 +19,7 @@ import { runWorkers } from './workers';
 import { InstanceChain, type InstanceLanes } from './instance-chain';
 import { ControllerHealth } from './controller-health';
 import { StatusSupport, verdictOf } from './sync-status';
-import { emptyCounts, type PassCounts, type TenantOutcome } from './counts';
+import { addCounts, emptyCounts, type PassCounts, type TenantOutcome } from './counts';
 
 /**
  * One back-sync pass: the application's instances, then each instance's ready tenants, then one
@@ -82,9 +82,6 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   const result: PassResult = { ...emptyCounts(), instances: 0, tokenRefreshes: 0, instanceFailures: [], invalid: 0 };
   const health = new ControllerHealth(options.maxConsecutiveFailures);
   const stopped = (): boolean => deps.stop?.aborted === true || health.down !== undefined;
-  // Tenants failed by the controller rather than by themselves are journaled only once the pass has
-  // run to its end, so that a pass stopped early tries them again when it is resumed.
-  const failedByController: { instanceId: number; tenantId: string; message?: string; lastSync?: number }[] = [];
 
   let listed: Instance[];
   try {
@@ -110,6 +107,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       const run: InstanceRun = {
         instance,
         resume,
+        retrying: new Set(deps.journal?.retries(instance.id)),
         policy: new TokenPolicy({
           refreshEvery: options.tokenRefreshEvery,
           lifetime,
@@ -130,7 +128,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     open: async (run) => {
       run.controller = deps.controllerFor(run.instance, await run.policy.token());
       events.instanceStarted?.(run.instance);
-      return run.controller.listTenants({
+      const listing = run.controller.listTenants({
         authorized: (call) => run.policy.run(call),
         after: run.resume,
         // As far ahead as the next instance is opened: the page arrives before the workers run out.
@@ -148,6 +146,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
           events.listingItemInvalid?.(run.instance, reason);
         },
       });
+      // The tenants an earlier run left to retry go first: the walk then passes over them, as done.
+      return run.retrying.size ? retriesThen([...run.retrying], listing) : listing;
     },
     tenantsLeft: (run) => (run.listed === undefined ? undefined : run.listed - run.handed),
     failed: ({ instance }, e) => {
@@ -175,9 +175,10 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     async ({ lane, tenant }) => {
       const run = lane.context;
       const { instance, counts } = run;
-      run.handed++;
+      const retry = run.retrying.delete(tenant.id);
+      if (!retry) run.handed++;
       try {
-        if (deps.journal?.handOut(instance.id, tenant.id)) {
+        if (!retry && deps.journal?.handOut(instance.id, tenant.id)) {
           counts.alreadyDone++;
           events.tenantAlreadyDone?.(instance, tenant);
           return;
@@ -188,8 +189,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
         if (lastSync !== undefined) counts.lastSyncFailed++;
         if (general) health.generalFailure(general);
         else health.success();
-        if (general) failedByController.push({ instanceId: instance.id, tenantId: tenant.id, message, lastSync });
-        else if (outcome !== 'planned') deps.journal?.recordDone(instance.id, tenant.id, outcome, message, lastSync);
+        if (outcome !== 'planned')
+          deps.journal?.recordDone(instance.id, tenant.id, { outcome, message, lastSync, byController: !!general });
         events.tenantDone?.(instance, tenant);
       } catch (e) {
         // Not the tenant's doing, and no other tenant of its instance can be done: the instance ends.
@@ -207,9 +208,6 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
   if (health.down) result.interruptedBy = health.down;
   else if (deps.stop?.aborted)
     result.interruptedBy = deps.stop.reason instanceof BacksyncError ? deps.stop.reason : 'signal';
-  else
-    for (const f of failedByController)
-      deps.journal?.recordDone(f.instanceId, f.tenantId, 'failed', f.message, f.lastSync);
   return result;
 }
 
@@ -224,6 +222,8 @@ interface InstanceRun {
   resume: ResumePoint | undefined;
   /** The tenant types its listing walks, once told. */
   types?: TenantTypes;
+  /** Tenants an earlier run left to retry, not handed out yet. */
+  retrying: Set<string>;
   /** How many ready tenants the listing last said there are, and how many it has handed out (counted from `resume`). */
   listed: number | undefined;
   handed: number;
@@ -276,6 +276,8 @@ async function resyncOne(
   }
 }
 
-function addCounts(total: PassCounts, more: PassCounts): void {
-  for (const k of Object.keys(more) as (keyof PassCounts)[]) total[k] += more[k];
+/** The tenants to retry, then the listing. */
+async function* retriesThen(retries: string[], listing: AsyncIterable<Tenant>): AsyncGenerator<Tenant> {
+  for (const id of retries) yield { id };
+  yield* listing;
 }

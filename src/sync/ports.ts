@@ -109,14 +109,32 @@ export interface ResumePoint {
   near: number;
 }
 
-/** What the pass remembers between runs; in-memory tests and the state files implement it. */
+/** What became of a tenant, as the pass tells its journal. */
+export interface TenantDone {
+  outcome: TenantOutcome;
+  /** Why it failed, or why it was skipped, in the remote's words. */
+  message?: string;
+  /** The non-zero result of the tenant's last synchronization, when its status said so. */
+  lastSync?: number;
+  /** It failed for a reason of the controller's (a timeout, a 503 after retries), not its own. */
+  byController?: boolean;
+}
+
+/**
+ * What the pass remembers between runs: the state files implement it (src/runtime/pass-state.ts).
+ * A tenant the controller failed is recorded at once, so the instance's cursor moves past it, and is
+ * kept to be tried once more: a pass that runs to its end counts it failed; a resumed pass retries
+ * it once, at the start of its instance's turn, before walking on (see src/runtime/pass-record.ts).
+ */
 export interface PassJournal {
   /** Where the instance's listing resumes; undefined: from its start. */
   resumePoint(instanceId: number): ResumePoint | undefined;
+  /** The instance's tenants an earlier run left to retry, in the order the controller failed them. */
+  retries(instanceId: number): string[];
   /** A tenant the listing handed out, in its order; true when an earlier run of the pass already did it. */
   handOut(instanceId: number, tenantId: string): boolean;
-  /** `lastSync`: the non-zero result of the tenant's last synchronization, when its status said so. */
-  recordDone(instanceId: number, tenantId: string, outcome: TenantOutcome, message?: string, lastSync?: number): void;
+  /** A tenant handed out, or retried, is done. */
+  recordDone(instanceId: number, tenantId: string, done: TenantDone): void;
 }
 
 /**

@@ -8,11 +8,8 @@ import { nextDueAt, type FinishedPass } from './pacing';
 /** What an unfinished pass was started for; a run resumes it only for the same application and tenant type. */
 export interface PassIdentity {
   appId: number;
-  /**
-   * APS_TENANT_TYPE, or TYPES_FROM_LIBRARY where it is unset. Absent in pass files written before it
-   * was recorded: such a pass resumes whatever the tenant type.
-   */
-  tenantType?: string;
+  /** APS_TENANT_TYPE, or TYPES_FROM_LIBRARY where it is unset. */
+  tenantType: string;
 }
 
 /**
@@ -106,7 +103,7 @@ export function decideRun<P extends PassIdentity>(
     if (!discard) {
       if (settings.appId === undefined)
         return { reason: 'unknown', startsPass: undefined, setting: 'OFFICE_APP_ID', was: String(unfinished.appId) };
-      if (settings.tenantType === undefined && unfinished.tenantType !== undefined) {
+      if (settings.tenantType === undefined) {
         return { reason: 'unknown', startsPass: undefined, setting: 'APS_TENANT_TYPE', was: unfinished.tenantType };
       }
       return { reason: 'resume', startsPass: true, resume: unfinished };
@@ -125,7 +122,7 @@ export function decideRun<P extends PassIdentity>(
 function changedIdentity(pass: PassIdentity, settings: RunSettings): Discard | undefined {
   if (settings.appId !== undefined && settings.appId !== pass.appId)
     return { because: 'application', was: pass.appId, now: settings.appId };
-  if (settings.tenantType !== undefined && pass.tenantType !== undefined && settings.tenantType !== pass.tenantType) {
+  if (settings.tenantType !== undefined && settings.tenantType !== pass.tenantType) {
     return { because: 'tenant type', was: pass.tenantType, now: settings.tenantType };
   }
   return undefined;

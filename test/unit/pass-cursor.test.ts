@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InstanceCursor } from '../../src/runtime/pass-cursor';
-import { type JournalLine, parseJournal } from '../../src/runtime/pass-journal';
-import { PassRecord } from '../../src/runtime/pass-record';
-import { RecordJournal } from '../../src/runtime/record-journal';
+import { parseJournal } from '../../src/runtime/pass-journal';
+import { type JournalLine, PassRecord } from '../../src/runtime/pass-record';
+import { PassStateStore } from '../../src/runtime/pass-state';
 import { runPass, type PassOptions } from '../../src/sync/pass';
 import type { InstanceDirectory, ListingOptions, TenantController } from '../../src/sync/ports';
+import { manualClock } from '../clock';
+import { scratchDir } from '../tmp';
 
-/** The cursor and the record are plain memory: resuming is tested here without a filesystem. */
+/** The cursor and the record are plain memory; a pass resumed from its state files is tested here too. */
 
 const ids = (n: number, prefix = 't'): string[] =>
   Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
@@ -68,14 +70,17 @@ test('the cursor holds only what is open: 100,000 tenants through 16 workers fin
 test('a journal read back: cursor lines, tenants done beyond, a damaged line, instances apart', () => {
   const record = new PassRecord();
   const lines: JournalLine[] = [];
-  const journal = new RecordJournal(record, (line) => lines.push(line));
-  for (const id of ['a', 'b', 'c']) journal.handOut(1, id);
-  journal.handOut(2, 'a');
-  journal.recordDone(1, 'c', 'failed', 'no', 5);
-  journal.recordDone(1, 'a', 'synced');
-  journal.recordDone(2, 'a', 'busy');
+  const handOut = (i: number, t: string) => {
+    const { line } = record.handOut(i, t);
+    if (line) lines.push(line);
+  };
+  for (const id of ['a', 'b', 'c']) handOut(1, id);
+  handOut(2, 'a');
+  lines.push(record.done(1, 'c', { outcome: 'failed', message: 'no', lastSync: 5 }));
+  lines.push(record.done(1, 'a', { outcome: 'synced' }));
+  lines.push(record.done(2, 'a', { outcome: 'busy' }));
   const text = [
-    JSON.stringify({ v: 2, s: new PassRecord().snapshot() }),
+    JSON.stringify({ v: 3, s: new PassRecord().snapshot() }),
     ...lines.map((l) => JSON.stringify(l)),
     '{"i":1,"t":"b","o":"syn',
   ].join('\n');
@@ -91,16 +96,17 @@ test('a journal read back: cursor lines, tenants done beyond, a damaged line, in
 
 test('a journal whose snapshot is damaged is read as empty, with a warning, never a crash', () => {
   for (const first of [
-    '{"v":2,"s":{"counts":{}}}',
-    '{"v":2,"s":{"counts":{"tenants":1},"failures":[],"failuresOmitted":0,"lastSyncFailures":[],"lastSyncFailuresOmitted":0,"cursors":{"1":{"beyond":7}}}}',
-    '{"v":2,',
+    '{"v":3,"s":{"counts":{}}}',
+    '{"v":3,"s":{"counts":{"tenants":1,"synced":1,"failed":0,"skipped":0,"busy":0,"lastSyncFailed":0},"failures":[],"failuresOmitted":0,"lastSyncFailures":[],"lastSyncFailuresOmitted":0,"retries":[],"cursors":{"1":{"beyond":7}}}}',
+    '{"v":3,',
   ]) {
     const warnings: string[] = [];
     const read = parseJournal(`${first}\n{"i":1,"t":"a","o":"synced","c":"a","n":0}\n`, 'journal.ndjson', (w) =>
       warnings.push(w),
     );
     assert.deepEqual([read.counts().tenants, read.cursor(1).resumePoint()], [0, undefined], first);
-    assert.deepEqual(warnings, ["journal.ndjson has a damaged snapshot; the pass's tenants will be resynced"], first);
+    assert.equal(warnings.length, 1, first);
+    assert.match(warnings[0]!, /^journal\.ndjson is damaged \(.+\); the pass's tenants will be resynced$/, first);
   }
 });
 
@@ -137,29 +143,42 @@ const options: PassOptions = {
   maxConsecutiveFailures: 5,
 };
 
+/** The pass's state files in a scratch folder, as a run opens them. */
+function stateFiles() {
+  const dir = scratchDir('obs-cursor-');
+  const store = new PassStateStore(dir, assert.fail);
+  const identity = { appId: 41, tenantType: 'T' };
+  const mustNotFail = (e: Error): never => {
+    throw e;
+  };
+  return {
+    dir,
+    first: () => store.open(identity, manualClock(), undefined, (m) => m, mustNotFail),
+    resume: () => {
+      const header = store.unfinished();
+      assert.ok(header && header !== 'damaged');
+      return store.open(identity, manualClock(), header, (m) => m, mustNotFail);
+    },
+  };
+}
+
 test('a pass stopped mid-instance resumes after its cursor: every tenant of every instance resynced exactly once', async () => {
   const tenants = { 1: ids(40, 'a'), 2: ids(30, 'b') };
   const stop = new AbortController();
   const first = world(tenants, { count: 52, stop });
-  const record = new PassRecord();
-  const lines: JournalLine[] = [];
-  const interrupted = await runPass(options, {
-    ...first,
-    journal: new RecordJournal(record, (l) => lines.push(l)),
-    stop: stop.signal,
-  });
+  const files = stateFiles();
+  const journal = files.first();
+  const interrupted = await runPass(options, { ...first, journal, stop: stop.signal });
   assert.equal(interrupted.interruptedBy, 'signal');
+  journal.suspend();
 
-  // The next run knows only what the journal's lines say.
-  const text = [JSON.stringify({ v: 2, s: new PassRecord().snapshot() }), ...lines.map((l) => JSON.stringify(l))].join(
-    '\n',
-  );
-  const resumedRecord = parseJournal(text, 'journal.ndjson', assert.fail);
-  assert.equal(resumedRecord.cursor(1).resumePoint()?.id, tenants[1][39]);
+  // The next run knows only what the journal file says.
+  const resumedJournal = files.resume();
+  assert.equal(resumedJournal.resumePoint(1)?.id, tenants[1][39]);
   const second = world(tenants);
-  const resumed = await runPass(options, { ...second, journal: new RecordJournal(resumedRecord, () => undefined) });
+  const resumed = await runPass(options, { ...second, journal: resumedJournal });
   assert.equal(resumed.interruptedBy, undefined);
   const all = [...first.resyncs, ...second.resyncs].sort();
   assert.deepEqual(all, [...tenants[1].map((t) => `1/${t}`), ...tenants[2].map((t) => `2/${t}`)]);
-  assert.equal(resumedRecord.counts().synced, 70);
+  assert.equal(resumedJournal.finish({ instances: 2, tokenRefreshes: 0, complete: true, invalid: 0 }).synced, 70);
 });

@@ -42,7 +42,7 @@ test('the finished pass: its counts, working time and failures; the last complet
   const record = new PassRecord();
   record.add(1001, 'a', 'synced');
   record.add(1002, 'b', 'failed', 'rejected');
-  const ending = { instances: 2, tokenRefreshes: 3, complete: false };
+  const ending = { instances: 2, tokenRefreshes: 3, complete: false, invalid: 0 };
   const now = Date.parse('2026-11-27T07:00:00Z');
   const partial = record.finished('2026-11-27T06:00:00.000Z', 60_000, ending, now, '2026-11-26T06:00:00.000Z');
   assert.deepEqual(partial, {
@@ -57,6 +57,7 @@ test('the finished pass: its counts, working time and failures; the last complet
     instances: 2,
     tokenRefreshes: 3,
     complete: false,
+    invalid: 0,
     startedAt: '2026-11-27T06:00:00.000Z',
     finishedAt: '2026-11-27T07:00:00.000Z',
     durationMs: 60_000,

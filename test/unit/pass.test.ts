@@ -6,11 +6,11 @@ import type {
   InstanceDirectory,
   ListingOptions,
   PassJournal,
+  TenantDone,
   ResyncResult,
   Tenant,
   TenantController,
 } from '../../src/sync/ports';
-import type { TenantOutcome } from '../../src/sync/counts';
 
 /** An in-memory OA and controller: the pass is plain logic and is tested without sockets here. */
 function world(
@@ -124,46 +124,52 @@ test('the token is renewed by count during the pass', async () => {
   assert.equal(result.tokenRefreshes, 3);
 });
 
-test('consecutive controller failures stop the pass; done tenants are journaled, failed ones are not', async () => {
+test('consecutive controller failures stop the pass; the tenants it failed are journaled at once, to be retried', async () => {
   const w = world({ 1: names('a', 40) }, async (t) => {
     if (Number(t.slice(1)) >= 4) throw new NetworkError('aps', 'http://controller', 'ECONNREFUSED');
     return { outcome: 'synced' };
   });
-  const done = new Map<string, TenantOutcome>();
+  const done = new Map<string, TenantDone>();
   const journal: PassJournal = {
     resumePoint: () => undefined,
+    retries: () => [],
     handOut: (_i, t) => done.has(t),
-    recordDone: (_i, t, o) => void done.set(t, o),
+    recordDone: (_i, t, d) => void done.set(t, d),
   };
   const result = await runPass({ ...options, concurrency: 1 }, { ...w, journal });
   assert.ok(result.interruptedBy instanceof Error && /5 consecutive/.test(result.interruptedBy.message));
   assert.equal(result.synced, 4);
   assert.equal(result.failed, 5);
-  assert.deepEqual([...done.keys()], names('a', 4));
+  assert.deepEqual([...done.keys()], names('a', 9));
+  assert.deepEqual(
+    [...done].filter(([, d]) => d.byController).map(([t]) => t),
+    names('a', 9).slice(4),
+    'failed by the controller, not by themselves',
+  );
 });
 
-test('a pass that runs to its end journals the tenants the controller failed, as failed', async () => {
+test('the tenants the controller failed are journaled as it fails them, apart from those failed by themselves', async () => {
   const w = world({ 1: names('a', 8) }, async (t) => {
     if (t === 'a2' || t === 'a5') throw new NetworkError('aps', 'http://controller', 'no answer within 300 ms');
     if (t === 'a6') throw new ApsError(500, 'Office 365 rejected the request', 'APS::Hosting::Exception');
     return { outcome: 'synced' };
   });
-  const done = new Map<string, TenantOutcome>();
+  const done = new Map<string, TenantDone>();
   const journal: PassJournal = {
     resumePoint: () => undefined,
+    retries: () => [],
     handOut: (_i, t) => done.has(t),
-    recordDone: (_i, t, o) => void done.set(t, o),
+    recordDone: (_i, t, d) => void done.set(t, d),
   };
   const result = await runPass(options, { ...w, journal });
   assert.equal(result.interruptedBy, undefined);
   assert.deepEqual({ synced: result.synced, failed: result.failed }, { synced: 5, failed: 3 });
-  assert.deepEqual(
+  const failed = (byController: boolean) =>
     [...done]
-      .filter(([, o]) => o === 'failed')
+      .filter(([, d]) => d.outcome === 'failed' && !!d.byController === byController)
       .map(([t]) => t)
-      .sort(),
-    ['a2', 'a5', 'a6'],
-  );
+      .sort();
+  assert.deepEqual([failed(true), failed(false)], [['a2', 'a5'], ['a6']]);
   assert.equal(done.size, 8);
 });
 
@@ -181,18 +187,32 @@ test("a token renewal that OA answers badly is not the tenant's fault: not journ
       return { token: `tok-${id}-${issued}` };
     },
   };
-  const done = new Map<string, TenantOutcome>();
+  const done = new Map<string, TenantDone>();
   const journal: PassJournal = {
     resumePoint: () => undefined,
+    retries: () => [],
     handOut: (_i, t) => done.has(t),
-    recordDone: (_i, t, o) => void done.set(t, o),
+    recordDone: (_i, t, d) => void done.set(t, d),
   };
   const result = await runPass({ ...options, concurrency: 1, tokenRefreshEvery: 3 }, { ...w, directory, journal });
   assert.ok(
     result.interruptedBy instanceof Error && /5 consecutive .*not valid XML-RPC/.test(result.interruptedBy.message),
     String(result.interruptedBy),
   );
-  assert.deepEqual([...done.values()], Array(6).fill('synced'), 'only the tenants really synced are journaled');
+  const [byController, byTenant] = [
+    [...done.values()].filter((d) => d.byController),
+    [...done.values()].filter((d) => !d.byController),
+  ];
+  assert.deepEqual(
+    byTenant.map((d) => d.outcome),
+    Array(6).fill('synced'),
+    'only the tenants really synced are journaled as done',
+  );
+  assert.deepEqual(
+    byController.map((d) => d.outcome),
+    Array(5).fill('failed'),
+    'the others are kept to be retried',
+  );
   assert.equal(result.failed, 5);
 });
 
@@ -200,6 +220,7 @@ test('tenants the journal says are done are not resynced again', async () => {
   const w = world({ 1: names('a', 5) });
   const journal: PassJournal = {
     resumePoint: () => undefined,
+    retries: () => [],
     handOut: (_i, t) => t === 'a0' || t === 'a3',
     recordDone: () => undefined,
   };

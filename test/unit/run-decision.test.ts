@@ -99,12 +99,7 @@ const cases: {
     decision: { reason: 'resume', startsPass: true, resume: pass() },
     next: { startsPass: true, at: iso(NOW), reason: 'resume', why: null },
   },
-  {
-    name: 'an unfinished pass from before the tenant type was recorded resumes',
-    state: state({ unfinished: { appId: 41 } }),
-    decision: { reason: 'resume', startsPass: true, resume: { appId: 41 } },
-    next: { startsPass: true, at: iso(NOW), reason: 'resume', why: null },
-  },
+
   {
     name: 'OFFICE_APP_ID changed: the pass is discarded and pacing decides (not due)',
     state: state({ unfinished: pass({ appId: 40 }), last }),
@@ -222,13 +217,6 @@ const cases: {
       reason: 'unknown',
       why: 'the unfinished pass is resumed only if APS_TENANT_TYPE is still unset, and its value here is not valid',
     },
-  },
-  {
-    name: '... and resumes one from before the tenant type was recorded',
-    state: state({ unfinished: { appId: 41 } }),
-    settings: { tenantType: undefined },
-    decision: { reason: 'resume', startsPass: true, resume: { appId: 41 } },
-    next: { startsPass: true, at: iso(NOW), reason: 'resume', why: null },
   },
 ];
 

@@ -77,8 +77,9 @@ test('a busy tenant is not resynced; one whose last sync failed is resynced, cou
   const journaled: [string, string, number | undefined][] = [];
   const journal: PassJournal = {
     resumePoint: () => undefined,
+    retries: () => [],
     handOut: () => false,
-    recordDone: (_i, t, o, _m, l) => void journaled.push([t, o, l]),
+    recordDone: (_i, t, { outcome, lastSync }) => void journaled.push([t, outcome, lastSync]),
   };
   const told: string[] = [];
   const result = await runPass(options, {
