@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { DEFAULT_TENANT_TYPE } from '../sim';
 import { sortsAfter } from '../sim/tenants';
 import { simulatorSetup, summaryOf, until } from './harness';
 
@@ -28,7 +29,7 @@ test('SIGTERM mid-instance, then a resume over a changing installation: every te
   // The journal keeps a cursor and counts, not one line per tenant of the pass: its cursor line names
   // the first instance's cursor, and every tenant of that instance up to it was resynced.
   const lines = readFileSync(join(w.stateDir, 'journal.ndjson'), 'utf8').split('\n').filter(Boolean);
-  assert.match(lines[0]!, /^\{"v":2,/);
+  assert.match(lines[0]!, /^\{"v":3,/);
   const cursor = lines
     .map((l) => JSON.parse(l) as { i?: number; c?: string })
     .filter((l) => l.i === 1001 && l.c)
@@ -76,14 +77,21 @@ test('SIGTERM mid-instance, then a resume over a changing installation: every te
   );
 });
 
-test('a journal from before the cursor is read with a warning: its tenants are not resynced again, the rest are, once', async () => {
+test('a journal in an earlier format is damaged: a warning, and every tenant of the pass resynced once', async () => {
   const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 30 });
   const [one, two] = sim.instances.map((i) => i.tenants.map((t) => t.id));
   const done = [...one!.slice(0, 12), ...two!.slice(5, 9)];
   mkdirSync(w.stateDir, { recursive: true });
   writeFileSync(
     join(w.stateDir, 'pass.json'),
-    JSON.stringify({ version: 1, appId: sim.appId, startedAt: new Date().toISOString(), activeMs: 1000, runs: 1 }),
+    JSON.stringify({
+      version: 1,
+      appId: sim.appId,
+      tenantType: DEFAULT_TENANT_TYPE,
+      startedAt: new Date().toISOString(),
+      activeMs: 1000,
+      runs: 1,
+    }),
   );
   writeFileSync(
     join(w.stateDir, 'journal.ndjson'),
@@ -101,13 +109,16 @@ test('a journal from before the cursor is read with a warning: its tenants are n
   const result = await run(['sync', '--json']);
   assert.equal(result.code, 0, result.stderr);
   const summary = summaryOf(result);
-  assert.ok(w.log().some((l) => l.level === 40 && /from an earlier version/.test(String(l.msg))));
-  for (const t of sim.readyTenants())
-    assert.equal(sim.stats.resyncCalls.get(t.id) ?? 0, done.includes(t.id) ? 0 : 1, t.id);
-  assert.deepEqual({ alreadyDone: summary.alreadyDone, synced: summary.synced }, { alreadyDone: 16, synced: 60 - 16 });
+  assert.ok(w.log().some((l) => l.level === 40 && /journal\.ndjson is damaged/.test(String(l.msg))));
+  assert.ok(
+    w.log().some((l) => l.msg === 'pass resumed'),
+    'the pass itself is kept',
+  );
+  for (const t of sim.readyTenants()) assert.equal(sim.stats.resyncCalls.get(t.id) ?? 0, 1, t.id);
+  assert.deepEqual({ alreadyDone: summary.alreadyDone, synced: summary.synced }, { alreadyDone: 0, synced: 60 });
   const last = JSON.parse(readFileSync(join(w.stateDir, 'last-pass.json'), 'utf8')) as {
     tenants: number;
     failed: number;
   };
-  assert.deepEqual({ tenants: last.tenants, failed: last.failed }, { tenants: 60, failed: 1 });
+  assert.deepEqual({ tenants: last.tenants, failed: last.failed }, { tenants: 60, failed: 0 });
 });
