@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { seconds, TokenLifetime } from '../sync/token-lifetime';
 import { writeFileAtomic } from './atomic-file';
+import { durationMs, readShape, shape, time } from './state-shape';
 
 /**
  * `token-lifetime.json` in STATE_DIR: how long the controller's tokens live, as a pass learned it
@@ -15,6 +16,8 @@ interface Saved {
   lifetimeMs: number;
   learnedAt: string;
 }
+
+const savedShape = shape<Saved>({ lifetimeMs: durationMs, learnedAt: time });
 
 export function rememberedTokenLifetime(stateDir: string, configuredMaxAgeMs: number, logger: Logger): TokenLifetime {
   const path = join(stateDir, TOKEN_LIFETIME_FILE);
@@ -63,14 +66,8 @@ function read(path: string, logger: Logger): Saved | undefined {
     );
     return undefined;
   }
-  try {
-    const saved = JSON.parse(text) as Partial<Saved>;
-    if (typeof saved.lifetimeMs === 'number' && Number.isFinite(saved.lifetimeMs) && saved.lifetimeMs > 0) {
-      return { lifetimeMs: saved.lifetimeMs, learnedAt: String(saved.learnedAt) };
-    }
-  } catch {
-    // reported below
-  }
+  const saved = readShape(text, savedShape);
+  if ('value' in saved && saved.value.lifetimeMs > 0) return saved.value;
   logger.warn({ path }, `${path} does not hold a token lifetime; it is ignored`);
   return undefined;
 }
