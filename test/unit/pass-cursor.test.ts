@@ -3,11 +3,9 @@ import { test } from 'node:test';
 import { InstanceCursor } from '../../src/runtime/pass-cursor';
 import { parseJournal } from '../../src/runtime/pass-journal';
 import { type JournalLine, PassRecord } from '../../src/runtime/pass-record';
-import { PassStateStore } from '../../src/runtime/pass-state';
 import { runPass, type PassOptions } from '../../src/sync/pass';
 import type { InstanceDirectory, ListingOptions, TenantController } from '../../src/sync/ports';
-import { manualClock } from '../clock';
-import { scratchDir } from '../tmp';
+import { passStateFiles } from '../pass-files';
 
 /** The cursor and the record are plain memory; a pass resumed from its state files is tested here too. */
 
@@ -143,37 +141,19 @@ const options: PassOptions = {
   maxConsecutiveFailures: 5,
 };
 
-/** The pass's state files in a scratch folder, as a run opens them. */
-function stateFiles() {
-  const dir = scratchDir('obs-cursor-');
-  const store = new PassStateStore(dir, assert.fail);
-  const identity = { appId: 41, tenantType: 'T' };
-  const mustNotFail = (e: Error): never => {
-    throw e;
-  };
-  return {
-    dir,
-    first: () => store.open(identity, manualClock(), undefined, (m) => m, mustNotFail),
-    resume: () => {
-      const header = store.unfinished();
-      assert.ok(header && header !== 'damaged');
-      return store.open(identity, manualClock(), header, (m) => m, mustNotFail);
-    },
-  };
-}
-
 test('a pass stopped mid-instance resumes after its cursor: every tenant of every instance resynced exactly once', async () => {
   const tenants = { 1: ids(40, 'a'), 2: ids(30, 'b') };
   const stop = new AbortController();
   const first = world(tenants, { count: 52, stop });
-  const files = stateFiles();
-  const journal = files.first();
+  const files = passStateFiles();
+  const journal = files.open();
   const interrupted = await runPass(options, { ...first, journal, stop: stop.signal });
   assert.equal(interrupted.interruptedBy, 'signal');
   journal.suspend();
 
   // The next run knows only what the journal file says.
-  const resumedJournal = files.resume();
+  const resumedJournal = files.open();
+  assert.equal(resumedJournal.resumed, true);
   assert.equal(resumedJournal.resumePoint(1)?.id, tenants[1][39]);
   const second = world(tenants);
   const resumed = await runPass(options, { ...second, journal: resumedJournal });

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { NetworkError } from '../../src/errors';
 import { parseJournal } from '../../src/runtime/pass-journal';
 import { MAX_KEPT_RETRIES, PassRecord } from '../../src/runtime/pass-record';
-import { PassStateStore, type RunningPass } from '../../src/runtime/pass-state';
 import { runPass, type PassOptions } from '../../src/sync/pass';
 import type { InstanceDirectory, ListingOptions, TenantController } from '../../src/sync/ports';
-import { manualClock } from '../clock';
-import { scratchDir } from '../tmp';
+import { passStateFiles } from '../pass-files';
 
 /**
  * The saved pass with a controller that fails some tenants itself (a timeout, a 503 after retries):
@@ -103,28 +99,9 @@ function world(tenants: string[], silent: Set<string>, stopAfter?: { count: numb
   return { directory, controllerFor: () => controller, resyncs };
 }
 
-function stateFiles() {
-  const dir = scratchDir('obs-saved-');
-  const store = new PassStateStore(dir, assert.fail);
-  const identity = { appId: 41, tenantType: 'T' };
-  const mustNotFail = (e: Error): never => {
-    throw e;
-  };
-  return {
-    dir,
-    open: (): RunningPass => {
-      const header = store.unfinished();
-      assert.notEqual(header, 'damaged');
-      return store.open(identity, manualClock(), header === 'damaged' ? undefined : header, (m) => m, mustNotFail);
-    },
-    /** Bytes of every file in STATE_DIR now. */
-    size: (): number => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0),
-  };
-}
-
 test('200,000 tenants and one that never answers: STATE_DIR stays under 256 KiB, and that tenant is kept to retry', async () => {
   const tenants = ids(200_000);
-  const files = stateFiles();
+  const files = passStateFiles();
   const pass = files.open();
   let peak = 0;
   let done = 0;
@@ -153,7 +130,7 @@ test('200,000 tenants and one that never answers: STATE_DIR stays under 256 KiB,
 test('a pass killed after a tenant never answered: the resumed run retries it first, once, and every tenant is resynced exactly once', async () => {
   const tenants = ids(3000);
   const silent = tenants[100]!;
-  const files = stateFiles();
+  const files = passStateFiles();
   const stop = new AbortController();
   const first = world(tenants, new Set([silent]), { count: 2000, stop });
   const pass1 = files.open();
