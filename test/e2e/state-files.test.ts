@@ -156,15 +156,17 @@ test('a tenant that never answers: STATE_DIR stays small through the pass; kille
   const tenants = s.sim.instances[0]!.tenants.map((t) => t.id).sort();
   const silent = tenants[20]!;
   s.sim.setFault(silent, 'hang');
+  const release = s.sim.holdResyncs(2500);
   const first = s.start();
   let peak = 0;
-  let exited = false;
-  void first.done.then(() => (exited = true));
+  const failedSilent = (): boolean => s.w.log().some((l) => l.msg === 'tenant failed' && l.tenantId === silent);
   await until(() => {
     peak = Math.max(peak, sizeOf(s.w.stateDir));
-    return exited || s.sim.stats.resyncSucceeded.size >= 2500;
+    return s.sim.stats.resyncSucceeded.size >= 2500 && failedSilent();
   }, 120_000);
   first.child.kill('SIGTERM');
+  await until(() => s.w.log().some((l) => String(l.msg).startsWith('SIGTERM received')));
+  release();
   const stopped = await first.done;
   peak = Math.max(peak, sizeOf(s.w.stateDir));
   assert.equal(stopped.code, 143, stopped.stderr);
