@@ -148,7 +148,11 @@ export class PassRecord {
     };
     this.apply(line);
     const cursor = this.cursor(instanceId);
-    return cursor.done(tenantId) ? { ...line, c: cursor.cursor, n: cursor.cursorNear } : line;
+    if (cursor.done(tenantId)) {
+      line.c = cursor.cursor;
+      line.n = cursor.cursorNear;
+    }
+    return line;
   }
 
   /** A journal line read back, on top of the snapshot and the lines before it. */
@@ -160,9 +164,8 @@ export class PassRecord {
   /** What the line says of the tenant: counted, or kept to retry. */
   private apply({ i, t, o, m, l, r }: JournalLine): void {
     if (t === undefined || o === undefined) return;
-    const key = retryKey(i, t);
     if (r) {
-      this.retries.set(key, {
+      this.retries.set(retryKey(i, t), {
         instanceId: i,
         tenantId: t,
         error: m ?? '',
@@ -170,7 +173,8 @@ export class PassRecord {
       });
       return;
     }
-    this.retries.delete(key);
+    // Most passes keep none: no key to make for every tenant then.
+    if (this.retries.size) this.retries.delete(retryKey(i, t));
     this.add(i, t, o, m, l);
   }
 

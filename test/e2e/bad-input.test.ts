@@ -82,11 +82,16 @@ test('OA failing midway, at a token renewal: the pass stops, the tenants done st
     .split('\n')
     .filter(Boolean)
     .slice(1)
-    .map((l) => JSON.parse(l) as { t: string; o: string });
+    .map((l) => JSON.parse(l) as { t: string; o: string; r?: number });
   assert.deepEqual(
-    journal.map((l) => l.o),
+    journal.filter((l) => !l.r).map((l) => l.o),
     Array(done).fill('synced'),
-    'the tenants OA failed are not journaled as failed',
+    'the tenants OA failed are not journaled as done',
+  );
+  assert.deepEqual(
+    journal.filter((l) => l.r).map((l) => l.o),
+    ['failed', 'failed', 'failed'],
+    'they are journaled to be retried',
   );
 
   sim.setOaFault(undefined);

@@ -161,7 +161,7 @@ test('a STATE_DIR that others can write is refused with exit 2, naming it and th
   assert.equal(sim.stats.requests + sim.stats.oaCalls.length, 0);
 });
 
-test('state files that are folders: a warning and a fresh pass, not a crash; stale temp files are cleared', async () => {
+test('state files that are folders: moved aside with their contents, a warning, and a fresh pass, not a crash; stale temp files are cleared', async () => {
   const { sim, w, run } = await setup({ instances: 1, tenantsPerInstance: 5 });
   for (const name of ['pass.json', 'journal.ndjson', 'last-pass.json'])
     mkdirSync(join(w.stateDir, name, 'inner'), { recursive: true, mode: 0o700 });
@@ -172,8 +172,20 @@ test('state files that are folders: a warning and a fresh pass, not a crash; sta
   assert.equal(summaryOf(result).synced, 5);
   assert.equal(succeeded(sim), 5);
   assert.ok(w.log().some((l) => l.level === 40 && /pass\.json .*damaged/.test(String(l.msg))));
-  assert.deepEqual(readdirSync(w.stateDir).sort(), ['last-pass.json', 'last-run.json']);
+  const left = readdirSync(w.stateDir).sort();
+  assert.deepEqual(
+    left.map((n) => n.replace(/\.moved-aside-.*$/, '.moved-aside')),
+    [
+      'journal.ndjson.moved-aside',
+      'last-pass.json',
+      'last-pass.json.moved-aside',
+      'last-run.json',
+      'pass.json.moved-aside',
+    ],
+  );
   assert.equal(lstatSync(join(w.stateDir, 'last-pass.json')).isFile(), true);
+  for (const aside of left.filter((n) => n.includes('.moved-aside-')))
+    assert.deepEqual(readdirSync(join(w.stateDir, aside)), ['inner'], `${aside} kept its contents`);
 });
 
 test(

@@ -108,11 +108,16 @@ test('the controller goes down midway: exit 3 with its words, state kept; the ne
     .split('\n')
     .filter(Boolean)
     .slice(1)
-    .map((l) => JSON.parse(l) as { o?: string });
+    .map((l) => JSON.parse(l) as { o?: string; r?: number });
   assert.deepEqual(
-    journaled.map((l) => l.o),
+    journaled.filter((l) => !l.r).map((l) => l.o),
     Array(s1.synced).fill('synced'),
-    'every synced tenant is journaled, and no tenant failed by the outage',
+    'every synced tenant is journaled as done, and no tenant failed by the outage',
+  );
+  assert.deepEqual(
+    journaled.filter((l) => l.r).map((l) => l.o),
+    Array(s1.failed).fill('failed'),
+    'the tenants the outage failed are journaled to be retried',
   );
   const syncedBefore = new Set(sim.stats.resyncSucceeded.keys());
   assert.equal(syncedBefore.size, s1.synced);
