@@ -8,7 +8,7 @@ import type { RunClock } from './run-clock';
 import { writeFileAtomic } from './atomic-file';
 import { moveAsideUnlessFile, readOwnFile } from './own-files';
 import { JOURNAL_FILE, JournalWriter, readJournal } from './pass-journal';
-import { type LastPass, type PassEnding, PassRecord } from './pass-record';
+import { type DoneOutcome, type LastPass, type PassEnding, PassRecord } from './pass-record';
 import {
   type Check,
   count,
@@ -239,10 +239,14 @@ export class RunningPass implements PassJournal {
    * Once the journal is closed the record no longer changes: it is what the pass is saved as. Failure
    * messages quote the remote, which may echo a token back: the state files must not keep it.
    */
-  recordDone(instanceId: number, tenantId: string, { outcome, message, ...done }: TenantDone): void {
+  recordDone(instanceId: number, tenantId: string, done: TenantDone): void {
+    const { outcome, message } = done;
     if (outcome === 'planned' || this.journal.isClosed) return;
-    const scrubbed = message && this.scrub(message);
-    this.journal.append(this.record.done(instanceId, tenantId, { outcome, message: scrubbed, ...done }));
+    const recorded = done as TenantDone & { outcome: DoneOutcome };
+    // Only failures and skips carry a message: most tenants are recorded as the pass told them, uncopied.
+    this.journal.append(
+      this.record.done(instanceId, tenantId, message ? { ...recorded, message: this.scrub(message) } : recorded),
+    );
   }
 
   /** Writes buffered completions to disk; safe to call from a signal handler. */
