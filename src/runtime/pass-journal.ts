@@ -3,7 +3,16 @@ import type { OwnFileError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
 import { openForAppend, ownFileError, readOwnFile } from './own-files';
 import type { CursorState } from './pass-cursor';
-import { type DoneOutcome, type JournalLine, PassRecord, type RecordSnapshot } from './pass-record';
+import {
+  type DoneOutcome,
+  failureFields,
+  failureShape,
+  type JournalLine,
+  PassRecord,
+  type RecordSnapshot,
+  syncFailureShape,
+  tenantCountsShape,
+} from './pass-record';
 import {
   byInstance,
   type Check,
@@ -43,16 +52,15 @@ const VERSION = 3;
 
 const OUTCOMES = ['synced', 'failed', 'skipped', 'busy'] as const satisfies readonly DoneOutcome[];
 
-const failure = shape({ instanceId: whole(1), tenantId: text, error: text });
 const snapshotShape: Check<{ v: 3; s: RecordSnapshot }> = shape({
   v: exactly(VERSION),
   s: shape<RecordSnapshot>({
-    counts: shape({ tenants: count, synced: count, failed: count, skipped: count, busy: count, lastSyncFailed: count }),
-    failures: listOf(failure),
+    counts: shape(tenantCountsShape),
+    failures: listOf(failureShape),
     failuresOmitted: count,
-    lastSyncFailures: listOf(shape({ instanceId: whole(1), tenantId: text, lastSync: finite })),
+    lastSyncFailures: listOf(syncFailureShape),
     lastSyncFailuresOmitted: count,
-    retries: listOf(shape({ instanceId: whole(1), tenantId: text, error: text, lastSync: optional(finite) })),
+    retries: listOf(shape({ ...failureFields, lastSync: optional(finite) })),
     cursors: byInstance(shape<CursorState>({ through: optional(text), near: optional(count), beyond: listOf(text) })),
   }),
 });
@@ -103,10 +111,8 @@ export function parseJournal(content: string, path: string, warn: (message: stri
 }
 
 /** A line says a tenant was done (with its outcome), or the cursor moved, or both. */
-function isChange(line: JournalLine): boolean {
-  return line.t !== undefined && line.o !== undefined
-    ? true
-    : line.t === undefined && line.o === undefined && line.c !== undefined;
+function isChange({ t, o, c }: JournalLine): boolean {
+  return (t !== undefined && o !== undefined) || (t === undefined && o === undefined && c !== undefined);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { emptyCounts, type PassCounts, type TenantCounts, tenantCounts, type TenantOutcome } from '../sync/counts';
 import type { TenantDone } from '../sync/ports';
 import { type CursorState, InstanceCursor } from './pass-cursor';
+import { type Check, count, finite, shape, text, whole } from './state-shape';
 
 /** What a full pass has done: kept in memory by the run working on it, rebuilt from its journal on resume. */
 
@@ -29,6 +30,23 @@ export interface TenantSyncFailure {
   tenantId: string;
   lastSync: number;
 }
+
+/** How the state files hold these (state-shape.ts). */
+export const tenantCountsShape = {
+  tenants: count,
+  synced: count,
+  failed: count,
+  skipped: count,
+  busy: count,
+  lastSyncFailed: count,
+} satisfies { [K in keyof TenantCounts]: Check<number> };
+export const failureFields = { instanceId: whole(1), tenantId: text, error: text };
+export const failureShape: Check<TenantFailure> = shape(failureFields);
+export const syncFailureShape: Check<TenantSyncFailure> = shape({
+  instanceId: whole(1),
+  tenantId: text,
+  lastSync: finite,
+});
 
 /** A tenant the controller failed, kept to be tried once more when the pass resumes; `lastSync` as in TenantDone. */
 export interface TenantRetry extends TenantFailure {

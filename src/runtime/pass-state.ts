@@ -8,14 +8,21 @@ import type { RunClock } from './run-clock';
 import { writeFileAtomic } from './atomic-file';
 import { moveAsideUnlessFile, readOwnFile } from './own-files';
 import { JOURNAL_FILE, JournalWriter, readJournal } from './pass-journal';
-import { type DoneOutcome, type LastPass, type PassEnding, PassRecord } from './pass-record';
+import {
+  type DoneOutcome,
+  failureShape,
+  type LastPass,
+  type PassEnding,
+  PassRecord,
+  syncFailureShape,
+  tenantCountsShape,
+} from './pass-record';
 import {
   type Check,
   count,
   durationMs,
   exactly,
   MAX_DURATION_MS,
-  finite,
   flag,
   listOf,
   optional,
@@ -61,13 +68,8 @@ const headerShape: Check<PassHeader> = shape<PassHeader>({
 });
 
 const lastPassShape: Check<LastPass> = shape<LastPass>({
-  tenants: count,
-  synced: count,
-  failed: count,
-  skipped: count,
+  ...tenantCountsShape,
   planned: count,
-  busy: count,
-  lastSyncFailed: count,
   alreadyDone: count,
   startedAt: time,
   finishedAt: time,
@@ -75,9 +77,9 @@ const lastPassShape: Check<LastPass> = shape<LastPass>({
   instances: count,
   tokenRefreshes: count,
   complete: flag,
-  failures: listOf(shape({ instanceId: whole(1), tenantId: text, error: text })),
+  failures: listOf(failureShape),
   failuresOmitted: count,
-  lastSyncFailures: listOf(shape({ instanceId: whole(1), tenantId: text, lastSync: finite })),
+  lastSyncFailures: listOf(syncFailureShape),
   lastSyncFailuresOmitted: count,
   invalid: count,
   lastCompleteAt: optional(time),
