@@ -78,7 +78,10 @@ test('SIGTERM mid-instance, then a resume over a changing installation: every te
 });
 
 test('a journal in an earlier format is damaged: a warning, and every tenant of the pass resynced once', async () => {
-  const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 30 });
+  const { sim, w, run } = await setup(
+    { instances: 2, tenantsPerInstance: 30 },
+    { APS_TENANT_TYPE: DEFAULT_TENANT_TYPE },
+  );
   const [one, two] = sim.instances.map((i) => i.tenants.map((t) => t.id));
   const done = [...one!.slice(0, 12), ...two!.slice(5, 9)];
   mkdirSync(w.stateDir, { recursive: true });
