@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
 import { readOwnFile } from './own-files';
+import { orNull, readShape, shape, text, time, whole } from './state-shape';
 
 /**
  * How the last run that took the lock ended, whatever it did: a pass, no pass (not due), or a failure
@@ -19,6 +20,8 @@ export interface LastRun {
   reason: string | null;
 }
 
+const lastRunShape = shape<LastRun>({ startedAt: time, finishedAt: time, exitCode: whole(0), reason: orNull(text) });
+
 export function writeLastRun(stateDir: string, run: LastRun): void {
   writeFileAtomic(join(stateDir, LAST_RUN_FILE), `${JSON.stringify(run)}\n`);
 }
@@ -29,26 +32,16 @@ export function writeLastRun(stateDir: string, run: LastRun): void {
  */
 export function readLastRun(stateDir: string, warn: (message: string) => void): LastRun | undefined {
   const path = join(stateDir, LAST_RUN_FILE);
-  let text: string;
+  let content: string;
   try {
-    text = readOwnFile(path);
+    content = readOwnFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
     throw new ConfigError('STATE_DIR', `cannot read ${path}: ${code ?? (e as Error).message}`);
   }
-  try {
-    const run = JSON.parse(text) as Partial<LastRun>;
-    if (
-      typeof run.startedAt === 'string' &&
-      typeof run.finishedAt === 'string' &&
-      Number.isInteger(run.exitCode) &&
-      (run.reason === null || typeof run.reason === 'string')
-    )
-      return run as LastRun;
-  } catch {
-    // Reported below, like a record of the wrong shape.
-  }
-  warn(`state file ${path} is damaged; treating it as absent`);
+  const read = readShape(content, lastRunShape);
+  if ('value' in read) return read.value;
+  warn(`state file ${path} is damaged (${read.problem}); treating it as absent`);
   return undefined;
 }

@@ -105,6 +105,11 @@ export const optional =
   (v, at) =>
     v === undefined ? undefined : check(v, at);
 
+export const orNull =
+  <T>(check: Check<T>): Check<T | null> =>
+  (v, at) =>
+    v === null ? null : check(v, at);
+
 /** The value `json` holds if it has the shape, else why not (for a warning naming the file). */
 export function readShape<T>(json: string, check: Check<T>): { value: T } | { problem: string } {
   let parsed: unknown;
