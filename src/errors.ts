@@ -20,7 +20,10 @@ export const EXIT = {
   usage: 2,
   /** OA or the APS controller could not be reached, or refused us. */
   unreachable: 3,
-  /** A file of this host's own (log, journal, state, metrics) could not be written: a full disk, say. */
+  /**
+   * This host stops the run: a file of its own (log, journal, state, metrics) cannot be written (a full
+   * disk, say), the open-files limit is reached, or the run lock is held by something else or for far too long.
+   */
   ownFile: 4,
   /** A bug in this tool: the log has the stack. */
   internal: 70,
@@ -40,13 +43,15 @@ export type ErrorCode =
   | 'OBS_ERR_TLS'
   | 'OBS_ERR_CONTROLLER_DOWN'
   | 'OBS_ERR_OWN_FILE'
+  | 'OBS_ERR_HOST'
   | 'OBS_ERR_TOKEN_RENEWAL';
 
 /**
  * 'tenant': about the one tenant a call was for; the pass counts it and goes on. 'service': about the
  * controller, a proxy, the network or OA; too many in a row mean it is down. 'pass': the pass stops.
+ * 'host': about this host, not any remote: the pass stops, and the failure is reported as it is.
  */
-export type Scope = 'tenant' | 'service' | 'pass';
+export type Scope = 'tenant' | 'service' | 'pass' | 'host';
 
 /** What the rest of the tool asks of a failure. */
 export interface ErrorTraits {
@@ -83,7 +88,7 @@ const BUG: ErrorTraits = {
 };
 
 export function traitsOf(e: unknown): ErrorTraits {
-  return e instanceof BacksyncError ? e : BUG;
+  return e instanceof BacksyncError ? e : (openFilesLimit(e) ?? BUG);
 }
 
 /** What each class states about itself: every trait, in its own definition. */
@@ -331,6 +336,38 @@ export class OwnFileError extends BacksyncError {
       { cause: reason },
     );
   }
+}
+
+/**
+ * This host, not a remote, stops the run: the open-files limit, or a run lock held by something that
+ * is not a live run of this tool, or held far longer than a pass takes. The message names the fix.
+ */
+export class HostError extends BacksyncError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super({ ...PLAIN, code: 'OBS_ERR_HOST', exitCode: EXIT.ownFile, scope: 'host', namesFix: true }, message, options);
+  }
+}
+
+const OPEN_FILES_LIMITS: Record<string, string> = {
+  EMFILE: "this process's open-files limit",
+  ENFILE: "the system's open-files limit (fs.file-max)",
+};
+
+/**
+ * The host error a failure really is when, anywhere in its chain of causes, the system refused to
+ * open one more file or socket: neither a bug nor the remote's doing, so never retried and never
+ * blamed on OA or the controller. Undefined for any other failure.
+ */
+export function openFilesLimit(e: unknown): HostError | undefined {
+  for (let cause = e, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code && OPEN_FILES_LIMITS[code])
+      return new HostError(
+        `${OPEN_FILES_LIMITS[code]} is reached (${cause.message}): the run needs more open files; raise the limit (ulimit -n, or LimitNOFILE= in the systemd unit) to 1024 or more`,
+        { cause: e },
+      );
+  }
+  return undefined;
 }
 
 /**

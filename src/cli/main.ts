@@ -1,5 +1,6 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { printable, quietOnClosedOutput } from './terminal-text';
+import { openFilesLimit } from '../errors';
 import { EXIT, exitCodeFor } from './exit-codes';
 import { instanceIdFlag, systemdVersionFlag, tenantIdFlag, userFlag } from './flags';
 import type { SetupKind } from './setup-files';
@@ -125,10 +126,11 @@ export async function run(argv = process.argv): Promise<void> {
       process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
       return;
     }
-    // A flag's own parser refused its value (flags.ts), or a bug.
-    const code = exitCodeFor(e);
+    // A flag's own parser refused its value (flags.ts), the host's open-files limit, or a bug.
+    const error = openFilesLimit(e) ?? (e as Error);
+    const code = exitCodeFor(error);
     process.stderr.write(
-      `o365-backsync: ${code === EXIT.internal ? 'internal error: ' : ''}${printable((e as Error).message)}\n`,
+      `o365-backsync: ${code === EXIT.internal ? 'internal error: ' : ''}${printable(error.message)}\n`,
     );
     process.exitCode = code;
   }

@@ -1,17 +1,17 @@
 import { basename, dirname } from 'node:path';
 import type { StreamEntry } from 'pino';
-import { ConfigError, OwnFileError } from '../errors';
+import { ConfigError, HostError, openFilesLimit, OwnFileError } from '../errors';
 import { doubtfulSettings, loadConfig } from '../runtime/config';
-import { LOG_TO_STDOUT, openRunLog } from '../runtime/logger';
+import { LOG_TO_STDOUT, logLocation, openRunLog } from '../runtime/logger';
 import { writeMetrics } from '../runtime/metrics';
 import { PASS_FILE, PassStateStore, type PassHeader, type RunningPass } from '../runtime/pass-state';
-import { acquireRunLock, type LockAttempt } from '../runtime/run-lock';
+import { acquireRunLock, foreignHolder, stuckHolder, type LockAttempt } from '../runtime/run-lock';
 import { readLastRun, writeLastRun, type LastRun } from '../runtime/last-run';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
 import { RunStop } from '../runtime/shutdown';
 import { RunClock } from '../runtime/run-clock';
-import { ownFileError, removeStaleTemps } from '../runtime/own-files';
+import { claimedPath, ownFileError, removeStaleTemps } from '../runtime/own-files';
 import { logDirWarning } from '../runtime/host-folders';
 import {
   decideRun,
@@ -58,8 +58,12 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
         '--json',
         `cannot be combined with LOG_DIR=${LOG_TO_STDOUT}: stdout then carries the log, whose last line ("pass finished") holds the same summary; drop --json, or set LOG_DIR to a folder`,
       );
+    const kept = { stateDir: config.stateDir, logFile: logLocation(config.logDir) };
+    const metricsClaimed = config.metricsFile && claimedPath(config.metricsFile, kept);
+    if (metricsClaimed)
+      throw new ConfigError('METRICS_FILE', `will not write '${config.metricsFile}': ${metricsClaimed}`);
     const trace = flags.trace
-      ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say })
+      ? new TraceFile(flags.trace, { scrubber, maxEntries: config.traceMaxEntries, onError: say, kept })
       : undefined;
     const { progress, echo } = logOnStdout ? {} : terminalFor(flags);
     const log = openRunLog(config.logDir, scrubber, config.logLevel, echo, (path, error) =>
@@ -67,8 +71,9 @@ export async function syncCommand(flags: SyncFlags): Promise<number> {
     );
     run = { stop, config, log, logger: log.logger, scrubber, trace, flags, progress, clock: new RunClock(), say };
   } catch (e) {
-    say((e as Error).message);
-    return exitCodeFor(e);
+    const error = openFilesLimit(e) ?? (e as Error);
+    say(error.message);
+    return exitCodeFor(error);
   }
   const code = await lockedRun(run);
   run.log.flush();
@@ -91,6 +96,10 @@ async function lockedRun(run: SyncRun): Promise<number> {
   }
   if (!lock.acquired) {
     const { holder } = lock;
+    const problem = holder
+      ? stuckHolder(holder, lastPassMs(run), run.clock.now())
+      : foreignHolder(run.config.stateDir, lock.lockPid);
+    if (problem) return fail(run, new HostError(problem)).exitCode;
     run.logger.info(
       { holder },
       holder
@@ -258,7 +267,13 @@ function publishMetrics({ config, logger }: SyncRun, lastRun?: LastRun): void {
   );
 }
 
-function fail(run: SyncRun, error: Error): RunEnding {
+/** How long the last finished pass took, to tell a run that holds the lock from one that is stuck. */
+function lastPassMs({ config, logger }: SyncRun): number | undefined {
+  return new PassStateStore(config.stateDir, (message) => logger.warn(message)).lastPass()?.durationMs;
+}
+
+function fail(run: SyncRun, failure: Error): RunEnding {
+  const error = openFilesLimit(failure) ?? failure;
   const code = exitCodeFor(error);
   run.logger.error(
     { code: errorCode(error), error: error.message, stack: code === EXIT.internal ? error.stack : undefined },

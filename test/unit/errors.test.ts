@@ -12,6 +12,8 @@ import {
   OaError,
   OaFaultError,
   OaHttpError,
+  HostError,
+  openFilesLimit,
   OwnFileError,
   TokenRenewalError,
   ProtocolError,
@@ -171,6 +173,22 @@ const rows: Row[] = [
     'TokenRenewalError',
     traits('OBS_ERR_TOKEN_RENEWAL', 3, 'pass', ['namesFix']),
   ],
+  [
+    'HostError',
+    new HostError('the run lock is held by pid 4242, which is not a run of this tool'),
+    'HostError',
+    traits('OBS_ERR_HOST', 4, 'host', ['namesFix']),
+  ],
+  [
+    'HostError (the open-files limit, found as the cause of a network error)',
+    openFilesLimit(
+      new NetworkError('aps', 'https://aps:6308', 'EMFILE', {
+        cause: Object.assign(new Error('connect EMFILE 10.0.0.1:6308'), { code: 'EMFILE' }),
+      }),
+    )!,
+    'HostError',
+    traits('OBS_ERR_HOST', 4, 'host', ['namesFix']),
+  ],
 ];
 
 for (const [label, error, name, expected] of rows) {
@@ -197,6 +215,7 @@ test('every error class has a row', () => {
     ControllerDownError,
     OwnFileError,
     TokenRenewalError,
+    HostError,
   ];
   for (const c of classes)
     assert.ok(
@@ -204,6 +223,28 @@ test('every error class has a row', () => {
       c.name,
     );
   assert.equal(new Set(rows.map(([, , , t]) => t.code)).size, classes.length, 'one code per class');
+});
+
+test('the open-files limit, raised as is by Node.js, is the host error: exit 4 with the fix, never 70', () => {
+  for (const code of ['EMFILE', 'ENFILE']) {
+    const thrown = Object.assign(new Error(`${code}: too many open files, open '/x'`), { code });
+    const {
+      code: errorCode,
+      exitCode,
+      retryable,
+      throttling,
+      scope,
+      tokenRefused,
+      tenantGone,
+      namesFix,
+    } = traitsOf(thrown);
+    assert.deepEqual(
+      { code: errorCode, exitCode, scope, retryable, throttling, tokenRefused, tenantGone, namesFix },
+      traits('OBS_ERR_HOST', 4, 'host', ['namesFix']),
+    );
+    assert.match(openFilesLimit(thrown)!.message, /ulimit -n, or LimitNOFILE=/);
+  }
+  assert.equal(openFilesLimit(new Error('ENOENT')), undefined);
 });
 
 test('anything else thrown is a bug: exit 70, about the tenant it happened on, never retried', () => {

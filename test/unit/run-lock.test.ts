@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { acquireRunLock, HOLDER_FILE, lockHolder } from '../../src/runtime/run-lock';
+import { acquireRunLock, foreignHolder, HOLDER_FILE, lockHolder, stuckHolder } from '../../src/runtime/run-lock';
 import { scratchDir } from '../tmp';
 
 const lockModule = join(__dirname, '../../src/runtime/run-lock.js');
@@ -92,7 +92,10 @@ test('a run that lost the lock by a moment waits for the holder to say who it is
     const pid = gone.pid!;
     await new Promise((resolve) => gone.on('exit', resolve));
     writeFileSync(holderFile, JSON.stringify({ pid, startedAt: '2026-11-27T05:00:00.000Z' }));
-    assert.deepEqual(await acquireRunLock(dir, new Date()), { acquired: false, holder: undefined });
+    const unnamed = await acquireRunLock(dir, new Date());
+    assert.ok(!unnamed.acquired && unnamed.holder === undefined);
+    // The kernel still lists a pid for the lock: the flock(1) that took it for the holder.
+    assert.equal(typeof unnamed.lockPid, 'number');
   } finally {
     await first.release();
   }
@@ -130,4 +133,24 @@ test('different state folders have different locks', async () => {
   assert.ok(a.acquired && b.acquired);
   await a.release();
   await b.release();
+});
+
+test('a busy lock is reported once its run has gone on far longer than the last pass, or when no run holds it', () => {
+  const holder = { pid: 4242, startedAt: '2026-11-27T06:00:00.000Z' };
+  const at = (minutes: number) => Date.parse(holder.startedAt) + minutes * 60_000;
+  // Three times the last pass, and at least a quarter of an hour.
+  assert.equal(stuckHolder(holder, 10 * 60_000, at(30)), undefined);
+  assert.match(
+    stuckHolder(holder, 10 * 60_000, at(31))!,
+    /^the run holding the lock \(pid 4242, since 2026-11-27T06:00:00.000Z\) has gone on for 31 min, over 3 x the last pass's 10 min/,
+  );
+  assert.equal(stuckHolder(holder, 1000, at(15)), undefined);
+  assert.ok(stuckHolder(holder, 1000, at(16)));
+  // With no pass ever finished, a day.
+  assert.equal(stuckHolder(holder, undefined, at(24 * 60)), undefined);
+  assert.match(stuckHolder(holder, undefined, at(24 * 60 + 1))!, /and no pass has finished yet/);
+  assert.match(
+    foreignHolder('/var/lib/o365-backsync', 99),
+    /^the run lock \/var\/lib\/o365-backsync\/run\.lock is held by pid 99, which is not a run of this tool/,
+  );
 });
