@@ -3,6 +3,7 @@ import { traitsOf } from '../errors';
 import { SYSTEM_STORE } from '../http/trust';
 import { doubtfulSettings, loadConfig, type Config } from '../runtime/config';
 import { judgeFolders } from '../runtime/host-folders';
+import { logLocation } from '../runtime/logger';
 import { SecretScrubber } from '../runtime/secrets';
 import { TraceFile } from '../runtime/trace-file';
 import type { ApsClient } from '../aps/client';
@@ -48,6 +49,7 @@ export async function checkCommand(flags: CheckFlags): Promise<number> {
           scrubber,
           maxEntries: config.traceMaxEntries,
           onError: (message) => line('warn', 'trace', message),
+          kept: { stateDir: config.stateDir, logFile: logLocation(config.logDir) },
         })
       : undefined;
   } catch (e) {

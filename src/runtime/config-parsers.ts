@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { ConfigError } from '../errors';
+import { cannotOpen, readInputFile } from './own-files';
 import { canReadSystemStore, SYSTEM_STORE, SYSTEM_STORE_NODE } from '../http/trust';
 
 /**
@@ -88,9 +88,9 @@ export const caFile = (name: string, v: string): string => {
   }
   let text: string;
   try {
-    text = readFileSync(v, 'utf8');
+    text = readInputFile(v).toString('utf8');
   } catch (e) {
-    throw new ConfigError(name, `cannot read '${v}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw cannotOpen(name, `cannot read '${v}'`, e);
   }
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new ConfigError(name, `'${v}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);

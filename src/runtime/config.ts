@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { parse as parseEnvFile } from 'dotenv';
 import { ConfigError } from '../errors';
 import * as parse from './config-parsers';
 import type { Parser } from './config-parsers';
+import { cannotOpen, readInputFile } from './own-files';
 import { misspeltSettings, type MisspeltSetting } from './setting-names';
 
 interface Setting<T> {
@@ -228,8 +229,11 @@ type AlwaysSetKey = {
 export type Config = { [K in AlwaysSetKey]: ValueOf<Settings[K]> } & {
   [K in Exclude<keyof Settings, AlwaysSetKey>]?: ValueOf<Settings[K]>;
 } & {
-  /** The env file that was read, if any, and whether others than its owner and the run's group can read it. */
-  envFile?: { path: string; readableByOthers: boolean };
+  /**
+   * The env file that was read, if any, whether others than its owner and the run's group can read
+   * it, and the variables whose unquoted value dotenv cut at a `#`.
+   */
+  envFile?: { path: string; readableByOthers: boolean; cutAtHash: string[] };
   /** Variables that look like a misspelt setting, each with the one it likely meant; absent when none. */
   misspelt?: MisspeltSetting[];
 };
@@ -336,10 +340,14 @@ const TOKEN_LIFE_SECONDS = 1800;
  * Settings that work but are probably not what the operator meant: `sync` logs each once per run (so a
  * terminal shows it too) and `check` lists them.
  */
-export function doubtfulSettings(config: Pick<Config, 'tokenMaxAgeMs' | 'misspelt'>): string[] {
+export function doubtfulSettings(config: Pick<Config, 'tokenMaxAgeMs' | 'misspelt' | 'envFile'>): string[] {
   const doubts = (config.misspelt ?? []).map(
     ({ given, meant, where }) => `${given} (in ${where}) is not a setting and is ignored; did you mean ${meant}?`,
   );
+  for (const variable of config.envFile?.cutAtHash ?? [])
+    doubts.push(
+      `${variable} in ${config.envFile!.path} has an unquoted '#', where the value ends (the rest is read as a comment): quote the value, ${variable}="..."`,
+    );
   if (config.tokenMaxAgeMs > TOKEN_LIFE_SECONDS * 1000) {
     doubts.push(
       `APS_TOKEN_MAX_AGE (${config.tokenMaxAgeMs / 1000}s) is above the ${TOKEN_LIFE_SECONDS}s a token lives by default: tokens may expire before they are renewed`,
@@ -370,14 +378,14 @@ function readEnvFile(explicit: string | undefined, cwd: string): { fileValues: R
   }
   let content: string;
   try {
-    content = readFileSync(path, 'utf8');
+    content = readInputFile(path).toString('utf8');
   } catch (e) {
-    throw new ConfigError(
-      '--env-file',
-      `cannot read '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw cannotOpen('--env-file', `cannot read '${path}'`, e);
   }
-  return { fileValues: parseEnvFile(content), envFile: { path, readableByOthers: readableByOthers(path) } };
+  return {
+    fileValues: parseEnvFile(content),
+    envFile: { path, readableByOthers: readableByOthers(path), cutAtHash: cutAtHash(content) },
+  };
 }
 
 /**
@@ -388,4 +396,18 @@ function readEnvFile(explicit: string | undefined, cwd: string): { fileValues: R
 function readableByOthers(path: string): boolean {
   const { mode, gid } = statSync(path);
   return (mode & 0o007) !== 0 || ((mode & 0o070) !== 0 && gid !== process.getgid?.());
+}
+
+/**
+ * The variables whose unquoted value holds a `#` right after other characters (`OA_PASSWORD=se#cret`):
+ * dotenv ends the value there, so the setting silently loses its tail. A `#` after a space starts the
+ * comment the file's author meant.
+ */
+function cutAtHash(content: string): string[] {
+  const cut: string[] = [];
+  for (const line of content.split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([\w.-]+)\s*=\s*(.*)$/.exec(line);
+    if (m && !/^['"`]/.test(m[2]!) && /(^|\S)#/.test(m[2]!)) cut.push(m[1]!);
+  }
+  return cut;
 }

@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Level, type Logger, type StreamEntry } from 'pino';
-import { ConfigError } from '../errors';
 import { LogFile } from './log-file';
-import { fileProblem, openForAppend } from './own-files';
+import { cannotOpen, openForAppend } from './own-files';
 import type { SecretScrubber } from './secrets';
 
 export const LOG_FILE_NAME = 'o365-backsync.log';
@@ -81,7 +80,7 @@ function logFile(
     mkdirSync(logDir, { recursive: true, mode: 0o750 });
     fd = openForAppend(path, 0o640);
   } catch (e) {
-    throw new ConfigError('LOG_DIR', `cannot write the log file ${path}: ${fileProblem(e as NodeJS.ErrnoException)}`);
+    throw cannotOpen('LOG_DIR', `cannot write the log file ${path}`, e);
   }
   return new LogFile(fd, (error) => onWriteFailure(path, error));
 }

@@ -2,28 +2,83 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
+  fchmodSync,
+  fstatSync,
+  ftruncateSync,
   lstatSync,
   openSync,
+  realpathSync,
   readdirSync,
   readFileSync,
   renameSync,
   statSync,
   unlinkSync,
 } from 'node:fs';
-import { OwnFileError } from '../errors';
-import { join } from 'node:path';
+import { type BacksyncError, ConfigError, openFilesLimit, OwnFileError } from '../errors';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /**
  * How this tool opens the files it owns (log, journal, state, metrics). Their folders may be writable
  * by someone else, and a run is often root, so a name in them is never trusted to be a plain file:
- * no open follows a symlink (O_NOFOLLOW answers ELOOP), and a temporary file is created exclusively
- * under a name nobody can guess, so nobody can plant a link there first.
+ * no open follows a symlink (O_NOFOLLOW answers ELOOP), no open waits (O_NONBLOCK: a FIFO with no
+ * reader, or a device, cannot hold the run), and what was opened must be a regular file (ENOTREG
+ * otherwise). A file found with a looser mode than ours is put back to ours. A temporary file is
+ * created exclusively under a name nobody can guess, so nobody can plant a link there first.
  */
-const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_NOFOLLOW } = constants;
+const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_APPEND, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
-/** Opens `path` for appending (and reading back), creating it with `mode`; a symlink there is refused (ELOOP). */
+/**
+ * Opens one of our files by the rules above: `flags` plus O_NOFOLLOW and O_NONBLOCK, created with
+ * `mode`, refused unless it is a regular file, its mode narrowed to `mode` if it was wider (a
+ * file this user cannot chmod is refused with EPERM).
+ */
+export function openOwnFile(path: string, flags: number, mode: number): number {
+  const fd = openSync(path, flags | O_NOFOLLOW | O_NONBLOCK, mode);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw notRegularFile(path);
+    if (st.mode & 0o777 & ~mode) fchmodSync(fd, mode);
+    return fd;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/** Opens `path` for appending (and reading back), creating it with `mode`, by the rules above. */
 export function openForAppend(path: string, mode: number): number {
-  return openSync(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW, mode);
+  return openOwnFile(path, O_RDWR | O_CREAT | O_APPEND, mode);
+}
+
+/** Opens `path` for writing from its start, emptied only once it is known to be a regular file of ours. */
+export function openForRewrite(path: string, mode: number): number {
+  const fd = openOwnFile(path, O_WRONLY | O_CREAT, mode);
+  try {
+    ftruncateSync(fd, 0);
+    return fd;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/**
+ * Reads a file the operator points us at (the env file, a CA bundle): symlinks are followed, as
+ * configuration management and mounted secrets use them, but a FIFO or a device is refused rather
+ * than waited on.
+ */
+export function readInputFile(path: string): Buffer {
+  const fd = openSync(path, O_RDONLY | O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) throw notRegularFile(path);
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function notRegularFile(path: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTREG', path });
 }
 
 /** The failure of a write to one of our files, in the operator's words. */
@@ -53,7 +108,7 @@ export function moveAsideUnlessFile(path: string): string | undefined {
 
 /** Reads one of our files, never through a symlink (ELOOP), so nobody can feed a run forged state. */
 export function readOwnFile(path: string): string {
-  const fd = openSync(path, O_RDONLY | O_NOFOLLOW);
+  const fd = openOwnFile(path, O_RDONLY, 0o600);
   try {
     return readFileSync(fd, 'utf8');
   } finally {
@@ -110,14 +165,65 @@ const FILE_PROBLEMS: Record<string, string> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   ELOOP: 'it is a symbolic link, which this tool never follows',
+  ENOTREG: 'it is not a regular file (a FIFO, a device or a socket), which this tool never opens',
+  ENXIO: 'it is a FIFO or a device, which this tool never opens',
   EISDIR: 'it is a directory',
   ENOTDIR: 'a folder on its path is not a folder',
   EIO: 'input/output error',
 };
 
+/**
+ * A file named by a setting that cannot be opened, as that setting's error, with the system's word
+ * for why; unless the open-files limit is what stopped it, which is the host's error (openFilesLimit).
+ */
+export function cannotOpen(variable: string, problem: string, e: unknown): BacksyncError {
+  return openFilesLimit(e) ?? new ConfigError(variable, `${problem}: ${fileProblem(e as NodeJS.ErrnoException)}`);
+}
+
 /** A failed file operation in an operator's words: the system's code, and what it means. */
 export function fileProblem(e: NodeJS.ErrnoException): string {
   return e.code && FILE_PROBLEMS[e.code] ? `${e.code} (${FILE_PROBLEMS[e.code]})` : (e.code ?? e.message);
+}
+
+/**
+ * Why `path`, given for a file this tool writes of its own accord (--trace, METRICS_FILE), would
+ * overwrite one of the files it keeps: anything in STATE_DIR, or the log. Compared by the real
+ * folder, and by inode when the file is there, so no other spelling or hard link gets around it.
+ */
+export interface KeptFiles {
+  stateDir: string;
+  logFile: string;
+}
+
+export function claimedPath(path: string, own: KeptFiles): string | undefined {
+  const real = realLocation(path);
+  if (real.folder === realOrAsGiven(own.stateDir))
+    return `it is in STATE_DIR (${own.stateDir}), whose files only this tool may write`;
+  if (real.path === realLocation(own.logFile).path || sameInode(path, own.logFile)) return `it is the log file`;
+  return undefined;
+}
+
+function realLocation(path: string): { folder: string; path: string } {
+  const folder = realOrAsGiven(dirname(path));
+  return { folder, path: join(folder, basename(path)) };
+}
+
+function realOrAsGiven(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    // A folder that does not exist yet holds nothing of ours.
+    return resolve(path);
+  }
+}
+
+function sameInode(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }
 
 function escapeRegExp(text: string): string {

@@ -1,8 +1,10 @@
 /**
- * SIGTERM and SIGINT: the first asks the run to wind down (finish what is in flight, save state); a
- * second one means "now", for an operator who will not wait.
+ * SIGTERM, SIGINT and SIGHUP (a closed terminal, or a supervisor's reload): the first asks the run to
+ * wind down (finish what is in flight, save state); a second one means "now", for an operator who
+ * will not wait. The tool has nothing to reload, so SIGHUP is a stop like the others.
  */
-export type Signal = 'SIGTERM' | 'SIGINT';
+export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+export type Signal = (typeof STOP_SIGNALS)[number];
 
 export function trapSignals(first: (signal: Signal) => void, second: (signal: Signal) => void): () => void {
   let received = 0;
@@ -10,11 +12,9 @@ export function trapSignals(first: (signal: Signal) => void, second: (signal: Si
     if (received++ === 0) first(signal);
     else second(signal);
   };
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
+  for (const signal of STOP_SIGNALS) process.on(signal, handler);
   return () => {
-    process.off('SIGTERM', handler);
-    process.off('SIGINT', handler);
+    for (const signal of STOP_SIGNALS) process.off(signal, handler);
   };
 }
 

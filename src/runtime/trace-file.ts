@@ -1,8 +1,10 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { BODY_LIMIT, harEntry, PLACEHOLDER } from './har';
 import type { Exchange, ExchangeObserver } from '../http/transport';
 import { ConfigError } from '../errors';
+import { cannotOpen, claimedPath, openForRewrite, type KeptFiles } from './own-files';
 import type { SecretScrubber } from './secrets';
+import { STOP_SIGNALS } from './shutdown';
 
 export interface TraceOptions {
   scrubber: SecretScrubber;
@@ -10,13 +12,19 @@ export interface TraceOptions {
   maxEntries: number;
   /** Told once when the file cannot be written any more (a full disk): tracing stops, the run goes on. */
   onError(message: string): void;
+  /** The files the trace may never replace: STATE_DIR's and the log. */
+  kept: KeptFiles;
+  /** How bytes reach the file: writeSync, or a stand-in that fails as a full disk does. */
+  writeTo?: (fd: number, text: string) => number;
 }
 
 /**
  * `--trace FILE`: the run's HTTP exchanges as a HAR 1.2 file, written as they happen so that a long
  * pass does not hold them in memory. The file is valid JSON whichever way the process ends: the
  * closing brackets are written on Node's 'exit' (a return, process.exit, an uncaught error), and on
- * a SIGTERM or SIGINT that nothing else handles, before the signal is raised again.
+ * a stop signal that nothing else handles, before the signal is raised again. It is opened by the
+ * rules of the tool's own files (own-files.ts): never through a symlink, never a FIFO or a device,
+ * 0600 even if it was there with a wider mode.
  */
 export class TraceFile implements ExchangeObserver {
   private readonly fd: number;
@@ -38,19 +46,17 @@ export class TraceFile implements ExchangeObserver {
     readonly path: string,
     private readonly options: TraceOptions,
   ) {
+    const claimed = claimedPath(path, options.kept);
+    if (claimed) throw new ConfigError('--trace', `will not write '${path}': ${claimed}`);
     try {
-      this.fd = openSync(path, 'w', 0o600);
+      this.fd = openForRewrite(path, 0o600);
     } catch (e) {
-      throw new ConfigError(
-        '--trace',
-        `cannot write '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
+      throw cannotOpen('--trace', `cannot write '${path}'`, e);
     }
     const creator = { name: 'o365-backsync', version: require('../../../package.json').version as string };
     this.write(`{"log":{"version":"1.2","creator":${JSON.stringify(creator)},"entries":[`);
     process.on('exit', this.onExit);
-    process.on('SIGTERM', this.onSignal);
-    process.on('SIGINT', this.onSignal);
+    for (const signal of STOP_SIGNALS) process.on(signal, this.onSignal);
   }
 
   exchanged(exchange: Exchange): void {
@@ -71,8 +77,7 @@ export class TraceFile implements ExchangeObserver {
     this.flush();
     this.closed = true;
     process.off('exit', this.onExit);
-    process.off('SIGTERM', this.onSignal);
-    process.off('SIGINT', this.onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, this.onSignal);
     this.write(`\n],"comment":${JSON.stringify(this.comment())}}}\n`);
     closeSync(this.fd);
   }
@@ -94,7 +99,7 @@ export class TraceFile implements ExchangeObserver {
   private write(text: string): void {
     if (this.broken) return;
     try {
-      writeSync(this.fd, text);
+      (this.options.writeTo ?? writeSync)(this.fd, text);
     } catch (e) {
       this.broken = true;
       this.options.onError(

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -218,13 +219,17 @@ test('a CA file must be readable and hold PEM certificates, or the variable is n
   const notPem = join(dir, 'ca.der');
   writeFileSync(notPem, 'this is not a certificate\n');
   const damaged = join(dir, 'damaged.pem');
+  // A FIFO with no writer would hold a plain read for ever.
+  const fifo = join(dir, 'ca.fifo');
+  execFileSync('mkfifo', [fifo]);
   writeFileSync(
     damaged,
     readFileSync(testCerts().caFile, 'utf8').replace(/^(-----BEGIN CERTIFICATE-----\n)..../m, '$1!!!!'),
   );
   for (const name of ['APS_CA_FILE', 'OA_CA_FILE']) {
     refused({ [name]: '/nonexistent/ca.pem' }, new RegExp(`^${name}: cannot read '/nonexistent/ca.pem': ENOENT$`));
-    refused({ [name]: dir }, new RegExp(`^${name}: cannot read '${dir}': EISDIR$`));
+    refused({ [name]: dir }, new RegExp(`^${name}: cannot read '${dir}': ENOTREG \\(it is not a regular file`));
+    refused({ [name]: fifo }, new RegExp(`^${name}: cannot read '${fifo}': ENOTREG \\(it is not a regular file`));
     refused({ [name]: notPem }, new RegExp(`^${name}: '${notPem}' holds no PEM certificate`));
     refused({ [name]: damaged }, new RegExp(`^${name}: certificate 1 in '${damaged}' is damaged$`));
   }
@@ -247,7 +252,7 @@ test('the env file is read first, the environment wins over it and flags over bo
     cwd,
   });
   assert.deepEqual([c.oaHost, c.concurrency, c.retries, c.logDir], ['from-env', 9, 5, '/file/log']);
-  assert.deepEqual(c.envFile, { path: file, readableByOthers: false });
+  assert.deepEqual(c.envFile, { path: file, readableByOthers: false, cutAtHash: [] });
 });
 
 test('./.env is found in the working folder', () => {
