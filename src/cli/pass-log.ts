@@ -5,6 +5,8 @@ import type { PassEvents } from '../sync/ports';
 export function passLog(logger: Logger): PassEvents {
   return {
     instancesListed: (instances) => logger.info({ instances: instances.map((i) => i.id) }, 'instances listed'),
+    instanceListedTwice: (i) =>
+      logger.warn({ instanceId: i.id }, `OA listed instance ${i.id} more than once; it is walked once`),
     instanceStarted: (i) => logger.info({ instanceId: i.id, resourceId: i.resourceId }, 'instance started'),
     tenantTypes: (i, types) => {
       if (types.source === 'fallback')

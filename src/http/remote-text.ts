@@ -4,8 +4,23 @@
  * not flood the log.
  */
 export function excerpt(text: string, max: number): string {
-  const folded = text.replace(/\s+/g, ' ').trim();
+  const folded = blankSecrets(text).replace(/\s+/g, ' ').trim();
   return folded.length <= max ? folded : `${folded.slice(0, max - 1)}…`;
+}
+
+/**
+ * Secrets are blanked before a text is cut, never after: a cut through an echoed token would leave a
+ * piece of it that no later blanking recognises. The run's secret scrubber (runtime/secrets.ts)
+ * installs itself here, so every excerpt of remote words, in either adapter, is blanked first.
+ */
+let blankSecrets: (text: string) => string = (text) => text;
+export function blankSecretsBeforeCuts(blank: (text: string) => string): void {
+  blankSecrets = blank;
+}
+
+/** `text` with the run's secrets blanked: for a cut made elsewhere (a trace body). */
+export function withSecretsBlanked(text: string): string {
+  return blankSecrets(text);
 }
 
 /** The readable part of an HTML error page: its title, else its first heading. */

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Agent, Dispatcher } from 'undici';
-import { BodyTooLargeError, NetworkError, type Remote, TlsError } from '../errors';
+import { BodyTooLargeError, NetworkError, openFilesLimit, type Remote, TlsError } from '../errors';
 import { SharedDeadlines } from './deadlines';
 import { ReplyReader, type Reply } from './reply-reader';
 import { certificateRefusal, PIN_REFUSED, pinned } from './certificates';
@@ -186,6 +186,8 @@ export class Transport {
     const { remote, requestTimeoutMs, tlsFix, pinFix } = this.options;
     const where = new URL(url).origin;
     const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    const hostLimit = openFilesLimit(e);
+    if (hostLimit) return hostLimit;
     const code = err.code ?? err.cause?.code ?? '';
     // undici hands TLS's error over as is, or (from its connector) as the cause of its own.
     const tlsError = (err.code ? err : err.cause) as (NodeJS.ErrnoException & { reason?: unknown }) | undefined;

@@ -96,6 +96,13 @@ export class OaClient implements InstanceDirectory {
       await this.call(method, { application_instance_id: safeId('application_instance_id', instanceId) }),
     );
     const token = nonEmptyString(method, 'result.aps_token', result.aps_token);
+    // The token travels in the APS-Token header: a character a header cannot carry (CR, LF, anything
+    // outside printable ASCII) would fail every request as if the controller were unreachable.
+    if (!HEADER_TOKEN.test(token))
+      throw new ProtocolError(
+        'oa',
+        `OA issued an invalid token for instance ${instanceId}: it holds characters an HTTP header cannot carry (only printable ASCII can)`,
+      );
     const uri = result.controller_uri;
     if (uri === undefined || uri === '') return { token };
     if (typeof uri !== 'string' || !URL.canParse(uri) || !/^https?:$/.test(new URL(uri).protocol)) {
@@ -131,6 +138,8 @@ export class OaClient implements InstanceDirectory {
     return reply;
   }
 }
+
+const HEADER_TOKEN = /^[\x21-\x7e]+$/;
 
 /** Ids travel as XML-RPC integers; anything else would go out as a <double> or a rounded <int>. */
 function safeId(name: string, value: number): number {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Exchange, Reply } from '../http/transport';
+import { withSecretsBlanked } from '../http/remote-text';
 
 /**
  * One HTTP exchange as a HAR 1.2 entry (http://www.softwareishard.com/blog/har-12-spec/), the format
@@ -128,8 +129,12 @@ function headerValue(headers: HarHeader[], name: string): string | undefined {
   return headers.find((h) => h.name.toLowerCase() === name)?.value;
 }
 
+/** The body up to BODY_LIMIT bytes, its secrets blanked first so that the cut cannot split one. */
 function cut(body: Buffer): string {
-  return body.subarray(0, BODY_LIMIT).toString('utf8');
+  if (body.length <= BODY_LIMIT) return body.toString('utf8');
+  return Buffer.from(withSecretsBlanked(body.toString('utf8')))
+    .subarray(0, BODY_LIMIT)
+    .toString('utf8');
 }
 
 /** HAR times are milliseconds; a microsecond is more than a trace needs. */

@@ -1,9 +1,12 @@
-import { ControllerDownError } from '../errors';
+import { BacksyncError, ControllerDownError, openFilesLimit } from '../errors';
 
-/** Counts failures in a row that were not about any one tenant; too many means the controller is down. */
+/**
+ * Counts failures in a row that were not about any one tenant; too many means the controller is down.
+ * A failure of this host (the open-files limit) ends the pass as itself: no remote is to blame.
+ */
 export class ControllerHealth {
   private consecutive = 0;
-  down: ControllerDownError | undefined;
+  down: ControllerDownError | BacksyncError | undefined;
 
   constructor(private readonly limit: number) {}
 
@@ -17,5 +20,9 @@ export class ControllerHealth {
 
   unreachable(instanceId: number, e: Error): void {
     this.down ??= new ControllerDownError(++this.consecutive, e, instanceId);
+  }
+
+  hostFailure(e: Error): void {
+    this.down ??= e instanceof BacksyncError ? e : openFilesLimit(e);
   }
 }

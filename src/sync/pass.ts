@@ -90,7 +90,7 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
     if (deps.stop?.aborted) return { ...result, interruptedBy: 'signal' };
     throw e;
   }
-  const instances = chosenInstances(listed, options.instances, options.appId);
+  const instances = chosenInstances(distinctInstances(listed, events), options.instances, options.appId);
   result.instances = instances.length;
   events.instancesListed?.(instances);
 
@@ -159,7 +159,8 @@ export async function runPass(options: PassOptions, deps: PassDeps): Promise<Pas
       // unreachable, and the next instance shares the controller: stop, so the next run resumes here.
       // A failure that ends the pass (tokens that cannot be kept within their age) does too.
       const { retryable, scope } = traitsOf(e);
-      if (retryable || scope === 'pass') health.unreachable(instance.id, e);
+      if (scope === 'host') health.hostFailure(e);
+      else if (retryable || scope === 'pass') health.unreachable(instance.id, e);
       else if (scope === 'service') health.generalFailure(e);
     },
     finished: (run) => {
@@ -265,7 +266,7 @@ async function resyncOne(
   } catch (e) {
     const { tenantGone, scope } = traitsOf(e);
     // Not the tenant's doing, and no other tenant can be done: the instance stops with it.
-    if (scope === 'pass') throw e;
+    if (scope === 'pass' || scope === 'host') throw e;
     const error = e as Error;
     if (tenantGone) {
       events.tenantSkipped?.(instance, tenant, error.message);
@@ -280,4 +281,14 @@ async function resyncOne(
 async function* retriesThen(retries: string[], listing: AsyncIterable<Tenant>): AsyncGenerator<Tenant> {
   for (const id of retries) yield { id };
   yield* listing;
+}
+
+/** Each instance once, as first listed: OA listing one twice must not walk (and resync) it twice. */
+function distinctInstances(listed: Instance[], events: PassEvents): Instance[] {
+  const seen = new Set<number>();
+  return listed.filter((instance) => {
+    if (!seen.has(instance.id)) return seen.add(instance.id);
+    events.instanceListedTwice?.(instance);
+    return false;
+  });
 }

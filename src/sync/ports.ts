@@ -143,6 +143,8 @@ export interface PassJournal {
  */
 export interface PassEvents {
   instancesListed?(instances: Instance[]): void;
+  /** OA listed this instance more than once; it is walked once. */
+  instanceListedTwice?(instance: Instance): void;
   instanceStarted?(instance: Instance): void;
   /** The tenant types the instance's listing walks. */
   tenantTypes?(instance: Instance, types: TenantTypes): void;

@@ -267,6 +267,14 @@ function resync(deps: ApsServerDeps, res: ServerResponse, tenant: SimTenant, ope
         `Token ${token} may not synchronize tenant ${tenant.id}`,
         'error',
       );
+    case 'echoTokenAtCut':
+      return sendError(
+        res,
+        500,
+        'APS::Hosting::Exception',
+        `${'x'.repeat(480)}${token} may not synchronize tenant ${tenant.id}`,
+        'error',
+      );
     case 'terminalEscapes':
       return sendError(
         res,

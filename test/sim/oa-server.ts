@@ -102,6 +102,8 @@ async function handle(deps: OaServerDeps, req: IncomingMessage, res: ServerRespo
       return sendXml(deps, res, xml.slice(0, Math.floor(xml.length / 2)));
     }
     case 'hangToken':
+    case 'invalidToken':
+    case 'instanceListedTwice':
     case undefined:
       return sendXml(deps, res, serialize(dispatch(deps, call.method, call.params)));
   }
@@ -161,6 +163,7 @@ function dispatch(deps: OaServerDeps, method: string, params: unknown[]): Outcom
         application_instance_id: i.id,
         application_resource_id: i.resourceId,
       }));
+      if (deps.state.oaFault === 'instanceListedTwice' && result.length) result.push(result[0]!);
       return { value: { status: 0, result } };
     }
     case 'pem.APS.getApplicationInstanceToken': {
@@ -173,7 +176,13 @@ function dispatch(deps: OaServerDeps, method: string, params: unknown[]): Outcom
       stats.tokensIssued++;
       stats.tokensIssuedByInstance.set(id, (stats.tokensIssuedByInstance.get(id) ?? 0) + 1);
       return {
-        value: { status: 0, result: { aps_token: deps.tokens.issue(id), controller_uri: deps.controllerUri() } },
+        value: {
+          status: 0,
+          result: {
+            aps_token: deps.tokens.issue(id) + (deps.state.oaFault === 'invalidToken' ? '\r\nX-Injected: é' : ''),
+            controller_uri: deps.controllerUri(),
+          },
+        },
       };
     }
     default:

@@ -9,6 +9,7 @@ export type TenantFault =
   | 'transient503' // first resync answers 503 with an HTML body (proxy page), later ones behave normally
   | 'reportFailure' // `synchronize` answers 200 with a report whose AllUpdatesSucceeded is false
   | 'echoToken' // 500 JSON whose message quotes the APS-Token the request carried (a careless controller)
+  | 'echoTokenAtCut' // the same, the token at character 480 of a long message, across the 500 where messages are cut
   | 'terminalEscapes' // 500 JSON whose message holds ESC and BEL sequences (retitle the terminal, clear the screen)
   | 'hugeNestedReply' // 200 on resync with 16 MiB of JSON nested 8 Mi levels deep
   | 'hugeNestedError'; // 500 on resync with the same 16 MiB body
@@ -51,7 +52,9 @@ export type OaFault =
   | 'fault'
   | 'html500'
   | 'hang' // no OA call is answered
-  | 'hangToken'; // only getApplicationInstanceToken is not answered
+  | 'hangToken' // only getApplicationInstanceToken is not answered
+  | 'invalidToken' // getApplicationInstanceToken issues a token holding CR/LF and a non-ASCII character
+  | 'instanceListedTwice'; // getApplicationInstances lists the first instance again at the end
 
 /**
  * How the controller words its refusal of a stale token: "Authentication failed." (APS::Hosting::Exception,
