@@ -69,6 +69,9 @@ test('--trace never writes through a symlink, never waits on a FIFO, and makes a
     assert.equal(piped.code, 2, piped.stderr);
     assert.match(piped.stderr, /^o365-backsync: --trace: cannot write '.*pipe\.har': ENXIO /);
   } else t.diagnostic('mkfifo is not on PATH: the FIFO case is not run');
+  const device = await trace('/dev/full');
+  assert.equal(device.code, 2, device.stderr);
+  assert.match(device.stderr, /^o365-backsync: --trace: cannot write '\/dev\/full': ENOTREG /);
   assert.equal(sim.stats.oaCalls.length, 0);
 
   const open = join(w.cwd, 'open.har');

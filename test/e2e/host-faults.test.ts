@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
-  appendFileSync,
   chmodSync,
   lstatSync,
   mkdirSync,
@@ -9,13 +8,13 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
-  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { Simulator } from '../sim';
 import { missing } from '../tools';
+import { fill, smallDisk } from './small-disk';
 import { CLI, runCli, runCliOnTerminal, simulatorSetup, summaryOf, until } from './harness';
 
 /**
@@ -25,32 +24,6 @@ import { CLI, runCli, runCliOnTerminal, simulatorSetup, summaryOf, until } from 
  */
 const setup = simulatorSetup();
 const succeeded = (sim: Simulator) => sim.stats.resyncSucceeded.size;
-const isRoot = process.getuid?.() === 0;
-
-/** A small tmpfs at `dir` (mode 0700, as a run's folders are), unmounted when the test ends; a reason when there cannot be one. */
-function smallDisk(t: TestContext, dir: string): string | undefined {
-  if (!isRoot) return 'mounting a tmpfs needs root';
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', dir], { stdio: 'ignore' });
-  } catch {
-    return 'this machine does not let a test mount a tmpfs';
-  }
-  t.after(() => execFileSync('umount', ['-l', dir]));
-  return undefined;
-}
-
-/** Fills the disk under `dir` to the last byte, then gives back `leave` bytes. */
-function fill(dir: string, leave = 0): void {
-  const filler = join(dir, 'filler');
-  const chunk = Buffer.alloc(4096, 1);
-  try {
-    for (;;) appendFileSync(filler, chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  }
-  if (leave) truncateSync(filler, Math.max(0, lstatSync(filler).size - leave));
-}
 
 /**
  * A pass on a small disk under `folder` (LOG_DIR or STATE_DIR) that fills up once 40 tenants are done:
@@ -181,6 +154,7 @@ test('state files that are folders: moved aside with their contents, a warning, 
       'last-pass.json.moved-aside',
       'last-run.json',
       'pass.json.moved-aside',
+      'run.lock',
     ],
   );
   assert.equal(lstatSync(join(w.stateDir, 'last-pass.json')).isFile(), true);
