@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { missing } from '../tools';
-import { type CliProcess, type CliResult, simulatorSetup, startCli, summaryOf } from './harness';
+import { endsByItself, simulatorSetup, startCli, summaryOf } from './harness';
 
 /**
  * Every file a run opens is what it expects: never through a symlink, never a FIFO or a device (which
@@ -12,22 +12,6 @@ import { type CliProcess, type CliResult, simulatorSetup, startCli, summaryOf } 
  * METRICS_FILE may not name the files the tool keeps; and an env-file value dotenv would cut is named.
  */
 const setup = simulatorSetup();
-
-/** A run's outcome, or a failed test (and the run ended) if it has not ended by itself within `ceilingMs`. */
-async function endsByItself(run: CliProcess, ceilingMs = 60_000): Promise<CliResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const ceiling = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      run.child.kill('SIGKILL');
-      reject(new Error(`the run did not end by itself within ${ceilingMs} ms`));
-    }, ceilingMs);
-  });
-  try {
-    return await Promise.race([run.done, ceiling]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const fifo = (path: string): void => void execFileSync('mkfifo', ['-m', '600', path]);
 

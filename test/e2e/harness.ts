@@ -127,6 +127,22 @@ export function assertEachReadyTenantOnce(sim: Simulator): void {
     assert.equal(calls, 1, `tenant ${tenant} resynced ${calls} times`);
 }
 
+/** A run's outcome, or a failed test (and the run ended) if it has not ended by itself within `ceilingMs`. */
+export async function endsByItself(run: CliProcess, ceilingMs = 60_000): Promise<CliResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const ceiling = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      run.child.kill('SIGKILL');
+      reject(new Error(`the run did not end by itself within ${ceilingMs} ms`));
+    }, ceilingMs);
+  });
+  try {
+    return await Promise.race([run.done, ceiling]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The one JSON object `--json` prints, checking that it is the only thing on stdout. */
 export function summaryOf(result: CliResult): Record<string, unknown> {
   const lines = result.stdout.split('\n').filter(Boolean);

@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { missing } from '../tools';
-import { type CliProcess, type CliResult, simulatorSetup, startCli, summaryOf, until } from './harness';
+import { endsByItself, simulatorSetup, startCli, summaryOf, until } from './harness';
 
 /**
  * The run lock against other local users and other paths: a user who cannot read STATE_DIR can
@@ -37,22 +37,6 @@ function asNobody(t: TestContext, script: string): { child: ChildProcess; out: (
 /** The lock's name in the abstract socket namespace, as versions before the flock lock bound it. */
 function abstractLockName(stateDir: string): string {
   return `\0o365-backsync/${createHash('sha256').update(realpathSync(stateDir)).digest('hex').slice(0, 40)}`;
-}
-
-/** A run's outcome, or a failed test (and the run ended) if it has not ended by itself within `ceilingMs`. */
-async function endsByItself(run: CliProcess, ceilingMs = 60_000): Promise<CliResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const ceiling = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      run.child.kill('SIGKILL');
-      reject(new Error(`the run did not end by itself within ${ceilingMs} ms`));
-    }, ceilingMs);
-  });
-  try {
-    return await Promise.race([run.done, ceiling]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A process of this user that holds an exclusive flock on `file` (as `flock FILE cat` does) until the test ends. */
