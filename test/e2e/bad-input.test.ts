@@ -150,7 +150,7 @@ test('a bad tenant list page fails its instance with one clear line; the pages b
 
 test('list items without aps.id are skipped with a warning, counted, and make the exit code 1; the pass goes on', async () => {
   const { sim, w, run } = await setup({ instances: 2, tenantsPerInstance: 25, pageCap: 10 });
-  const metricsFile = join(w.stateDir, 'metrics.prom');
+  const metricsFile = join(w.cwd, 'metrics.prom');
   sim.setListingFault('missingApsId', { fromOffset: 9 });
   const result = await run(['sync', '--json', '--metrics-file', metricsFile]);
   assert.equal(result.code, 1, result.stderr);
@@ -187,7 +187,10 @@ test('settings out of range, or a CA file that is not one, exit 2 naming the var
     [{ RETRIES: '-1' }, /^o365-backsync: RETRIES: must be a whole number of 0 or more, got '-1'/],
     [{ MAX_CONSECUTIVE_FAILURES: '0' }, /^o365-backsync: MAX_CONSECUTIVE_FAILURES: must be a positive whole number/],
     [{ MAX_REPLY_BYTES: 'lots' }, /^o365-backsync: MAX_REPLY_BYTES: must be a positive whole number, got 'lots'/],
-    [{ APS_CA_FILE: dir }, new RegExp(`^o365-backsync: APS_CA_FILE: cannot read '${dir}': EISDIR`)],
+    [
+      { APS_CA_FILE: dir },
+      new RegExp(`^o365-backsync: APS_CA_FILE: cannot read '${dir}': ENOTREG \\(it is not a regular file`),
+    ],
     [{ APS_CA_FILE: notPem }, new RegExp(`^o365-backsync: APS_CA_FILE: '${notPem}' holds no PEM certificate`)],
     [
       { OA_TLS: 'true', OA_CA_FILE: '/nonexistent/oa-ca.pem' },
