@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { seconds, TokenLifetime } from '../sync/token-lifetime';
 import { writeFileAtomic } from './atomic-file';
+import { readOwnFile } from './own-files';
 import { durationMs, readShape, shape, time } from './state-shape';
 
 /**
@@ -57,7 +57,7 @@ export function rememberedTokenLifetime(stateDir: string, configuredMaxAgeMs: nu
 function read(path: string, logger: Logger): Saved | undefined {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readOwnFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     logger.warn(

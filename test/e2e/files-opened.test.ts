@@ -33,6 +33,21 @@ test(
   },
 );
 
+test(
+  'FIFOs at every state file name: read as damaged state, never waited on; the pass runs',
+  { skip: missing('mkfifo') },
+  async () => {
+    const { sim, w, env } = await setup({ instances: 1, tenantsPerInstance: 3 });
+    mkdirSync(w.stateDir, { recursive: true, mode: 0o700 });
+    for (const name of ['pass.json', 'journal.ndjson', 'last-pass.json', 'lock.json', 'token-lifetime.json'])
+      fifo(join(w.stateDir, name));
+    const result = await endsByItself(startCli(['sync', '--json', '--force'], env, w.cwd));
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(summaryOf(result).synced, 3);
+    assert.equal(sim.stats.resyncSucceeded.size, 3);
+  },
+);
+
 test('--trace never writes through a symlink, never waits on a FIFO, and makes a file it finds 0600', async (t) => {
   const { sim, w, env } = await setup({ instances: 1, tenantsPerInstance: 3 });
   const trace = (path: string) => endsByItself(startCli(['sync', '--json', '--force', '--trace', path], env, w.cwd));
