@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, HostError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
@@ -47,8 +47,12 @@ export type LockAttempt =
 export const LOCK_FILE = 'run.lock';
 export const HOLDER_FILE = 'lock.json';
 
-/** Where flock(1) is found on the systems the tool runs on; PATH is not trusted for a root run. */
-const FLOCK_PROGRAMS = ['/usr/bin/flock', '/bin/flock'];
+/**
+ * Where flock(1) is found: beside the Node.js that runs the tool first (the self-contained release
+ * carries its own there), then where the systems the tool runs on keep it. PATH is not trusted for a
+ * root run.
+ */
+const FLOCK_PROGRAMS = [join(dirname(process.execPath), 'flock'), '/usr/bin/flock', '/bin/flock'];
 const FLOCK_BUSY = 75;
 
 export async function acquireRunLock(stateDir: string, startedAt: Date): Promise<LockAttempt> {
