@@ -89,7 +89,8 @@ export function runCliThrough(
   return outcome(child);
 }
 
-function outcome(child: ChildProcess): Promise<CliResult> {
+/** What a started CLI printed and how it ended, once it has. */
+export function outcome(child: ChildProcess): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Writes release/o365-backsync-<version>-linux-x64.tar.gz: one folder, o365-backsync/, meant for
+# /opt/o365-backsync, that needs nothing of the host but a Linux kernel. It carries the built app
+# with its production dependencies, its own Node.js, every shared library that Node.js loads and the
+# dynamic loader; patchelf points the node binary at that loader and those libraries.
+# Needs: npm, patchelf, ldd (see packaging/README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Node.js LTS line, pinned exactly: a new release of the bundle is how it gets Node.js's fixes.
+NODE_VERSION=24.22.3
+PREFIX=/opt/o365-backsync
+
+for tool in patchelf ldd npm; do
+  command -v "$tool" >/dev/null || { echo "release: $tool is missing (apt-get install -y patchelf)" >&2; exit 1; }
+done
+
+version=$(node -p 'require("./package.json").version')
+name=o365-backsync-$version-linux-x64
+mkdir -p release
+work=$(mktemp -d "${TMPDIR:-/tmp}/o365-backsync-release.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+tree=$work/o365-backsync
+
+echo "release: building the app" >&2
+npm run --silent build >&2
+mkdir -p "$tree/dist" "$tree/bin" "$tree/node/bin" "$tree/lib" "$tree/licenses"
+cp package.json package-lock.json config.example.env README.md "$tree/"
+# Source maps point at src/*.ts, which the bundle does not carry.
+cp -R dist/src "$tree/dist/src"
+find "$tree/dist" -name '*.map' -delete
+
+echo "release: installing production dependencies" >&2
+(cd "$tree" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >&2)
+rm -f "$tree/package-lock.json"
+
+# The entry script names the bundled node itself, so process.execPath (which `setup` writes into the
+# cron and systemd files) is that binary, not a loader or a launcher.
+{
+  echo "#!$PREFIX/node/bin/node --"
+  tail -n +2 bin/o365-backsync
+} >"$tree/bin/o365-backsync"
+chmod 0755 "$tree/bin/o365-backsync"
+
+echo "release: Node.js $NODE_VERSION and the libraries it loads" >&2
+node_dir=$(.ci/node-bin "$NODE_VERSION")/..
+install -m 0755 "$node_dir/bin/node" "$tree/node/bin/node"
+cp "$node_dir/LICENSE" "$tree/licenses/node.LICENSE"
+# Every library ldd resolves, the loader included, copied under its soname (the name the binary asks for).
+interpreter=$(patchelf --print-interpreter "$tree/node/bin/node")
+libs=()
+while read -r soname path; do
+  install -m 0755 "$(readlink -f "$path")" "$tree/lib/$soname"
+  libs+=("$soname $path")
+done < <(ldd "$tree/node/bin/node" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }')
+install -m 0755 "$(readlink -f "$interpreter")" "$tree/lib/$(basename "$interpreter")"
+libs+=("$(basename "$interpreter") $interpreter")
+# The kernel starts the interpreter named in the binary, which must be an absolute path; DT_RPATH
+# (not RUNPATH) also covers the libraries' own dependencies, so none of the host's is picked.
+patchelf --set-interpreter "$PREFIX/lib/$(basename "$interpreter")" --force-rpath --set-rpath "$PREFIX/lib" \
+  "$tree/node/bin/node"
+
+echo "release: licences" >&2
+{
+  echo "o365-backsync $version carries, besides its own code (MIT, see package.json):"
+  echo
+  echo "Node.js $NODE_VERSION (node/bin/node): MIT and the licences of what it bundles (OpenSSL, ICU, libuv, V8...),"
+  echo "  all in licenses/node.LICENSE."
+  echo
+  echo "Shared libraries in lib/, copied from this Debian build host (source: the Debian source packages named):"
+  for lib in "${libs[@]}"; do
+    read -r soname path <<<"$lib"
+    # dpkg knows a file by the path its package installed it at, before any /lib -> /usr/lib link.
+    pkg=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1) || pkg=$(dpkg -S "$(readlink -f "$path")" | cut -d: -f1)
+    pkgver=$(dpkg-query -W -f '${Version}' "$pkg")
+    src=$(dpkg-query -W -f '${source:Package}' "$pkg")
+    echo "  lib/$soname: Debian package $pkg $pkgver (source package $src), licence in licenses/$pkg.copyright"
+    cp "/usr/share/doc/$pkg/copyright" "$tree/licenses/$pkg.copyright"
+  done
+  echo
+  echo "npm packages in node_modules/ (each folder holds its own licence file):"
+  (cd "$tree" && find node_modules -name package.json -not -path '*/test/*' -print0 | sort -z |
+    xargs -0 node -e '
+      for (const file of process.argv.slice(1)) {
+        const p = require(require("node:path").resolve(file));
+        if (!p.name || !p.version) continue;
+        const lic = typeof p.license === "string" ? p.license : JSON.stringify(p.license ?? p.licenses ?? "UNKNOWN");
+        console.log(`  ${p.name} ${p.version}: ${lic} (${require("node:path").dirname(file)})`);
+      }')
+} >"$tree/licenses/README"
+
+echo "release: packing" >&2
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$(git log -1 --format=%ct 2>/dev/null || date +%s)" \
+  -C "$work" -cf - o365-backsync | gzip -9 >"release/$name.tar.gz.part"
+mv "release/$name.tar.gz.part" "release/$name.tar.gz"
+echo "release/$name.tar.gz"
