@@ -15,7 +15,10 @@ export function artifact(name: string): string {
 
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** For `test(name, { skip: needsRoot('rpm') }, ...)`: a chroot, mounts and file owners need root. */
+/**
+ * For `test(name, { skip: needsRoot('rpm') }, ...)`: a chroot, mounts and file owners need root (and
+ * so does building the image, which records file owners).
+ */
 export function needsRoot(...commands: string[]): string | false {
   if (process.getuid?.() !== 0) return 'needs root (chroot, mounts, file owners)';
   for (const command of ['unshare', 'chroot', 'mount', ...commands]) {

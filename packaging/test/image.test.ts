@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { assertEachReadyTenantOnce } from '../../test/e2e/harness';
 import { startSimulator, type Simulator } from '../../test/sim';
-import { missing } from '../../test/tools';
 import { scratchDir } from '../../test/tmp';
 import { artifact, host, inChroot, needsRoot, passwd, VERSION } from './chroot';
 
@@ -49,7 +48,7 @@ async function unpacked(): Promise<string> {
 
 test(
   'the image names itself for podman and docker, runs the tool as a numeric non-root user, sync by default, logs to stdout and keeps its state in a volume',
-  { skip: missing('tar') },
+  { skip: needsRoot('tar') },
   async () => {
     const { config, annotations } = imageConfig(await unpacked());
     assert.equal(annotations['org.opencontainers.image.ref.name'], NAME);
@@ -65,7 +64,7 @@ test(
 
 test(
   'skopeo, the image library podman loads with, reads the archive under its name',
-  { skip: missing('skopeo') },
+  { skip: needsRoot('skopeo') },
   async () => {
     const inspect = await host('skopeo', ['inspect', '--config', `oci-archive:${ARCHIVE}:${NAME}`]);
     assert.equal(inspect.code, 0, inspect.stderr);
