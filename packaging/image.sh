@@ -21,6 +21,11 @@ version=$(node -p 'require("./package.json").version')
 tarball=release/o365-backsync-$version-linux-x64.tar.gz
 [ -f "$tarball" ] || { echo "image: $tarball is missing; run packaging/release.sh first" >&2; exit 1; }
 [ -s "$CA_BUNDLE" ] || { echo "image: $CA_BUNDLE is missing (apt-get install -y ca-certificates)" >&2; exit 1; }
+[ -f dist/src/cli/node-flags.js ] || npm run --silent build >&2
+# Entrypoint: the tool as `setup` starts it, node with the V8 settings of node-flags.ts, then `--`.
+entrypoint=("$PREFIX/node/bin/node")
+mapfile -t -O 1 entrypoint < <(node -p 'require("./dist/src/cli/node-flags.js").NODE_FLAGS.join("\n")')
+entrypoint+=(-- "$PREFIX/bin/o365-backsync")
 created=$(date -u -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)" +%Y-%m-%dT%H:%M:%SZ)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/o365-backsync-image.XXXXXX")
@@ -62,7 +67,7 @@ umoci repack --image "$image" --history.created "$created" --history.created_by 
 umoci config --image "$image" --created "$created" --history.created "$created" \
   --architecture amd64 --os linux \
   --config.user "$USER_ID:$USER_ID" \
-  --config.entrypoint "$PREFIX/bin/o365-backsync" --config.cmd sync \
+  "${entrypoint[@]/#/--config.entrypoint=}" --config.cmd sync \
   --config.env LOG_DIR=- --config.env "STATE_DIR=$STATE_DIR" \
   --config.volume "$STATE_DIR" --config.workingdir / \
   --config.label "org.opencontainers.image.title=o365-backsync" \

@@ -35,10 +35,15 @@ echo "release: installing production dependencies" >&2
 rm -f "$tree/package-lock.json"
 
 # The entry script names the bundled node itself, so process.execPath (which `setup` writes into the
-# cron and systemd files) is that binary, not a loader or a launcher.
+# cron and systemd files) is that binary, not a loader or a launcher. Linux hands a #! line's options
+# to the interpreter as one argument, and `env -S` (which the checkout's script uses to pass several)
+# is the host's and missing from RHEL 7's coreutils, so this line carries only `--`: a run started by
+# hand goes without the V8 settings of node-flags.ts, which the files `setup` writes and the image's
+# Entrypoint give.
 {
   echo "#!$PREFIX/node/bin/node --"
-  tail -n +2 bin/o365-backsync
+  echo "'use strict';"
+  grep -F "require('../dist/src/cli/main.js')" bin/o365-backsync
 } >"$tree/bin/o365-backsync"
 chmod 0755 "$tree/bin/o365-backsync"
 

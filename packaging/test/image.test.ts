@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { NODE_FLAGS } from '../../src/cli/node-flags';
 import { assertEachReadyTenantOnce } from '../../test/e2e/harness';
 import { startSimulator, type Simulator } from '../../test/sim';
 import { scratchDir } from '../../test/tmp';
@@ -55,7 +56,13 @@ test(
     assert.equal(annotations['io.containerd.image.name'], NAME);
     assert.deepEqual([config.architecture, config.os], ['amd64', 'linux']);
     assert.match(config.config.User, /^[1-9]\d*:[1-9]\d*$/);
-    assert.deepEqual(config.config.Entrypoint, ['/opt/o365-backsync/bin/o365-backsync']);
+    // The tool as `setup` starts it: node with the V8 settings, then the CLI.
+    assert.deepEqual(config.config.Entrypoint, [
+      '/opt/o365-backsync/node/bin/node',
+      ...NODE_FLAGS,
+      '--',
+      '/opt/o365-backsync/bin/o365-backsync',
+    ]);
     assert.deepEqual(config.config.Cmd, ['sync']);
     assert.deepEqual(config.config.Env.sort(), ['LOG_DIR=-', `STATE_DIR=${STATE_DIR}`]);
     assert.deepEqual(Object.keys(config.config.Volumes), [STATE_DIR]);
