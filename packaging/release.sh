@@ -84,7 +84,7 @@ echo "release: licences" >&2
   done
   echo
   echo "npm packages in node_modules/ (each folder holds its own licence file):"
-  (cd "$tree" && find node_modules -name package.json -not -path '*/test/*' -print0 | sort -z |
+  (cd "$tree" && find node_modules -regex '.*node_modules/\(@[^/]*/\)?[^/@][^/]*/package.json' -print0 | sort -z |
     xargs -0 node -e '
       for (const file of process.argv.slice(1)) {
         const p = require(require("node:path").resolve(file));
