@@ -40,11 +40,15 @@ rm -f "$tree/package-lock.json"
 # is the host's and missing from RHEL 7's coreutils, so this line carries only `--`: a run started by
 # hand goes without the V8 settings of node-flags.ts, which the files `setup` writes and the image's
 # Entrypoint give.
+# The rest is the checkout's script from its first statement on, without the comment on its own #! line.
 {
   echo "#!$PREFIX/node/bin/node --"
-  echo "'use strict';"
-  grep -F "require('../dist/src/cli/main.js')" bin/o365-backsync
+  sed -n "/^'use strict';\$/,\$p" bin/o365-backsync
 } >"$tree/bin/o365-backsync"
+grep -q "^require('../dist/src/cli/main.js')" "$tree/bin/o365-backsync" || {
+  echo "release: bin/o365-backsync no longer has the 'use strict' line this script starts from" >&2
+  exit 1
+}
 chmod 0755 "$tree/bin/o365-backsync"
 
 echo "release: Node.js $NODE_VERSION and the libraries it loads" >&2
