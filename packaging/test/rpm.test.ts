@@ -97,11 +97,12 @@ test(
       '/usr/lib/systemd/system/o365-backsync.timer': '-rw-r--r-- root:root -',
       '/usr/share/o365-backsync/cron.d/o365-backsync': '-rw-r--r-- root:root -',
       '/usr/share/o365-backsync/logrotate.d/o365-backsync': '-rw-r--r-- root:root -',
+      '/usr/share/o365-backsync/prometheus/o365-backsync.rules.yml': '-rw-r--r-- root:root -',
     };
     assert.deepEqual(Object.fromEntries(Object.keys(expected).map((path) => [path, files.get(path)])), expected);
     // Nothing where cron, systemd or logrotate would act on it by itself.
     assert.deepEqual(
-      [...files.keys()].filter((p) => /^\/etc\/(cron|systemd|logrotate)/.test(p)),
+      [...files.keys()].filter((p) => /^\/etc\/(cron|systemd|logrotate|prometheus)/.test(p)),
       [],
     );
     // The whole release tree, and outside /opt only what is listed above.
@@ -115,6 +116,7 @@ test(
       '/usr/share/o365-backsync',
       '/usr/share/o365-backsync/cron.d',
       '/usr/share/o365-backsync/logrotate.d',
+      '/usr/share/o365-backsync/prometheus',
     ];
     assert.deepEqual(outside.sort(), [...Object.keys(expected).filter((p) => !p.startsWith('/opt/')), ...dirs].sort());
   },
