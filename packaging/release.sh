@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Writes release/o365-backsync-<version>-linux-x64.tar.gz: one folder, o365-backsync/, meant for
 # /opt/o365-backsync, that needs nothing of the host but a Linux kernel. It carries the built app
-# with its production dependencies, its own Node.js, every shared library that Node.js loads and the
-# dynamic loader; patchelf points the node binary at that loader and those libraries.
+# with its production dependencies, its own Node.js, flock(1) for the run lock, every shared library
+# those two load and the dynamic loader; patchelf points both at that loader and those libraries.
 # Needs: npm, patchelf, ldd (see packaging/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 # Node.js LTS line, pinned exactly: a new release of the bundle is how it gets Node.js's fixes.
 NODE_VERSION=24.22.3
 PREFIX=/opt/o365-backsync
+# util-linux's, as Debian installs it (dpkg names its package by this path).
+FLOCK=/usr/bin/flock
 
+[ -x "$FLOCK" ] || { echo "release: $FLOCK is missing (apt-get install -y util-linux)" >&2; exit 1; }
 for tool in patchelf ldd npm; do
   command -v "$tool" >/dev/null || { echo "release: $tool is missing (apt-get install -y patchelf)" >&2; exit 1; }
 done
@@ -51,23 +54,29 @@ grep -q "^require('../dist/src/cli/main.js')" "$tree/bin/o365-backsync" || {
 }
 chmod 0755 "$tree/bin/o365-backsync"
 
-echo "release: Node.js $NODE_VERSION and the libraries it loads" >&2
+echo "release: Node.js $NODE_VERSION, flock and the libraries they load" >&2
 node_dir=$(.ci/node-bin "$NODE_VERSION")/..
 install -m 0755 "$node_dir/bin/node" "$tree/node/bin/node"
 cp "$node_dir/LICENSE" "$tree/licenses/node.LICENSE"
-# Every library ldd resolves, the loader included, copied under its soname (the name the binary asks for).
+# The run lock takes flock(1) from beside process.execPath first (src/runtime/run-lock.ts); a host
+# without util-linux, or a bare chroot, has none. This build host's, from util-linux.
+install -m 0755 "$FLOCK" "$tree/node/bin/flock"
+programs=("$tree/node/bin/node" "$tree/node/bin/flock")
+# Every library ldd resolves for them, the loader included, copied under its soname (the name the
+# binaries ask for).
 interpreter=$(patchelf --print-interpreter "$tree/node/bin/node")
 libs=()
 while read -r soname path; do
   install -m 0755 "$(readlink -f "$path")" "$tree/lib/$soname"
   libs+=("$soname $path")
-done < <(ldd "$tree/node/bin/node" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }')
+done < <(for program in "${programs[@]}"; do ldd "$program"; done | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | sort -u)
 install -m 0755 "$(readlink -f "$interpreter")" "$tree/lib/$(basename "$interpreter")"
 libs+=("$(basename "$interpreter") $interpreter")
-# The kernel starts the interpreter named in the binary, which must be an absolute path; DT_RPATH
+# The kernel starts the interpreter named in a binary, which must be an absolute path; DT_RPATH
 # (not RUNPATH) also covers the libraries' own dependencies, so none of the host's is picked.
-patchelf --set-interpreter "$PREFIX/lib/$(basename "$interpreter")" --force-rpath --set-rpath "$PREFIX/lib" \
-  "$tree/node/bin/node"
+for program in "${programs[@]}"; do
+  patchelf --set-interpreter "$PREFIX/lib/$(basename "$interpreter")" --force-rpath --set-rpath "$PREFIX/lib" "$program"
+done
 
 echo "release: licences" >&2
 {
@@ -76,14 +85,14 @@ echo "release: licences" >&2
   echo "Node.js $NODE_VERSION (node/bin/node): MIT and the licences of what it bundles (OpenSSL, ICU, libuv, V8...),"
   echo "  all in licenses/node.LICENSE."
   echo
-  echo "Shared libraries in lib/, copied from this Debian build host (source: the Debian source packages named):"
-  for lib in "${libs[@]}"; do
-    read -r soname path <<<"$lib"
+  echo "Programs and shared libraries copied from this Debian build host (source: the Debian source packages named):"
+  for entry in "node/bin/flock $FLOCK" "${libs[@]/#/lib/}"; do
+    read -r carried path <<<"$entry"
     # dpkg knows a file by the path its package installed it at, before any /lib -> /usr/lib link.
     pkg=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1) || pkg=$(dpkg -S "$(readlink -f "$path")" | cut -d: -f1)
     pkgver=$(dpkg-query -W -f '${Version}' "$pkg")
     src=$(dpkg-query -W -f '${source:Package}' "$pkg")
-    echo "  lib/$soname: Debian package $pkg $pkgver (source package $src), licence in licenses/$pkg.copyright"
+    echo "  $carried: Debian package $pkg $pkgver (source package $src), licence in licenses/$pkg.copyright"
     cp "/usr/share/doc/$pkg/copyright" "$tree/licenses/$pkg.copyright"
   done
   echo

@@ -86,19 +86,21 @@ test(
 );
 
 test(
-  "the release's node loads only what the folder carries, and the bundle lists the licence of each thing in it",
+  "the release's node and flock load only what the folder carries, and the bundle lists the licence of each thing in it",
   { skip: needsRoot('tar', 'patchelf') },
   async () => {
     const root = await releaseRoot();
     const tree = join(root, 'opt/o365-backsync');
-    const node = join(tree, 'node/bin/node');
-    const interpreter = await host('patchelf', ['--print-interpreter', node]);
-    assert.equal(interpreter.stdout.trim(), `${PREFIX}/lib/ld-linux-x86-64.so.2`);
-    const rpath = await host('patchelf', ['--print-rpath', node]);
-    assert.equal(rpath.stdout.trim(), `${PREFIX}/lib`);
-    const needed = (await host('patchelf', ['--print-needed', node])).stdout.split('\n').filter(Boolean);
     const libs = readdirSync(join(tree, 'lib'));
-    for (const lib of needed) assert.ok(libs.includes(lib), `${lib} is not in lib/`);
+    // node, and flock(1), which the run lock starts from beside node.
+    for (const program of ['node/bin/node', 'node/bin/flock'].map((p) => join(tree, p))) {
+      const interpreter = await host('patchelf', ['--print-interpreter', program]);
+      assert.equal(interpreter.stdout.trim(), `${PREFIX}/lib/ld-linux-x86-64.so.2`, program);
+      const rpath = await host('patchelf', ['--print-rpath', program]);
+      assert.equal(rpath.stdout.trim(), `${PREFIX}/lib`, program);
+      const needed = (await host('patchelf', ['--print-needed', program])).stdout.split('\n').filter(Boolean);
+      for (const lib of needed) assert.ok(libs.includes(lib), `${lib} of ${program} is not in lib/`);
+    }
 
     const licences = readFileSync(join(tree, 'licenses/README'), 'utf8');
     for (const lib of libs)
@@ -113,6 +115,7 @@ test(
     for (const dev of ['typescript', 'eslint', 'prettier', '@types'])
       assert.ok(!packages.some((p) => p === dev || p.startsWith(`${dev}/`)), dev);
     assert.match(licences, /Node\.js \d+\.\d+\.\d+/);
+    assert.match(licences, /node\/bin\/flock: Debian package util-linux /);
     assert.ok(readFileSync(join(tree, 'licenses/node.LICENSE'), 'utf8').length > 0);
   },
 );
