@@ -1,5 +1,8 @@
 // @types/xmlrpc describes only the package's client and server; these are the two lib/ modules the
-// OA client uses on their own, as far as it uses them.
+// OA client uses on their own, as far as it uses them. The package exports no serializer or parser of
+// its own, and its client carries no timeout, so these two are the only way to use it for the bytes
+// alone: package.json pins xmlrpc to exactly 1.3.2 so that the paths cannot move under us, and
+// test/unit/oa-codec.test.ts holds the codec to the wire.
 declare module 'xmlrpc/lib/serializer' {
   export function serializeMethodCall(method: string, params?: unknown[], encoding?: string): string;
 }
