@@ -37,10 +37,24 @@ function importsUnder(folder: string): [string, string][] {
   );
 }
 
-test('arrows run one way: runtime/ imports no adapter, and the pass ports import nothing of the pass', () => {
+test('arrows run one way: runtime/ imports no adapter, oa/ no runtime/, sync/ only itself and errors.ts, and the pass ports import nothing of the pass', () => {
   const wrong = [
-    ...importsUnder('runtime').filter(([, to]) => /^aps\//.test(to)),
+    ...importsUnder('runtime').filter(([, to]) => /^(aps|oa)\//.test(to)),
+    ...importsUnder('oa').filter(([, to]) => /^runtime\//.test(to)),
+    ...importsUnder('sync').filter(([, to]) => !/^sync\//.test(to) && to !== 'errors'),
     ...importsUnder('sync').filter(([from, to]) => from === 'sync/ports.ts' && to !== 'sync/counts'),
   ];
   assert.deepEqual(wrong, []);
+});
+
+test('src/ uses undici through its public entry, sets no V8 flag mid-run, and its comments cite no issue', () => {
+  const found = files(join(ROOT, 'src'), /\.ts$/).flatMap((path) => {
+    const text = readFileSync(path, 'utf8');
+    return [
+      /['"]undici\//.test(text) ? `${relative(ROOT, path)}: a private undici file` : [],
+      /setFlagsFromString/.test(text) ? `${relative(ROOT, path)}: setFlagsFromString` : [],
+      /\bissue #?\d+/i.test(text) ? `${relative(ROOT, path)}: an issue number` : [],
+    ].flat();
+  });
+  assert.deepEqual(found, []);
 });
