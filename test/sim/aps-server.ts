@@ -229,12 +229,29 @@ function types(deps: ApsServerDeps, res: ServerResponse, rawQuery: string): void
 }
 
 /** The instance's tenants the query asks for, in the order it asks for (by id, or as they were added). */
+/**
+ * The ready tenants of a listing's types in id order, kept with the sorted list they were filtered
+ * from (the store makes that list anew whenever its tenants change): a walk asks for every page with
+ * the same types, and filtering a million tenants again for each page would make the simulator, not
+ * the tool, the limit.
+ */
+const ofTypeKept = new WeakMap<SimTenant[], { key: string; tenants: SimTenant[] }>();
+
+function ofType(deps: ApsServerDeps, listed: SimTenant[], wanted: readonly string[], keep: boolean): SimTenant[] {
+  const key = `${deps.state.typeChanges} ${wanted.join(' ')}`;
+  const kept = keep ? ofTypeKept.get(listed) : undefined;
+  if (kept?.key === key) return kept.tenants;
+  const tenants = listed.filter((t) => wanted.some((base) => deps.library.implements(t.type, base)));
+  if (keep) ofTypeKept.set(listed, { key, tenants });
+  return tenants;
+}
+
 function selected(deps: ApsServerDeps, instanceId: number, query: ListQuery): SimTenant[] {
   const wanted = query.implementing;
-  const listed = deps.store.list(instanceId, query.status, query.sortById !== undefined);
-  const ofType =
-    wanted === undefined ? listed : listed.filter((t) => wanted.some((base) => deps.library.implements(t.type, base)));
-  const tenants = withinIdBounds(query, ofType);
+  const sorted = query.sortById !== undefined;
+  const listed = deps.store.list(instanceId, query.status, sorted);
+  const keep = sorted && query.status === 'aps:ready';
+  const tenants = withinIdBounds(query, wanted === undefined ? listed : ofType(deps, listed, wanted, keep));
   return query.sortById === 'descending' ? [...tenants].reverse() : tenants;
 }
 

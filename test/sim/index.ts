@@ -75,6 +75,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
     faults: new Map(Object.entries(options.faults ?? {})),
     oaFault: undefined,
     controllerDown: false,
+    typeChanges: 0,
     syncClock: options.syncStatus === false ? undefined : new SyncClock(options.syncDurationMs ?? 0, clock),
   };
   const certs = testCerts();
@@ -149,6 +150,7 @@ export async function startSimulator(options: SimOptions = {}): Promise<Simulato
       const tenant = store.get(tenantId);
       if (tenant === undefined) throw new Error(`no tenant ${tenantId} in the simulator`);
       tenant.type = type;
+      state.typeChanges++;
     },
     setOaFault: (fault) => {
       state.oaFault = fault;

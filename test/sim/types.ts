@@ -236,6 +236,8 @@ export interface SimState {
   faults: Map<string, TenantFault>;
   oaFault: OaFault | undefined;
   controllerDown: boolean;
+  /** Counts tenants given another type, so that listings filtered by type are filtered again. */
+  typeChanges: number;
   /** While set, a resync request that arrives once `afterSucceeded` tenants are synced waits for `open`. */
   resyncGate?: { afterSucceeded: number; open: Promise<void> };
   listingFault?: { fault: ListingFault; fromOffset: number };
