@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, HostError } from '../errors';
 import { writeFileAtomic } from './atomic-file';
 import { cannotOpen, openOwnFile, readOwnFile, removeStaleTemps } from './own-files';
+import { readShape, shape, time, whole } from './state-shape';
 import { stateDirRefusal } from './host-folders';
 
 /**
@@ -222,11 +223,19 @@ function ensureStateDir(stateDir: string, use: 'run' | 'look'): string {
   return folder;
 }
 
+const holderShape = shape<LockHolder>({ pid: whole(1), startedAt: time });
+
+/**
+ * The holder the file names, checked like every state file; a file that is missing, half-written or
+ * of another shape names no holder (it is information only, and the lock itself is the kernel's).
+ */
 function readHolder(folder: string): LockHolder | undefined {
+  let content: string;
   try {
-    const h = JSON.parse(readOwnFile(join(folder, HOLDER_FILE))) as LockHolder;
-    return typeof h.pid === 'number' && typeof h.startedAt === 'string' ? h : undefined;
+    content = readOwnFile(join(folder, HOLDER_FILE));
   } catch {
     return undefined;
   }
+  const read = readShape(content, holderShape);
+  return 'value' in read ? read.value : undefined;
 }
