@@ -12,7 +12,7 @@ import type {
   TenantTypes,
 } from '../sync/ports';
 import { parseContentRange } from './content-range';
-import { jsonArray } from './json-array';
+import { jsonArray } from './controller-json';
 import { apsErrorFromReply } from './error-reply';
 import { tenantListQuery, tenantLookupQuery, typesLibraryQuery } from './rql';
 import { FALLBACK_TENANT_TYPE, type LibraryType, libraryTypesOf, tenantTypesOf } from './tenant-types';

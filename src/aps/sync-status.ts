@@ -1,7 +1,7 @@
 import { ProtocolError, traitsOf } from '../errors';
-import { depthNote, parseBoundedJson } from '../http/bounded-json';
 import { excerpt } from '../http/remote-text';
 import type { SyncStatus } from '../sync/ports';
+import { controllerJson } from './controller-json';
 
 /**
  * Reads the reply of the tenant's `sync_status` operation (application 20.7.2 and later; README.md
@@ -9,17 +9,7 @@ import type { SyncStatus } from '../sync/ports';
  * guess, since a wrong guess would either hold a tenant back as busy or report a failure it did not have.
  */
 export function parseSyncStatus(body: Buffer): SyncStatus {
-  const text = body.toString('utf8').trim();
-  let reply: unknown;
-  try {
-    reply = parseBoundedJson(text);
-  } catch (e) {
-    throw new ProtocolError(
-      'aps',
-      `APS controller sent a sync status that is not JSON${depthNote(e)}: '${excerpt(text, 80)}'`,
-      { cause: e },
-    );
-  }
+  const { text, value: reply } = controllerJson(body, 'a sync status');
   const { inProgress, lastSync } = (typeof reply === 'object' && reply !== null ? reply : {}) as Record<
     string,
     unknown
